@@ -1,0 +1,32 @@
+# deepseek-onprem: the user-facing commands. Everything runs offline (no Pulumi CLI needed).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= prod
+STAMP := $(VENV)/.setup-stamp
+MAKEFLAGS += --no-print-directory
+
+.PHONY: setup preview snapshot bench test lint
+
+# Setup is idempotent: it reinstalls only when a requirements file changed.
+setup: $(STAMP)
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@touch $(STAMP)
+
+preview: setup  ## evaluate prod and dr offline and print their resource trees
+	@$(PY) -m offline preview prod dr
+
+snapshot: setup  ## the stable JSON graph of STACK on stdout (nothing else)
+	@$(PY) -m offline snapshot $(STACK)
+
+bench: setup  ## time 100- and 1,000-host inventories against the SDK's floor
+	@$(PY) -m offline bench --hosts 100 1000
+
+lint: setup
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+
+test: setup  ## the whole test suite (what CI runs)
+	@$(PY) -m pytest -q

@@ -1,0 +1,14 @@
+"""deepseek-onprem: load and validate the stack config, build the platform, export."""
+
+import pulumi
+
+from components.platform import Platform, PlatformArgs
+from components.stack_config import load_stack_config
+
+config, secrets = load_stack_config()
+platform = Platform("deepseek", PlatformArgs(config, secrets))
+
+pulumi.export("sites", platform.site_summaries)
+pulumi.export("jurisdictions", sorted({site.jurisdiction for site in config.sites}))
+if platform.replication_source_sites is not None:
+    pulumi.export("replicationSourceSites", platform.replication_source_sites)

@@ -1,0 +1,1 @@
+"""deepseek-onprem components: one folder per layer, one ComponentResource per file."""

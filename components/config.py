@@ -1,0 +1,275 @@
+"""Typed stack configuration: one pydantic model per concern of `Pulumi.<stack>.yaml`.
+
+Shape and single-field rules live here; rules that compare fields (duplicates, overlapping
+CIDRs, hosts outside their network) live in `components.preflight`.
+"""
+
+import ipaddress
+import re
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.catalog import GPU_MODELS, known_gpu_models
+
+PROJECT = "deepseek-onprem"
+
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+"""A name that must also be a valid Kubernetes node / DNS label."""
+
+# Registries and repositories that are public: the platform must never pull from them.
+PUBLIC_REGISTRIES = (
+    "docker.io",
+    "registry-1.docker.io",
+    "index.docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "registry.k8s.io",
+    "k8s.gcr.io",
+    "nvcr.io",
+    "public.ecr.aws",
+    "mcr.microsoft.com",
+    "huggingface.co",
+)
+
+SSH_HOST_KEY = re.compile(
+    r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$"
+)
+
+
+class Model(BaseModel):
+    """Base for every config model: camelCase keys in YAML, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+class GpuSpec(Model):
+    """GPUs installed in one host."""
+
+    model: str
+    count: int = Field(ge=1, le=16)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, model: str) -> str:
+        if model not in GPU_MODELS:
+            raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
+        return model
+
+
+class Nic(Model):
+    """A data-plane network interface."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9._-]{1,15}$")
+    speed_gbps: int = Field(ge=1, le=1600)
+    rdma: bool = False
+
+
+class Bmc(Model):
+    """Out-of-band management controller (IPMI/Redfish)."""
+
+    address: IPv4Address
+    vendor: str | None = None
+
+
+HostRole = Literal["control-plane", "worker", "storage"]
+
+
+class Host(Model):
+    """One bare-metal server."""
+
+    name: DnsLabel
+    address: IPv4Address
+    roles: list[HostRole] = Field(min_length=1)
+    host_key: str
+    """The host's SSH public host key (`ssh-keyscan` output without the host name): pinned,
+    so that a man-in-the-middle cannot receive the deploy key's session."""
+    gpu: GpuSpec | None = None
+    nics: list[Nic] = []
+    bmc: Bmc | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("a role is listed twice; fix: list each role once")
+        return roles
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key_format(cls, key: str) -> str:
+        if not SSH_HOST_KEY.match(key.strip()):
+            raise ValueError(
+                "not an SSH public host key; fix: paste the key type and base64 body "
+                "as `ssh-keyscan -t ed25519 <host>` prints them, e.g. 'ssh-ed25519 AAAAC3...'"
+            )
+        return key.strip()
+
+    @property
+    def rdma(self) -> bool:
+        return any(nic.rdma for nic in self.nics)
+
+
+class Network(Model):
+    """A site's address plan."""
+
+    node_cidr: IPv4Network
+    pod_cidr: IPv4Network
+    service_cidr: IPv4Network
+    api_vip: IPv4Address
+    egress_allow_list: list[IPv4Network] = []
+    """Destinations outside the cluster that workloads may reach (mirrors, RGW, IdP)."""
+
+    @field_validator("egress_allow_list")
+    @classmethod
+    def _no_open_egress(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        for cidr in cidrs:
+            if cidr.prefixlen < 8:
+                raise ValueError(
+                    f"{cidr} opens egress to a large part of the internet; "
+                    "fix: list only the internal networks workloads must reach"
+                )
+        return cidrs
+
+
+class Site(Model):
+    """One data center."""
+
+    name: DnsLabel
+    jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO 3166-1 alpha-2 country whose law governs the data held here."""
+    region: DnsLabel
+    zone: DnsLabel
+    role: Literal["active", "dr"]
+    network: Network
+    hosts: list[Host] = Field(min_length=1)
+
+    def hosts_with_role(self, role: HostRole) -> list[Host]:
+        return [host for host in self.hosts if role in host.roles]
+
+
+def _internal(url: str, what: str) -> str:
+    host = re.sub(r"^[a-z]+://", "", url).split("/")[0].split(":")[0].lower()
+    if any(host == public or host.endswith("." + public) for public in PUBLIC_REGISTRIES):
+        raise ValueError(
+            f"{host} is a public {what}; fix: name the internal mirror that proxies it"
+        )
+    return url
+
+
+class Mirrors(Model):
+    """Internal mirrors: the only sources of images, charts and OS packages."""
+
+    image_registry: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
+    """Registry host (and optional path prefix) without a scheme."""
+    chart_repository: str = Field(pattern=r"^(https|oci)://")
+    apt_mirror: str = Field(pattern=r"^https?://")
+
+    @field_validator("image_registry")
+    @classmethod
+    def _internal_registry(cls, value: str) -> str:
+        return _internal(value, "image registry")
+
+    @field_validator("chart_repository")
+    @classmethod
+    def _internal_charts(cls, value: str) -> str:
+        return _internal(value, "chart repository")
+
+    @field_validator("apt_mirror")
+    @classmethod
+    def _internal_apt(cls, value: str) -> str:
+        return _internal(value, "package mirror")
+
+
+class ModelDeployment(Model):
+    """A model to serve on every active site."""
+
+    name: DnsLabel
+    model: str
+    """Catalog name of the model, e.g. 'DeepSeek-R1-Distill-Qwen-32B'."""
+    precision: Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
+    gpu_model: str
+    requests_per_second: float = Field(gt=0)
+
+    @field_validator("gpu_model")
+    @classmethod
+    def _known_gpu(cls, model: str) -> str:
+        if model not in GPU_MODELS:
+            raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
+        return model
+
+
+class Monitoring(Model):
+    """Prometheus/Grafana settings."""
+
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    scrape_interval_seconds: int = Field(default=30, ge=5, le=300)
+    idle_gpu_utilization_percent: int = Field(default=15, ge=1, le=100)
+    """Below this GPU utilization a serving deployment counts as idle (guide: 15 %)."""
+    idle_minutes: int = Field(default=30, ge=5)
+    """How long it must stay idle before it is scaled down (guide: 30 min)."""
+
+
+class Backup(Model):
+    """3-2-1 data protection: copies, media, and one copy off site."""
+
+    schedule: str = Field(default="0 2 * * *", pattern=r"^(\S+\s+){4}\S+$")
+    retention_days: int = Field(default=30, ge=1)
+    copies: int = Field(default=3, ge=3)
+    media: int = Field(default=2, ge=2)
+
+
+class Ssh(Model):
+    """How the deploy reaches the hosts. The private key is the `sshPrivateKey` secret."""
+
+    user: str = Field(default="deploy", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    port: int = Field(default=22, ge=1, le=65535)
+
+
+class Replication(Model):
+    """For a DR stack: the stack whose data it receives."""
+
+    source_stack: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """Fully qualified stack name, e.g. 'organization/deepseek-onprem/prod'."""
+
+
+class PlatformConfig(Model):
+    """The whole stack config: one field per `deepseek-onprem:<key>`."""
+
+    sites: list[Site] = Field(min_length=1)
+    mirrors: Mirrors
+    ssh: Ssh = Ssh()
+    models: list[ModelDeployment] = []
+    monitoring: Monitoring = Monitoring()
+    backup: Backup = Backup()
+    replication: Replication | None = None
+
+    @property
+    def all_hosts(self) -> list[tuple[Site, Host]]:
+        return [(site, host) for site in self.sites for host in site.hosts]
+
+
+# Config keys that hold secrets: never part of PlatformConfig (which is plain data),
+# read with `Config.require_secret` so they stay Pulumi secrets.
+SECRET_KEYS = {
+    "sshPrivateKey": (
+        "the deploy user's SSH private key",
+        "pulumi config set --secret sshPrivateKey < ~/.ssh/deepseek_deploy",
+    ),
+}
+
+CONFIG_KEYS = tuple(field.alias or name for name, field in PlatformConfig.model_fields.items())

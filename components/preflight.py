@@ -1,0 +1,247 @@
+"""Inventory preflight: the rules that compare fields of a valid config, as Kubespray's do.
+
+Pure functions over `PlatformConfig`; each problem is a `ConfigIssue` naming the path, the
+value and the fix. Nothing here talks to Pulumi.
+"""
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.config import PlatformConfig, Site
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the stack config."""
+
+    path: str
+    """Where it is, e.g. `sites[1].hosts[4].address`."""
+    value: Any
+    problem: str
+    fix: str
+
+    def render(self) -> str:
+        return f"{self.path} = {self.value!r}: {self.problem}\n    fix: {self.fix}"
+
+
+class ConfigError(pulumi.RunError):
+    """The stack config is invalid. A `RunError`, so `pulumi up` prints the message
+    without a Python traceback and registers nothing."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]):
+        self.issues = issues
+        noun = "problem" if len(issues) == 1 else "problems"
+        lines = [
+            f"stack '{stack}': the configuration has {len(issues)} {noun}; nothing was deployed.",
+            *(f"  {issue.render()}" for issue in issues),
+        ]
+        super().__init__("\n".join(lines))
+
+
+def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
+    """Every cross-field problem of a config that passed the per-field checks."""
+    return [
+        *_duplicate_names_and_addresses(config),
+        *_site_rules(config),
+        *_cross_site_networks(config),
+        *_stack_shape(config),
+    ]
+
+
+def _duplicate_names_and_addresses(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    first_site: dict[str, int] = {}
+    for s, site in enumerate(config.sites):
+        if site.name in first_site:
+            yield ConfigIssue(
+                f"sites[{s}].name",
+                site.name,
+                f"site name already used by sites[{first_site[site.name]}]",
+                "give every site a unique name",
+            )
+        first_site.setdefault(site.name, s)
+
+    names: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    for s, site in enumerate(config.sites):
+        vip_path = f"sites[{s}].network.apiVip"
+        addresses.setdefault(str(site.network.api_vip), vip_path)
+        for h, host in enumerate(site.hosts):
+            path = f"sites[{s}].hosts[{h}]"
+            if host.name in names:
+                yield ConfigIssue(
+                    f"{path}.name",
+                    host.name,
+                    f"host name already used by {names[host.name]}",
+                    "give every host a unique name across all sites",
+                )
+            names.setdefault(host.name, path)
+            for field, address in (("address", host.address),) + (
+                (("bmc.address", host.bmc.address),) if host.bmc else ()
+            ):
+                key = str(address)
+                if key in addresses:
+                    yield ConfigIssue(
+                        f"{path}.{field}",
+                        key,
+                        f"address already used by {addresses[key]}",
+                        "give every host, BMC and API VIP its own address",
+                    )
+                addresses.setdefault(key, f"{path}.{field}")
+
+
+def _site_rules(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    for s, site in enumerate(config.sites):
+        yield from _site_networks(s, site)
+        yield from _site_roles(s, site)
+
+
+def _site_networks(s: int, site: Site) -> Iterator[ConfigIssue]:
+    net = site.network
+    base = f"sites[{s}].network"
+    cidrs = {"nodeCidr": net.node_cidr, "podCidr": net.pod_cidr, "serviceCidr": net.service_cidr}
+    names = list(cidrs)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if cidrs[a].overlaps(cidrs[b]):
+                yield ConfigIssue(
+                    f"{base}.{b}",
+                    str(cidrs[b]),
+                    f"overlaps {base}.{a} ({cidrs[a]})",
+                    "node, pod and service networks must be disjoint; pick a free range",
+                )
+    if net.pod_cidr.prefixlen > 22:
+        yield ConfigIssue(
+            f"{base}.podCidr",
+            str(net.pod_cidr),
+            "too small: each node takes a /24 from the pod network",
+            "use a /22 or larger (a /16 is usual)",
+        )
+    for cidr_name in ("podCidr", "serviceCidr"):
+        if net.api_vip in cidrs[cidr_name]:
+            yield ConfigIssue(
+                f"{base}.apiVip",
+                str(net.api_vip),
+                f"is inside {base}.{cidr_name} ({cidrs[cidr_name]})",
+                "put the API VIP in the node network, outside pod and service ranges",
+            )
+    if net.api_vip not in net.node_cidr:
+        yield ConfigIssue(
+            f"{base}.apiVip",
+            str(net.api_vip),
+            f"is outside the node network {net.node_cidr}",
+            "kube-vip announces the VIP on the node network: pick a free address there",
+        )
+    for h, host in enumerate(site.hosts):
+        if host.address not in net.node_cidr:
+            yield ConfigIssue(
+                f"sites[{s}].hosts[{h}].address",
+                str(host.address),
+                f"is outside the site's node network {net.node_cidr} ({base}.nodeCidr)",
+                f"give the host an address in {net.node_cidr}, or widen nodeCidr",
+            )
+    for e, cidr in enumerate(net.egress_allow_list):
+        for cidr_name in ("podCidr", "serviceCidr"):
+            if cidr.overlaps(cidrs[cidr_name]):
+                yield ConfigIssue(
+                    f"{base}.egressAllowList[{e}]",
+                    str(cidr),
+                    f"overlaps {base}.{cidr_name}; in-cluster traffic is governed by "
+                    "NetworkPolicy, not the egress allow-list",
+                    "list only destinations outside the cluster",
+                )
+
+
+def _site_roles(s: int, site: Site) -> Iterator[ConfigIssue]:
+    control_planes = site.hosts_with_role("control-plane")
+    if len(control_planes) % 2 == 0:
+        yield ConfigIssue(
+            f"sites[{s}].hosts",
+            f"{len(control_planes)} control-plane hosts",
+            "etcd needs an odd number of members to keep quorum",
+            "give the site 1, 3 or 5 hosts with role control-plane (3 for HA)",
+        )
+    storage = site.hosts_with_role("storage")
+    if len(storage) < 3:
+        yield ConfigIssue(
+            f"sites[{s}].hosts",
+            f"{len(storage)} storage hosts",
+            "Ceph keeps 3 replicas on 3 different hosts",
+            "give the site at least 3 hosts with role storage",
+        )
+    if not site.hosts_with_role("worker"):
+        yield ConfigIssue(
+            f"sites[{s}].hosts",
+            "0 worker hosts",
+            "nothing could run the models",
+            "give the site at least one host with role worker",
+        )
+    for h, host in enumerate(site.hosts):
+        if host.gpu and "worker" not in host.roles:
+            yield ConfigIssue(
+                f"sites[{s}].hosts[{h}].roles",
+                list(host.roles),
+                "the host declares GPUs but no worker role, so no model could use them",
+                "add role worker, or remove the gpu entry",
+            )
+
+
+def _cross_site_networks(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    # Sites are routed together over the SDN fabric: their node, pod and service ranges
+    # must not collide or cross-site replication and failover traffic is misrouted.
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for s, site in enumerate(config.sites):
+        net = site.network
+        for name, cidr in (
+            ("nodeCidr", net.node_cidr),
+            ("podCidr", net.pod_cidr),
+            ("serviceCidr", net.service_cidr),
+        ):
+            path = f"sites[{s}].network.{name}"
+            for other_path, other in seen:
+                if cidr.overlaps(other) and not other_path.startswith(f"sites[{s}]."):
+                    yield ConfigIssue(
+                        path,
+                        str(cidr),
+                        f"overlaps {other_path} ({other}); the sites are routed together",
+                        "give each site its own node, pod and service ranges",
+                    )
+            seen.append((path, cidr))
+
+
+def _stack_shape(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    roles = defaultdict(list)
+    for s, site in enumerate(config.sites):
+        roles[site.role].append(s)
+    if roles["active"] and roles["dr"]:
+        yield ConfigIssue(
+            f"sites[{roles['dr'][0]}].role",
+            "dr",
+            "a stack holds either the active sites or the DR site, not both",
+            "move the DR site to its own stack (Pulumi.dr.yaml)",
+        )
+    if len(roles["active"]) == 1:
+        yield ConfigIssue(
+            "sites",
+            "1 active site",
+            "active-active needs two sites that can each carry the full load",
+            "add a second active site, or mark the stack's site as role dr",
+        )
+    if roles["dr"] and config.replication is None:
+        yield ConfigIssue(
+            "replication",
+            None,
+            "a DR stack must name the stack it receives backups and replicas from",
+            "set replication.sourceStack, e.g. organization/deepseek-onprem/prod",
+        )
+    if roles["active"] and not roles["dr"] and config.replication is not None:
+        yield ConfigIssue(
+            "replication",
+            config.replication.source_stack,
+            "only a DR stack replicates from another stack",
+            "remove replication from this stack",
+        )

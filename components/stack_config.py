@@ -1,0 +1,149 @@
+"""Reads `deepseek-onprem:*` stack config, validates it, and fails with every problem at once.
+
+`validate_config` is pure (a dict in, a `PlatformConfig` or a `ConfigError` out) so tests can
+call it directly; `load_stack_config` adds what needs the Pulumi runtime: secrets and the
+list of keys actually set.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import ValidationError
+
+from components.config import CONFIG_KEYS, PROJECT, SECRET_KEYS, PlatformConfig
+from components.preflight import ConfigError, ConfigIssue, check_inventory
+
+# What to do about each kind of pydantic error, when the message itself has no fix.
+_FIXES = {
+    "missing": "add this key",
+    "extra_forbidden": "remove this key or correct its spelling (keys are camelCase)",
+    "literal_error": "use one of the values listed",
+    "string_pattern_mismatch": "correct the value's format",
+    "ip_v4_address": "write an IPv4 address like 10.10.0.11",
+    "ip_v4_network": "write a network like 10.10.0.0/22 with the host bits zero",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "greater_than_equal": "raise the value",
+    "less_than_equal": "lower the value",
+    "too_short": "add entries",
+    "list_type": "write a YAML list",
+    "model_type": "write a YAML mapping of keys to values",
+    "dict_type": "write a YAML mapping of keys to values",
+    "string_type": "write a string",
+    "bool_type": "write true or false",
+}
+
+
+@dataclass(frozen=True)
+class PlatformSecrets:
+    """Secret config, kept as Pulumi secrets. Never put these on a component's props."""
+
+    ssh_private_key: pulumi.Output[str]
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
+    """Turns pydantic's errors into path/value/problem/fix issues."""
+    issues = []
+    for err in error.errors(include_url=False):
+        problem = err["msg"].removeprefix("Value error, ")
+        problem, _, fix = problem.partition("; fix: ")
+        value = err.get("input") if err["type"] != "missing" else "(not set)"
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)[:80]
+        issues.append(
+            ConfigIssue(
+                _path(err["loc"]),
+                value,
+                problem[0].lower() + problem[1:] if problem else err["type"],
+                fix or _FIXES.get(err["type"], "correct the value"),
+            )
+        )
+    return issues
+
+
+def validate_config(raw: dict[str, Any], stack: str = "stack") -> PlatformConfig:
+    """Validates the stack's `deepseek-onprem:*` values (keys without the project prefix)."""
+    try:
+        config = PlatformConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(stack, issues_from_validation_error(error)) from None
+    issues = check_inventory(config)
+    if issues:
+        raise ConfigError(stack, issues)
+    return config
+
+
+def _keys_set() -> set[str]:
+    # The SDK has no public "list config keys"; the engine hands config to the program
+    # either through set_all_config (CONFIG) or the PULUMI_CONFIG environment variable.
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{PROJECT}:"
+    return {key.removeprefix(prefix) for key in keys if key.startswith(prefix)}
+
+
+def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
+    """Reads and validates the current stack's config; raises `ConfigError` (a RunError)."""
+    stack = pulumi.get_stack()
+    config = pulumi.Config(PROJECT)
+    issues: list[ConfigIssue] = []
+
+    known = CONFIG_KEYS + tuple(SECRET_KEYS)
+    for key in sorted(_keys_set() - set(known)):
+        issues.append(
+            ConfigIssue(
+                key,
+                "(set)",
+                "unknown config key",
+                f"remove it or correct its spelling; known keys: {', '.join(known)}",
+            )
+        )
+
+    raw: dict[str, Any] = {}
+    for key in CONFIG_KEYS:
+        try:
+            value = config.get_object(key)
+        except (json.JSONDecodeError, pulumi.ConfigTypeError):
+            issues.append(
+                ConfigIssue(
+                    key,
+                    config.get(key),
+                    "is not a YAML structure",
+                    "write it as a YAML mapping or list",
+                )
+            )
+            continue
+        if value is not None:
+            raw[key] = value
+
+    for key, (what, command) in SECRET_KEYS.items():
+        full_key = f"{PROJECT}:{key}"
+        if runtime_config.get_config(full_key) is None:
+            issues.append(ConfigIssue(key, "(not set)", f"{what} is required", f"run `{command}`"))
+        elif not runtime_config.is_config_secret(full_key):
+            issues.append(
+                ConfigIssue(
+                    key,
+                    "(plain text)",
+                    f"{what} is stored unencrypted in the stack file",
+                    f"remove it from Pulumi.{stack}.yaml and run `{command}`",
+                )
+            )
+
+    try:
+        platform_config = validate_config(raw, stack)
+    except ConfigError as error:
+        issues.extend(error.issues)
+    if issues:
+        raise ConfigError(stack, issues)
+    secrets = PlatformSecrets(ssh_private_key=config.require_secret("sshPrivateKey"))
+    return platform_config, secrets

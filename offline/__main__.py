@@ -1,0 +1,58 @@
+"""Command line of the offline evaluation: `python -m offline preview|snapshot|bench`."""
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+import pulumi
+
+from offline.stack_files import PROJECT_DIR, StackFileError
+
+
+def _evaluate_or_exit(stack: str, project_dir: Path):
+    from offline.evaluate import evaluate
+
+    try:
+        return evaluate(stack, project_dir)
+    except (pulumi.RunError, StackFileError) as error:
+        # Bad input: the message names the field and the fix; a traceback would only hide it.
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except Exception:
+        print(f"error: the program failed while evaluating stack '{stack}':", file=sys.stderr)
+        traceback.print_exc()
+        sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    preview = commands.add_parser("preview", help="print each stack's resource tree")
+    preview.add_argument("stacks", nargs="*", default=["prod", "dr"])
+    snapshot = commands.add_parser("snapshot", help="print a stack's graph as stable JSON")
+    snapshot.add_argument("stack")
+    bench = commands.add_parser("bench", help="time large generated inventories")
+    bench.add_argument("--hosts", type=int, nargs="*", default=[100, 1000])
+    for command in (preview, snapshot):
+        command.add_argument(
+            "-C", "--project-dir", type=Path, default=PROJECT_DIR, help="the Pulumi project"
+        )
+    args = parser.parse_args(argv)
+
+    if args.command == "preview":
+        from offline.tree import render_tree
+
+        for stack in args.stacks:
+            print(render_tree(_evaluate_or_exit(stack, args.project_dir)))
+    elif args.command == "snapshot":
+        sys.stdout.write(_evaluate_or_exit(args.stack, args.project_dir).snapshot_json())
+    elif args.command == "bench":
+        from offline.bench import run_bench
+
+        return run_bench(args.hosts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

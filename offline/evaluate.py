@@ -1,0 +1,94 @@
+"""Runs the real `__main__.py` for one stack under the SDK's mocks and returns its graph."""
+
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import set_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.graph import Graph, mask, recorded_resource
+from offline.recorder import PlatformMocks, RecordingMonitor
+from offline.stack_files import PROJECT_DIR, project_name, read_stack_config
+
+
+def _run_program(
+    stack: str,
+    project_dir: Path,
+    preview: bool,
+    stack_outputs: dict[str, dict[str, Any]],
+) -> tuple[Graph, set[str], BaseException | None]:
+    project = project_name(project_dir)
+    config, secret_keys = read_stack_config(stack, project_dir)
+
+    resource_mocks = PlatformMocks(stack_outputs)
+    monitor = RecordingMonitor(resource_mocks)
+    settings.ROOT.set(None)  # a fresh Stack per evaluation, as a fresh process would have
+    runtime_config.set_all_config(config, secret_keys)
+    set_mocks(resource_mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    main = str(project_dir / "__main__.py")
+    error: BaseException | None = None
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__main__")))
+    except Exception as raised:  # noqa: BLE001 handed back with what was recorded so far
+        error = raised
+
+    root = settings.get_root_resource()
+    raw_outputs = _sync_await(rpc.serialize_properties(getattr(root, "outputs", {}), {}))
+    outputs_dict = json_format.MessageToDict(raw_outputs)
+    plain_outputs = rpc.deserialize_properties(raw_outputs)
+
+    graph = Graph(
+        project=project,
+        stack=stack,
+        resources=[recorded_resource(urn, request) for urn, request in monitor.requests],
+        outputs=mask(outputs_dict),
+        plain_outputs=plain_outputs,
+    )
+    return graph, resource_mocks.missing_stack_references, error
+
+
+def record(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    preview: bool = True,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+) -> tuple[Graph, BaseException | None]:
+    """Runs `stack` as `pulumi preview` (or `up`, with preview=False) would, and returns
+    what it registered together with the error that stopped it, if any.
+
+    A StackReference to another stack of this project (`<org>/<project>/<stack>`) is
+    answered with that stack's own evaluated outputs.
+    """
+    stack_outputs = dict(stack_outputs or {})
+    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs)
+    if not missing or error is not None:
+        return graph, error
+    project = graph.project
+    for reference in sorted(missing):
+        parts = reference.split("/")
+        if len(parts) != 3 or parts[1] != project:
+            raise RuntimeError(
+                f"stack reference {reference!r} is not a stack of project {project!r}; "
+                "pass its outputs with stack_outputs="
+            )
+        stack_outputs[reference] = evaluate(parts[2], project_dir, preview=preview).plain_outputs
+    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs)
+    assert not missing, missing
+    return graph, error
+
+
+def evaluate(stack: str, project_dir: Path = PROJECT_DIR, **kwargs: Any) -> Graph:
+    """The graph of `stack`; raises whatever stopped the program."""
+    graph, error = record(stack, project_dir, **kwargs)
+    if error is not None:
+        raise error
+    return graph

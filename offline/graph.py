@@ -1,0 +1,140 @@
+"""The recorded resource graph: what the program registered, with secrets and unknowns
+masked the way the snapshot shows them."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+_SIG_KEY = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+_RESOURCE_SIG = rpc._special_resource_sig
+_ASSET_SIG = rpc._special_asset_sig
+_ARCHIVE_SIG = rpc._special_archive_sig
+
+
+def mask(value: Any) -> Any:
+    """Replaces secrets with "[secret]" and unknowns with "[unknown]", turns resource
+    references into their URN, and integral floats (protobuf numbers) into ints."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        if sig in (_ASSET_SIG, _ARCHIVE_SIG):
+            return {k: mask(v) for k, v in value.items() if k != _SIG_KEY}
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, str) and value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def struct_to_masked(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return mask(json_format.MessageToDict(struct))
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """One RegisterResourceRequest, as the snapshot shows it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: tuple[str, ...]
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "custom": self.custom,
+            "parent": self.parent,
+            "dependencies": list(self.dependencies),
+            "provider": self.provider,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "inputs": self.inputs,
+        }
+
+
+def recorded_resource(urn: str, request: Any) -> RecordedResource:
+    """From a RegisterResourceRequest, or a ReadResourceRequest (a custom resource whose
+    `properties` are its inputs)."""
+    # A provider reference is "<urn>::<id>"; the URN alone is what identifies it.
+    provider = request.provider.rsplit("::", 1)[0] if request.provider else ""
+    is_read = isinstance(request, resource_pb2.ReadResourceRequest)
+    return RecordedResource(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        custom=is_read or bool(request.custom),
+        parent=request.parent,
+        dependencies=tuple(sorted(set(request.dependencies))),
+        provider=provider,
+        protect=not is_read and bool(request.protect),
+        retain_on_delete=not is_read and bool(request.retainOnDelete),
+        inputs=struct_to_masked(request.properties if is_read else request.object),
+    )
+
+
+@dataclass
+class Graph:
+    """Everything one evaluation of a stack registered."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    """Stack outputs, masked."""
+    plain_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Stack outputs with secrets unwrapped: fed to StackReferences of other stacks."""
+
+    def by_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, RecordedResource]:
+        return {r.urn: r for r in self.resources}
+
+    def children(self, urn: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def ancestors(self, urn: str) -> list[str]:
+        index = self.by_urn()
+        chain = []
+        while urn in index and index[urn].parent:
+            urn = index[urn].parent
+            chain.append(urn)
+        return chain
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in sorted(self.resources, key=lambda r: r.urn)],
+            "outputs": self.outputs,
+        }
+
+    def snapshot_json(self) -> str:
+        return json.dumps(self.snapshot(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,72 @@
+"""The recording monitor and the provider mocks the offline evaluation runs under."""
+
+from collections.abc import Callable
+from typing import Any
+
+from pulumi.runtime import mocks
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import get_project, get_stack
+
+# Per resource type: the outputs a real provider would add to the inputs.
+OutputMock = Callable[[mocks.MockResourceArgs], dict[str, Any]]
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's MockMonitor, keeping every RegisterResourceRequest (with its URN) and
+    every component's registered outputs."""
+
+    def __init__(self, resource_mocks: mocks.Mocks) -> None:
+        super().__init__(resource_mocks)
+        self.requests: list[tuple[str, resource_pb2.RegisterResourceRequest]] = []
+        self.component_outputs: dict[str, Any] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine builds URNs: the qualified type chains every ancestor's type except
+        # the root Stack's (the SDK's mock keeps only the parent's own type).
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = parent.split("::")[2] + "$" + type_
+        return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
+
+    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest):  # noqa: N802
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.requests.append((urn, request))
+        return super().RegisterResource(request)
+
+    def ReadResource(self, request: resource_pb2.ReadResourceRequest):  # noqa: N802
+        # Reads (StackReference, `.get()`) are part of the graph too.
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.requests.append((urn, request))
+        return super().ReadResource(request)
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        self.component_outputs[request.urn] = request.outputs
+        return super().RegisterResourceOutputs(request)
+
+
+class PlatformMocks(mocks.Mocks):
+    """Provider behaviour for the resource types the program uses.
+
+    IDs are derived from names so that snapshots are byte-identical from run to run.
+    """
+
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
+        self.stack_outputs = stack_outputs or {}
+        """Outputs of other stacks, by fully qualified name, for StackReferences."""
+        self.missing_stack_references: set[str] = set()
+        self.output_mocks: dict[str, OutputMock] = {
+            "pulumi:pulumi:StackReference": self._stack_reference,
+        }
+
+    def _stack_reference(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        name = args.inputs.get("name", args.name)
+        if name not in self.stack_outputs:
+            self.missing_stack_references.add(name)
+        return {"outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        mock = self.output_mocks.get(args.typ)
+        outputs = mock(args) if mock else {}
+        return f"{args.name}-id", {**args.inputs, **outputs}
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list | None]:
+        return {}, None

@@ -1,0 +1,61 @@
+"""Prints a recorded graph the way `pulumi preview` does: a tree of type and name under
+each parent, then a count of resources per type."""
+
+from collections import Counter
+
+from offline.graph import Graph, RecordedResource
+
+
+def _rows(graph: Graph) -> list[tuple[str, RecordedResource]]:
+    children: dict[str, list[RecordedResource]] = {}
+    for resource in graph.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    rows: list[tuple[str, RecordedResource]] = []
+
+    def walk(resource: RecordedResource, prefix: str, connector: str) -> None:
+        rows.append((prefix + connector, resource))
+        kids = children.get(resource.urn, [])
+        if connector == "":
+            child_prefix = prefix  # the root's children sit directly under it, as in pulumi
+        else:
+            child_prefix = prefix + ("   " if connector == "└─ " else "│  ")
+        for i, kid in enumerate(kids):
+            walk(kid, child_prefix, "└─ " if i == len(kids) - 1 else "├─ ")
+
+    for root in children.get("", []):
+        walk(root, "", "")
+    return rows
+
+
+def render_tree(graph: Graph) -> str:
+    """The preview-style tree and per-type counts, as text."""
+    rows = _rows(graph)
+    type_width = max((len(p) + len(r.type) for p, r in rows), default=4) + 2
+    name_width = max((len(r.name) for _, r in rows), default=4) + 2
+    lines = [
+        f"Previewing update ({graph.stack}):",
+        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
+    ]
+    for prefix, resource in rows:
+        lines.append(
+            f" +   {prefix + resource.type:<{type_width}}{resource.name:<{name_width}}create"
+        )
+    lines.append("")
+    if graph.outputs:
+        lines.append("Outputs:")
+        for name in sorted(graph.outputs):
+            lines.append(f"    {name}: {_short(graph.outputs[name])}")
+        lines.append("")
+    lines.append("Resources:")
+    lines.append(f"    + {len(graph.resources)} to create")
+    counts = Counter(r.type for r in graph.resources)
+    width = max(len(t) for t in counts)
+    for type_, count in sorted(counts.items()):
+        lines.append(f"      {type_:<{width}}  {count:>5}")
+    return "\n".join(lines) + "\n"
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 100 else text[:97] + "..."

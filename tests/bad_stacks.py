@@ -1,0 +1,57 @@
+"""Builds bad stack files from the real ones: a YAML case in tests/bad_configs names a base
+stack, the fields to set or delete, and the text the error must show."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CASES_DIR = Path(__file__).resolve().parent / "bad_configs"
+PROJECT = "deepseek-onprem"
+
+
+def _steps(path: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+
+
+def _apply(config: dict[str, Any], path: str, value: Any, delete: bool) -> None:
+    key, *rest = _steps(path)
+    full_key = f"{PROJECT}:{key}"
+    if not rest:
+        if delete:
+            del config[full_key]
+        else:
+            config[full_key] = value
+        return
+    node = config[full_key]
+    for step in rest[:-1]:
+        node = node[step]
+    if delete:
+        del node[rest[-1]]
+    else:
+        node[rest[-1]] = value
+
+
+def case_names() -> list[str]:
+    return sorted(p.stem for p in CASES_DIR.glob("*.yaml"))
+
+
+def load_case(name: str) -> dict[str, Any]:
+    return yaml.safe_load((CASES_DIR / f"{name}.yaml").read_text())
+
+
+def write_bad_project(name: str, directory: Path) -> str:
+    """A project in `directory` with stack `name` built from the case; returns the stack."""
+    case = load_case(name)
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{case['base']}.yaml").read_text())
+    config = stack_file["config"]
+    for path, value in (case.get("set") or {}).items():
+        _apply(config, path, value, delete=False)
+    for path in case.get("delete") or []:
+        _apply(config, path, None, delete=True)
+    for entry in ("Pulumi.yaml", "__main__.py", "components"):
+        (directory / entry).symlink_to(PROJECT_DIR / entry)
+    (directory / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file))
+    return name

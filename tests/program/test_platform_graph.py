@@ -1,0 +1,98 @@
+"""The recorded graph of the real stacks: structure, outputs, DR link, stable snapshot."""
+
+import subprocess
+import sys
+
+from offline.evaluate import evaluate
+from tests.bad_stacks import PROJECT_DIR
+
+STACK_URN = "urn:pulumi:prod::deepseek-onprem::pulumi:pulumi:Stack::deepseek-onprem-prod"
+
+
+def test_prod_has_a_platform_with_one_site_per_configured_site(prod):
+    (platform,) = prod.by_type("deepseek:platform:Platform")
+    assert platform.parent == STACK_URN
+    sites = prod.by_type("deepseek:site:Site")
+    assert sorted(s.name for s in sites) == ["deepseek-dc-a", "deepseek-dc-b"]
+    assert all(s.parent == platform.urn for s in sites)
+    assert {s.inputs["jurisdiction"] for s in sites} == {"DE"}
+    assert {s.inputs["role"] for s in sites} == {"active"}
+
+
+def test_prod_exports_each_site_summary(prod):
+    by_name = {site["name"]: site for site in prod.outputs["sites"]}
+    assert by_name["dc-a"]["apiEndpoint"] == "https://10.10.0.10:6443"
+    assert by_name["dc-b"]["gpus"] == {"A100-80GB": 16, "V100-32GB": 12}
+    assert prod.outputs["jurisdictions"] == ["DE"]
+
+
+def test_dr_reads_prod_through_a_stack_reference(dr, prod):
+    (reference,) = dr.by_type("pulumi:pulumi:StackReference")
+    assert reference.inputs["name"] == "organization/deepseek-onprem/prod"
+    assert dr.outputs["replicationSourceSites"] == prod.outputs["sites"]
+    assert [s["role"] for s in dr.outputs["sites"]] == ["dr"]
+
+
+def test_no_resource_name_collides(prod, dr):
+    for graph in (prod, dr):
+        urns = [r.urn for r in graph.resources]
+        assert len(urns) == len(set(urns))
+
+
+def test_kubernetes_and_ssh_default_providers_are_disabled(prod):
+    # Pulumi.yaml's project config reaches the program as the engine would pass it.
+    from offline.stack_files import read_stack_config
+
+    config, _ = read_stack_config("prod")
+    assert config["pulumi:disable-default-providers"] == '["kubernetes", "command"]'
+    for resource in prod.resources:
+        if resource.custom and resource.type.split(":")[0] in ("kubernetes", "command"):
+            assert resource.provider, f"{resource.urn} uses a default provider"
+
+
+def test_snapshot_is_identical_from_run_to_run(prod):
+    assert evaluate("prod").snapshot_json() == prod.snapshot_json()
+
+
+def test_make_snapshot_prints_only_json_and_is_byte_identical():
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "offline", "snapshot", "prod"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    import json
+
+    snapshot = json.loads(runs[0])
+    assert set(snapshot) == {"project", "stack", "resources", "outputs"}
+    assert snapshot["resources"] == sorted(snapshot["resources"], key=lambda r: r["urn"])
+    assert set(snapshot["resources"][0]) >= {
+        "urn",
+        "type",
+        "name",
+        "custom",
+        "parent",
+        "dependencies",
+        "provider",
+        "protect",
+        "inputs",
+    }
+
+
+def test_preview_prints_both_trees():
+    result = subprocess.run(
+        [sys.executable, "-m", "offline", "preview"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Previewing update (prod):" in result.stdout
+    assert "Previewing update (dr):" in result.stdout
+    assert "└─ deepseek:platform:Platform" in result.stdout
+    assert "deepseek:site:Site" in result.stdout

@@ -1,0 +1,39 @@
+"""Masking and stack-file reading of the offline evaluation, on values the SDK produces."""
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import rpc
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.graph import SECRET, UNKNOWN, mask
+from offline.stack_files import read_stack_config
+
+
+def _serialized(value):
+    struct = _sync_await(rpc.serialize_properties({"v": value}, {}))
+    return json_format.MessageToDict(struct)["v"]
+
+
+def test_secrets_unknowns_and_numbers_are_masked_as_the_snapshot_shows_them():
+    value = {
+        "key": pulumi.Output.secret("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "nested": [{"token": pulumi.Output.secret("abcdef.0123456789abcdef")}],
+        "count": 8,
+        "ratio": 0.5,
+    }
+    masked = mask(_serialized(value))
+    assert masked == {
+        "key": SECRET,
+        "nested": [{"token": SECRET}],
+        "count": 8,
+        "ratio": 0.5,
+    }
+    assert "BEGIN OPENSSH" not in repr(masked)
+    assert mask(rpc.UNKNOWN) == UNKNOWN
+
+
+def test_secure_values_become_secret_placeholders():
+    config, secret_keys = read_stack_config("prod")
+    assert secret_keys == ["deepseek-onprem:sshPrivateKey"]
+    assert config["deepseek-onprem:sshPrivateKey"].startswith("offline-placeholder-secret:")
+    assert config["deepseek-onprem:sites"].startswith("[")  # objects reach the program as JSON
