@@ -87,6 +87,8 @@ class Bmc(Model):
 
 
 HostRole = Literal["control-plane", "worker", "storage"]
+NodePool = Literal["general", "inference", "training"]
+AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
 
 
 class Host(Model):
@@ -99,8 +101,14 @@ class Host(Model):
     """The host's SSH public host key (`ssh-keyscan` output without the host name): pinned,
     so that a man-in-the-middle cannot receive the deploy key's session."""
     gpu: GpuSpec | None = None
+    node_pool: NodePool = "general"
+    """Which workloads the host is for; `inference` and `training` need GPUs."""
     nics: list[Nic] = []
     bmc: Bmc | None = None
+    preflight_dir: AbsolutePath = "/var/lib/deepseek-preflight"
+    """Directory on the data disk where fio writes its test file (never a raw device)."""
+    hugepages_2mi: int = Field(default=0, ge=0, le=1_000_000)
+    """2 MiB hugepages to reserve (RDMA and DPDK workloads); 0 leaves the kernel default."""
 
     @field_validator("roles")
     @classmethod
@@ -131,6 +139,8 @@ class Network(Model):
     pod_cidr: IPv4Network
     service_cidr: IPv4Network
     api_vip: IPv4Address
+    ntp_servers: list[IPv4Address] = Field(min_length=1)
+    """Internal time servers (chrony); etcd and TLS need synchronized clocks."""
     egress_allow_list: list[IPv4Network] = []
     """Destinations outside the cluster that workloads may reach (mirrors, RGW, IdP)."""
 
@@ -213,6 +223,35 @@ class ModelDeployment(Model):
         return model
 
 
+class Preflight(Model):
+    """Minimums the preflight diagnostics must measure before a host is configured."""
+
+    min_disk_iops: dict[HostRole, int] = {"control-plane": 5000, "worker": 20000, "storage": 40000}
+    """4K random read+write IOPS (fio, direct I/O) per role."""
+    min_network_gbps: dict[HostRole, float] = {"control-plane": 5, "worker": 20, "storage": 20}
+    """TCP throughput to the peer host (iperf3) per role."""
+    fio_size_mib: int = Field(default=1024, ge=64)
+    fio_runtime_seconds: int = Field(default=30, ge=5, le=600)
+    iperf_seconds: int = Field(default=10, ge=3, le=120)
+    iperf_port: int = Field(default=5201, ge=1024, le=65535)
+
+    def minimum_for(self, table: dict[str, float], roles: list[str]) -> float:
+        return max(table.get(role, 0) for role in roles)
+
+
+class Nvidia(Model):
+    """How the NVIDIA stack reaches GPU hosts."""
+
+    driver_managed_by: Literal["host", "gpu-operator"] = "host"
+    """`host`: the driver package below is installed over SSH; `gpu-operator`: its
+    driver container installs it inside Kubernetes."""
+    driver_package: str = Field(default="nvidia-driver-535", pattern=r"^[a-z0-9][a-z0-9.+-]+$")
+    """Driver package from the internal apt mirror (the guide's nvidia-driver-535)."""
+    container_toolkit_package: str = Field(
+        default="nvidia-container-toolkit", pattern=r"^[a-z0-9][a-z0-9.+=-]+$"
+    )
+
+
 class Monitoring(Model):
     """Prometheus/Grafana settings."""
 
@@ -253,6 +292,8 @@ class PlatformConfig(Model):
     sites: list[Site] = Field(min_length=1)
     mirrors: Mirrors
     ssh: Ssh = Ssh()
+    preflight: Preflight = Preflight()
+    nvidia: Nvidia = Nvidia()
     models: list[ModelDeployment] = []
     monitoring: Monitoring = Monitoring()
     backup: Backup = Backup()

@@ -33,10 +33,18 @@ class Platform(pulumi.ComponentResource):
         self.sites = {
             spec.name: Site(
                 f"{name}-{spec.name}",
-                SiteArgs(spec, config.mirrors, config.ssh, args.secrets),
+                SiteArgs(
+                    spec,
+                    f"sites[{index}]",
+                    config.mirrors,
+                    config.ssh,
+                    config.preflight,
+                    config.nvidia,
+                    args.secrets,
+                ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for spec in config.sites
+            for index, spec in enumerate(config.sites)
         }
         self.site_summaries = pulumi.Output.all(
             *(site.summary for site in self.sites.values())

@@ -181,6 +181,13 @@ def _site_roles(s: int, site: Site) -> Iterator[ConfigIssue]:
             "give the site at least one host with role worker",
         )
     for h, host in enumerate(site.hosts):
+        if host.node_pool != "general" and host.gpu is None:
+            yield ConfigIssue(
+                f"sites[{s}].hosts[{h}].gpu",
+                None,
+                f"host {host.name} is in node pool {host.node_pool}, which needs GPUs",
+                "declare the host's gpu (model and count), or set nodePool: general",
+            )
         if host.gpu and "worker" not in host.roles:
             yield ConfigIssue(
                 f"sites[{s}].hosts[{h}].roles",

@@ -1,11 +1,16 @@
 """One data center: the component that the layers of a site (hosts, Kubernetes, Ceph,
 serving, monitoring, gateway) hang under."""
 
-import pulumi
+import asyncio
 
-from components.config import Mirrors, Ssh
+import pulumi
+import pulumi_command
+
+from components.config import Mirrors, Nvidia, Preflight, Ssh
 from components.config import Site as SiteSpec
 from components.inventory import api_endpoint, gpu_inventory, site_summary
+from components.metal.host import BareMetalHost, HostArgs
+from components.metal.steps import peer_ring
 from components.stack_config import PlatformSecrets
 
 
@@ -13,10 +18,23 @@ class SiteArgs:
     """Inputs of a `Site`."""
 
     def __init__(
-        self, spec: SiteSpec, mirrors: Mirrors, ssh: Ssh, secrets: PlatformSecrets
+        self,
+        spec: SiteSpec,
+        config_path: str,
+        mirrors: Mirrors,
+        ssh: Ssh,
+        preflight: Preflight,
+        nvidia: Nvidia,
+        secrets: PlatformSecrets,
     ) -> None:
         self.spec = spec
         """The validated site config."""
+        self.config_path = config_path
+        """Where config declares the site, e.g. `sites[1]`."""
+        self.preflight = preflight
+        """Preflight minimums for the site's hosts."""
+        self.nvidia = nvidia
+        """How GPU hosts get the NVIDIA stack."""
         self.mirrors = mirrors
         """Internal mirrors every host and workload pulls from."""
         self.ssh = ssh
@@ -29,6 +47,8 @@ class Site(pulumi.ComponentResource):
     """A data center of the platform (`deepseek:site:Site`)."""
 
     name: str
+    hosts: dict[str, BareMetalHost]
+    hosts_ready: pulumi.Output[list[str]]
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]
@@ -44,9 +64,48 @@ class Site(pulumi.ComponentResource):
             opts,
         )
         self.name = name
+        # Default providers are disabled: every SSH step names this one.
+        command_provider = pulumi_command.Provider(
+            f"{name}-command", opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.hosts = self._hosts(name, args, command_provider)
+        self.hosts_ready = pulumi.Output.all(*(h.ready for h in self.hosts.values()))
         self.api_endpoint = pulumi.Output.from_input(api_endpoint(spec))
         self.gpus = pulumi.Output.from_input(gpu_inventory(spec.hosts))
         self.summary = pulumi.Output.from_input(site_summary(spec))
         self.register_outputs(
             {"apiEndpoint": self.api_endpoint, "gpus": self.gpus, "summary": self.summary}
         )
+
+    def _hosts(
+        self, name: str, args: SiteArgs, provider: pulumi.ProviderResource
+    ) -> dict[str, BareMetalHost]:
+        spec = args.spec
+        peers = peer_ring([host.name for host in spec.hosts])
+        addresses = {host.name: str(host.address) for host in spec.hosts}
+        # A host's link test needs its peer's iperf3 server, and the peers form a ring, so
+        # each host receives its peer's server as a future, resolved when the peer exists.
+        loop = asyncio.get_event_loop()
+        servers = {host.name: loop.create_future() for host in spec.hosts}
+        hosts = {}
+        for index, host in enumerate(spec.hosts):
+            peer = peers.get(host.name)
+            hosts[host.name] = BareMetalHost(
+                f"{name}-{host.name}",
+                HostArgs(
+                    spec=host,
+                    config_path=f"{args.config_path}.hosts[{index}]",
+                    ssh=args.ssh,
+                    ssh_private_key=args.secrets.ssh_private_key,
+                    command_provider=provider,
+                    mirrors=args.mirrors,
+                    ntp_servers=tuple(str(s) for s in spec.network.ntp_servers),
+                    preflight=args.preflight,
+                    nvidia=args.nvidia,
+                    peer_address=addresses[peer] if peer else None,
+                    peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            servers[host.name].set_result(hosts[host.name].net_server)
+        return hosts

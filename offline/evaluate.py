@@ -13,6 +13,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from offline.graph import Graph, mask, recorded_resource
+from offline.hardware import HardwareFaults, SimulatedHardware
 from offline.recorder import PlatformMocks, RecordingMonitor
 from offline.stack_files import PROJECT_DIR, project_name, read_stack_config
 
@@ -22,11 +23,12 @@ def _run_program(
     project_dir: Path,
     preview: bool,
     stack_outputs: dict[str, dict[str, Any]],
+    hardware_faults: dict[str, HardwareFaults],
 ) -> tuple[Graph, set[str], BaseException | None]:
     project = project_name(project_dir)
     config, secret_keys = read_stack_config(stack, project_dir)
 
-    resource_mocks = PlatformMocks(stack_outputs)
+    resource_mocks = PlatformMocks(stack_outputs, SimulatedHardware(config, hardware_faults))
     monitor = RecordingMonitor(resource_mocks)
     settings.ROOT.set(None)  # a fresh Stack per evaluation, as a fresh process would have
     runtime_config.set_all_config(config, secret_keys)
@@ -61,15 +63,18 @@ def record(
     project_dir: Path = PROJECT_DIR,
     preview: bool = True,
     stack_outputs: dict[str, dict[str, Any]] | None = None,
+    hardware_faults: dict[str, HardwareFaults] | None = None,
 ) -> tuple[Graph, BaseException | None]:
     """Runs `stack` as `pulumi preview` (or `up`, with preview=False) would, and returns
     what it registered together with the error that stopped it, if any.
 
     A StackReference to another stack of this project (`<org>/<project>/<stack>`) is
-    answered with that stack's own evaluated outputs.
+    answered with that stack's own evaluated outputs. `hardware_faults` make simulated hosts
+    misbehave (fewer GPUs, slow disks, ...), by host name.
     """
     stack_outputs = dict(stack_outputs or {})
-    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs)
+    faults = hardware_faults or {}
+    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs, faults)
     if not missing or error is not None:
         return graph, error
     project = graph.project
@@ -81,7 +86,7 @@ def record(
                 "pass its outputs with stack_outputs="
             )
         stack_outputs[reference] = evaluate(parts[2], project_dir, preview=preview).plain_outputs
-    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs)
+    graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs, faults)
     assert not missing, missing
     return graph, error
 

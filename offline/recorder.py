@@ -3,12 +3,24 @@
 from collections.abc import Callable
 from typing import Any
 
-from pulumi.runtime import mocks
+from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
 
+from components.metal.steps import SCRIPTS_DIR
+from offline.hardware import SimulatedHardware
+
+STEPS = tuple(sorted(p.stem for p in SCRIPTS_DIR.glob("*.sh")))
+
 # Per resource type: the outputs a real provider would add to the inputs.
 OutputMock = Callable[[mocks.MockResourceArgs], dict[str, Any]]
+
+
+def _reveal(value: Any) -> Any:
+    """The value inside a serialized secret wrapper (mocks see inputs as the engine does)."""
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return value.get("value")
+    return value
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -49,13 +61,27 @@ class PlatformMocks(mocks.Mocks):
     IDs are derived from names so that snapshots are byte-identical from run to run.
     """
 
-    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        stack_outputs: dict[str, dict[str, Any]] | None = None,
+        hardware: SimulatedHardware | None = None,
+    ) -> None:
         self.stack_outputs = stack_outputs or {}
         """Outputs of other stacks, by fully qualified name, for StackReferences."""
+        self.hardware = hardware or SimulatedHardware({}, {})
+        """What the hosts of the inventory print for each remote step."""
         self.missing_stack_references: set[str] = set()
         self.output_mocks: dict[str, OutputMock] = {
             "pulumi:pulumi:StackReference": self._stack_reference,
+            "command:remote:Command": self._remote_command,
         }
+
+    def _remote_command(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        step = max((s for s in STEPS if args.name.endswith(f"-{s}")), key=len, default="")
+        # The SDK sends the whole connection as a secret, since it holds the private key.
+        address = _reveal(args.inputs.get("connection") or {}).get("host", "")
+        stdout = self.hardware.stdout(step, address, args.inputs.get("create", ""))
+        return {"stdout": stdout, "stderr": ""}
 
     def _stack_reference(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
         name = args.inputs.get("name", args.name)

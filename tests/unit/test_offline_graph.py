@@ -3,13 +3,17 @@
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import set_mocks
 from pulumi.runtime.sync_await import _sync_await
 
 from offline.graph import SECRET, UNKNOWN, mask
+from offline.recorder import PlatformMocks, RecordingMonitor
 from offline.stack_files import read_stack_config
 
 
 def _serialized(value):
+    # Secrets are kept in serialization only when the monitor supports them, as ours does.
+    set_mocks(PlatformMocks(), project="t", stack="t", monitor=RecordingMonitor(PlatformMocks()))
     struct = _sync_await(rpc.serialize_properties({"v": value}, {}))
     return json_format.MessageToDict(struct)["v"]
 

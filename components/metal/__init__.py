@@ -1,0 +1,1 @@
+"""Compute layer, bare metal: hosts brought up over SSH with preflight diagnostics."""

@@ -1,0 +1,258 @@
+"""One bare-metal host brought up over SSH: preflight diagnostics that gate everything else,
+then OS preparation, container runtime and, on GPU hosts, the NVIDIA stack."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_command import remote
+
+from components.config import Host, Mirrors, Nvidia, Preflight, Ssh
+from components.metal.diagnostics import (
+    GPU_QUERY_FIELDS,
+    PreflightExpectations,
+    PreflightReport,
+    check_gpus,
+    check_hardware,
+)
+from components.metal.steps import script_digest, script_text, shell_command
+
+# Upstream registries whose pulls containerd routes to the internal mirror.
+MIRRORED_REGISTRIES = ("docker.io", "registry.k8s.io", "nvcr.io", "quay.io", "ghcr.io", "gcr.io")
+
+# After the driver step the host may be rebooting: later steps keep dialing for up to
+# 60 × 10 s instead of failing on the first refused connection.
+REBOOT_DIAL = {"dial_error_limit": 60, "per_dial_timeout": 10}
+
+
+class PreflightFailed(pulumi.RunError):
+    """A host's measurements do not match its config; nothing more runs on that host."""
+
+    def __init__(self, where: str, phase: str, report: PreflightReport):
+        lines = [f"host {report.host} ({where}) failed {phase}; no later step runs on it:"]
+        lines += [f"  {finding.render()}" for finding in report.findings]
+        super().__init__("\n".join(lines))
+        self.report = report
+
+
+@dataclass(frozen=True)
+class HostArgs:
+    """Inputs of a `BareMetalHost`."""
+
+    spec: Host
+    """The host as config declares it."""
+    config_path: str
+    """Where config declares it, e.g. `sites[0].hosts[3]`, for error messages."""
+    ssh: Ssh
+    """Deploy user and port."""
+    ssh_private_key: pulumi.Output[str]
+    """The deploy key: a secret, passed only to the SSH connections."""
+    command_provider: pulumi.ProviderResource
+    """The site's explicit pulumi-command provider (default providers are disabled)."""
+    mirrors: Mirrors
+    """Internal apt mirror and image registry."""
+    ntp_servers: tuple[str, ...]
+    """The site's time servers."""
+    preflight: Preflight
+    """Per-role minimums and tool settings."""
+    nvidia: Nvidia
+    """Driver package and who manages it."""
+    peer_address: str | None
+    """The host this one measures its link to (iperf3), None for a lone host."""
+    peer_server: pulumi.Input[pulumi.Resource] | None
+    """That peer's iperf3 server step: the only cross-host dependency."""
+
+
+class BareMetalHost(pulumi.ComponentResource):
+    """A physical server of a site (`deepseek:metal:Host`)."""
+
+    preflight_report: pulumi.Output[str]
+    """JSON: what the diagnostics measured and found, per phase."""
+    gpu_inventory: pulumi.Output[list[dict[str, Any]]]
+    """GPUs as nvidia-smi reports them (as declared, when the GPU Operator owns the driver)."""
+    ready: pulumi.Output[str]
+    """Resolves once the host is fully configured; the Kubernetes layer waits on it."""
+    last_step: remote.Command
+    """The final configuration step, for explicit `depends_on`."""
+
+    def __init__(
+        self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        spec = args.spec
+        super().__init__(
+            "deepseek:metal:Host",
+            name,
+            {"address": str(spec.address), "roles": list(spec.roles)},
+            opts,
+        )
+        self._name = name
+        self._args = args
+        self._connection = self._ssh_connection()
+        self._reboot_safe_connection = self._ssh_connection(**REBOOT_DIAL)
+        preflight = args.preflight
+        expect = PreflightExpectations(
+            host=spec.name,
+            gpu_model=spec.gpu.model if spec.gpu else None,
+            gpu_count=spec.gpu.count if spec.gpu else 0,
+            min_disk_iops=int(preflight.minimum_for(preflight.min_disk_iops, spec.roles)),
+            min_network_gbps=preflight.minimum_for(preflight.min_network_gbps, spec.roles),
+        )
+
+        # 1. Preflight diagnostics: read-only, all in parallel.
+        self.net_server = self._step(
+            "net-server",
+            {
+                "IPERF_PORT": str(preflight.iperf_port),
+                "IPERF_SERVER_SECONDS": str(max(1800, preflight.iperf_seconds * 10)),
+            },
+        )
+        disk = self._step(
+            "disk-bench",
+            {
+                "PREFLIGHT_DIR": spec.preflight_dir,
+                "FIO_SIZE_MIB": str(preflight.fio_size_mib),
+                "FIO_RUNTIME_SECONDS": str(preflight.fio_runtime_seconds),
+            },
+        )
+        diagnostics = [disk]
+        network_stdout: pulumi.Input[str] = json.dumps({"error": "no peer host to measure"})
+        if args.peer_address is not None:
+            network = self._step(
+                "net-bench",
+                {
+                    "PEER_ADDRESS": args.peer_address,
+                    "IPERF_PORT": str(preflight.iperf_port),
+                    "IPERF_SECONDS": str(preflight.iperf_seconds),
+                },
+                depends_on=[args.peer_server] if args.peer_server is not None else [],
+            )
+            diagnostics.append(network)
+            network_stdout = network.stdout
+        pci_stdout: pulumi.Input[str | None] = None
+        if spec.gpu:
+            pci = self._step("pci-gpus", {})
+            diagnostics.append(pci)
+            pci_stdout = pci.stdout
+
+        hardware = pulumi.Output.all(disk.stdout, network_stdout, pci_stdout).apply(
+            lambda outs: self._gate("preflight", check_hardware(expect, *outs))
+        )
+
+        # 2-4. Configuration, in order, only after the preflight passed.
+        os_prep = self._step(
+            "os-prep",
+            {
+                "PREFLIGHT_VERDICT": hardware.apply(lambda _: "passed"),
+                "APT_MIRROR": args.mirrors.apt_mirror,
+                "NTP_SERVERS": " ".join(args.ntp_servers),
+                "RDMA": "true" if spec.rdma else "false",
+                "HUGEPAGES_2MI": str(spec.hugepages_2mi),
+            },
+            depends_on=diagnostics,
+        )
+        runtime = self._step(
+            "container-runtime",
+            {
+                "IMAGE_REGISTRY": args.mirrors.image_registry,
+                "MIRRORED_REGISTRIES": " ".join(MIRRORED_REGISTRIES),
+            },
+            depends_on=[os_prep],
+        )
+        self.last_step = runtime
+        reports: list[pulumi.Output[PreflightReport]] = [hardware]
+        declared_gpus = (
+            [{"index": i, "name": spec.gpu.model} for i in range(spec.gpu.count)]
+            if spec.gpu
+            else []
+        )
+        self.gpu_inventory = pulumi.Output.from_input(declared_gpus)
+        if spec.gpu:
+            nvidia = args.nvidia
+            driver = self._step(
+                "nvidia-stack",
+                {
+                    "DRIVER_MANAGED_BY": nvidia.driver_managed_by,
+                    "DRIVER_PACKAGE": nvidia.driver_package,
+                    "TOOLKIT_PACKAGE": nvidia.container_toolkit_package,
+                },
+                depends_on=[runtime],
+            )
+            self.last_step = driver
+            if nvidia.driver_managed_by == "host":
+                # 5. The GPUs as the driver sees them, after a possible reboot.
+                inventory = self._step(
+                    "gpu-inventory",
+                    {"GPU_QUERY_FIELDS": GPU_QUERY_FIELDS},
+                    depends_on=[driver],
+                    reboot_safe=True,
+                )
+                topology = self._step("gpu-topology", {}, depends_on=[driver], reboot_safe=True)
+                gpus = pulumi.Output.all(inventory.stdout, topology.stdout).apply(
+                    lambda outs: self._gate("the GPU check", check_gpus(expect, *outs))
+                )
+                reports.append(gpus)
+                self.gpu_inventory = gpus.apply(lambda r: r.measurements["gpus"])
+
+        all_reports = pulumi.Output.all(*reports)
+        self.preflight_report = all_reports.apply(
+            lambda rs: json.dumps(
+                {
+                    "host": spec.name,
+                    "passed": True,
+                    "measurements": {k: v for r in rs for k, v in r.measurements.items()},
+                },
+                sort_keys=True,
+            )
+        )
+        self.ready = pulumi.Output.all(all_reports, self.last_step.stdout).apply(
+            lambda outs: json.dumps({"host": spec.name, "ready": True, "lastStep": outs[1]})
+        )
+        self.register_outputs(
+            {
+                "preflightReport": self.preflight_report,
+                "gpuInventory": self.gpu_inventory,
+                "ready": self.ready,
+            }
+        )
+
+    def _ssh_connection(self, **dial: int) -> remote.ConnectionArgs:
+        args, spec = self._args, self._args.spec
+        return remote.ConnectionArgs(
+            host=str(spec.address),
+            port=args.ssh.port,
+            user=args.ssh.user,
+            private_key=args.ssh_private_key,
+            host_key=spec.host_key,
+            **dial,
+        )
+
+    def _step(
+        self,
+        step: str,
+        environment: dict[str, pulumi.Input[str]],
+        depends_on: list[Any] | None = None,
+        reboot_safe: bool = False,
+    ) -> remote.Command:
+        # Output.all() of no inputs is a list, not a dict.
+        resolved_environment = (
+            pulumi.Output.all(**environment) if environment else pulumi.Output.from_input({})
+        )
+        return remote.Command(
+            f"{self._name}-{step}",
+            connection=self._reboot_safe_connection if reboot_safe else self._connection,
+            create=resolved_environment.apply(shell_command),
+            stdin=script_text(step),
+            # Re-run when the script or one of its inputs changes, never by renaming.
+            triggers=[script_digest(step), resolved_environment],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=self._args.command_provider,
+                depends_on=depends_on or [],
+            ),
+        )
+
+    def _gate(self, phase: str, report: PreflightReport) -> PreflightReport:
+        if not report.passed:
+            raise PreflightFailed(self._args.config_path, phase, report)
+        return report

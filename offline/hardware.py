@@ -1,0 +1,226 @@
+"""Simulated hardware for the offline evaluation: what each remote step would print on the
+host that the stack config declares, in the exact format of the real tool (fio and iperf3
+JSON as in ../shared/fixtures, nvidia-smi CSV and topology matrix, lspci -nn).
+
+Faults can be injected per host to exercise the preflight gate through the whole program.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.catalog import GPU_MODELS
+from components.metal.steps import parse_shell_command
+
+# PCI device IDs of the GPUs we simulate (pci-ids database), and NVSwitch bridges.
+_PCI = {
+    "A100-40GB": ("GA100 [A100 SXM4 40GB]", "20b0"),
+    "A100-80GB": ("GA100 [A100 SXM4 80GB]", "20b2"),
+    "V100-16GB": ("GV100GL [Tesla V100 SXM2 16GB]", "1db1"),
+    "V100-32GB": ("GV100GL [Tesla V100 SXM2 32GB]", "1db5"),
+    "A40": ("GA102GL [A40]", "2235"),
+    "L40S": ("AD102GL [L40S]", "26b9"),
+    "H100-80GB": ("GH100 [H100 SXM5 80GB]", "2330"),
+    "H200": ("GH100 [H200 SXM 141GB]", "2335"),
+}
+_NVLINK_CODE = {
+    "A100-40GB": "NV12",
+    "A100-80GB": "NV12",
+    "H100-80GB": "NV18",
+    "H200": "NV18",
+    "V100-16GB": "NV2",
+    "V100-32GB": "NV2",
+}
+
+
+@dataclass
+class HardwareFaults:
+    """What is wrong with one simulated host."""
+
+    gpus_missing: int = 0
+    """GPUs that nvidia-smi and lspci do not see."""
+    pairs_without_nvlink: list[tuple[int, int]] = field(default_factory=list)
+    disk_iops: float | None = None
+    network_gbps: float | None = None
+    peer_refused: bool = False
+
+
+def fio_json(read_iops: float, write_iops: float, directory: str) -> str:
+    job = {
+        "jobname": "preflight",
+        "groupid": 0,
+        "error": 0,
+        "eta": 0,
+        "elapsed": 31,
+        "job options": {
+            "name": "preflight",
+            "filename": f"{directory}/fio-preflight.dat",
+            "rw": "randrw",
+            "rwmixread": "70",
+            "bs": "4k",
+            "size": "1024M",
+            "runtime": "30",
+            "time_based": "",
+            "direct": "1",
+            "ioengine": "libaio",
+            "iodepth": "32",
+        },
+        "read": {
+            "io_bytes": int(read_iops * 30 * 4096),
+            "bw": int(read_iops * 4),
+            "iops": read_iops,
+            "runtime": 30001,
+            "total_ios": int(read_iops * 30),
+        },
+        "write": {
+            "io_bytes": int(write_iops * 30 * 4096),
+            "bw": int(write_iops * 4),
+            "iops": write_iops,
+            "runtime": 30001,
+            "total_ios": int(write_iops * 30),
+        },
+    }
+    return json.dumps({"fio version": "fio-3.33", "jobs": [job]}, indent=2)
+
+
+def iperf3_json(local: str, remote: str, gbps: float | None, error: str | None = None) -> str:
+    if error:
+        return json.dumps(
+            {
+                "start": {"connected": [], "version": "iperf 3.12"},
+                "intervals": [],
+                "end": {},
+                "error": error,
+            },
+            indent="\t",
+        )
+    bits = (gbps or 0) * 1e9
+    summary = {
+        "start": 0,
+        "end": 10.0,
+        "seconds": 10.0,
+        "bytes": int(bits * 10 / 8),
+        "bits_per_second": bits,
+        "sender": True,
+    }
+    return json.dumps(
+        {
+            "start": {
+                "connected": [
+                    {
+                        "socket": 5,
+                        "local_host": local,
+                        "local_port": 41992,
+                        "remote_host": remote,
+                        "remote_port": 5201,
+                    }
+                ],
+                "version": "iperf 3.12",
+                "test_start": {"protocol": "TCP", "num_streams": 1, "duration": 10},
+            },
+            "intervals": [],
+            "end": {"sum_sent": {**summary, "retransmits": 0}, "sum_received": summary},
+        },
+        indent="\t",
+    )
+
+
+def lspci(model: str, count: int) -> str:
+    name, device = _PCI[model]
+    lines = [
+        f"{0x17 + 0x10 * i:02x}:00.0 3D controller [0302]: NVIDIA Corporation {name} "
+        f"[10de:{device}] (rev a1)"
+        for i in range(count)
+    ]
+    if model in ("A100-40GB", "A100-80GB", "H100-80GB", "H200") and count == 8:
+        lines += [
+            f"{0xC4 + i:02x}:00.0 Bridge [0680]: NVIDIA Corporation GA100 [A100 NVSwitch] "
+            "[10de:1af1] (rev a1)"
+            for i in range(6)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def nvidia_smi_csv(model: str, count: int) -> str:
+    gpu = GPU_MODELS[model]
+    header = (
+        "index, name, uuid, memory.total [MiB], driver_version, pci.bus_id, "
+        "power.limit [W], power.draw [W], utilization.gpu [%], temperature.gpu, "
+        "compute_cap"
+    )
+    rows = [
+        f"{i}, {gpu.smi_product_names[0]}, GPU-{i:08x}-b8b7-f690-8b13-da867baa5cab, "
+        f"{gpu.memory_gib * 1024 - 512} MiB, 535.183.01, 00000000:{0x17 + 0x10 * i:02X}:00.0, "
+        f"400.00 W, 61.20 W, 0 %, 34, {gpu.compute_capability[0]}.{gpu.compute_capability[1]}"
+        for i in range(count)
+    ]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def topology_matrix(model: str, count: int, broken: list[tuple[int, int]]) -> str:
+    code = _NVLINK_CODE.get(model, "SYS")
+    cols = "\t".join(f"GPU{i}" for i in range(count))
+    lines = [f"\t\x1b[4m{cols}\tCPU Affinity\tNUMA Affinity\tGPU NUMA ID\x1b[0m"]
+    for a in range(count):
+        cells = []
+        for b in range(count):
+            if a == b:
+                cells.append(" X ")
+            elif (a, b) in broken or (b, a) in broken:
+                cells.append("SYS")
+            else:
+                cells.append(code)
+        numa = 0 if a < count / 2 else 1
+        cpus = "0-63,128-191" if numa == 0 else "64-127,192-255"
+        lines.append(f"GPU{a}\t" + "\t".join(cells) + f"\t{cpus}\t{numa}\t\tN/A")
+    lines += [
+        "",
+        "Legend:",
+        "",
+        "  X    = Self",
+        "  SYS  = Connection traversing PCIe as well as the SMP interconnect between "
+        "NUMA nodes (e.g., QPI/UPI)",
+        "  NV#  = Connection traversing a bonded set of # NVLinks",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class SimulatedHardware:
+    """Answers each remote step with what the declared host would print."""
+
+    def __init__(self, raw_config: dict[str, str], faults: dict[str, HardwareFaults]) -> None:
+        sites = json.loads(raw_config.get("deepseek-onprem:sites", "[]"))
+        self.hosts: dict[str, dict[str, Any]] = {
+            host["address"]: host for site in sites for host in site.get("hosts", [])
+        }
+        self.faults = faults
+
+    def stdout(self, step: str, address: str, create: str) -> str:
+        host = self.hosts.get(address, {"name": address, "roles": ["worker"]})
+        fault = self.faults.get(host["name"], HardwareFaults())
+        gpu = host.get("gpu")
+        environment = parse_shell_command(create)
+        if step == "disk-bench":
+            total = fault.disk_iops or (180_000 if "storage" in host["roles"] else 90_000)
+            return fio_json(total * 0.7, total * 0.3, environment.get("PREFLIGHT_DIR", "/tmp"))
+        if step == "net-bench":
+            speeds = [nic["speedGbps"] for nic in host.get("nics", [])] or [25]
+            gbps = fault.network_gbps or round(min(max(speeds), 100) * 0.94, 2)
+            error = (
+                "unable to connect to server: Connection refused" if fault.peer_refused else None
+            )
+            return iperf3_json(address, environment.get("PEER_ADDRESS", ""), gbps, error)
+        if step == "pci-gpus" and gpu:
+            return lspci(gpu["model"], gpu["count"] - fault.gpus_missing)
+        if step == "gpu-inventory" and gpu:
+            return nvidia_smi_csv(gpu["model"], gpu["count"] - fault.gpus_missing)
+        if step == "gpu-topology" and gpu:
+            return topology_matrix(
+                gpu["model"], gpu["count"] - fault.gpus_missing, fault.pairs_without_nvlink
+            )
+        return {
+            "net-server": "iperf3 server listening on port 5201 for 1800s",
+            "os-prep": "os-prep: kernel 5.15.0-119-generic, congestion control bbr",
+            "container-runtime": "container-runtime: containerd 1.7.12",
+            "nvidia-stack": "nvidia-stack: driver 535.183.01 loaded",
+        }.get(step, "")
