@@ -6,7 +6,7 @@ STACK ?= prod
 STAMP := $(VENV)/.setup-stamp
 MAKEFLAGS += --no-print-directory
 
-.PHONY: setup preview snapshot bench test lint
+.PHONY: setup tools preview snapshot bench test lint
 
 # Setup is idempotent: it reinstalls only when a requirements file changed.
 setup: $(STAMP)
@@ -28,5 +28,8 @@ lint: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 
-test: setup  ## the whole test suite (what CI runs)
+tools:  ## Debian packages the tests use (shellcheck, fio, iperf3, ...)
+	@bash tools/system-packages.sh
+
+test: setup tools  ## the whole test suite (what CI runs)
 	@$(PY) -m pytest -q

@@ -87,25 +87,33 @@ class Site(pulumi.ComponentResource):
         # each host receives its peer's server as a future, resolved when the peer exists.
         loop = asyncio.get_event_loop()
         servers = {host.name: loop.create_future() for host in spec.hosts}
-        hosts = {}
-        for index, host in enumerate(spec.hosts):
-            peer = peers.get(host.name)
-            hosts[host.name] = BareMetalHost(
-                f"{name}-{host.name}",
-                HostArgs(
-                    spec=host,
-                    config_path=f"{args.config_path}.hosts[{index}]",
-                    ssh=args.ssh,
-                    ssh_private_key=args.secrets.ssh_private_key,
-                    command_provider=provider,
-                    mirrors=args.mirrors,
-                    ntp_servers=tuple(str(s) for s in spec.network.ntp_servers),
-                    preflight=args.preflight,
-                    nvidia=args.nvidia,
-                    peer_address=addresses[peer] if peer else None,
-                    peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
-            servers[host.name].set_result(hosts[host.name].net_server)
+        hosts: dict[str, BareMetalHost] = {}
+        try:
+            for index, host in enumerate(spec.hosts):
+                peer = peers.get(host.name)
+                hosts[host.name] = BareMetalHost(
+                    f"{name}-{host.name}",
+                    HostArgs(
+                        spec=host,
+                        config_path=f"{args.config_path}.hosts[{index}]",
+                        ssh=args.ssh,
+                        ssh_private_key=args.secrets.ssh_private_key,
+                        command_provider=provider,
+                        mirrors=args.mirrors,
+                        ntp_servers=tuple(str(s) for s in spec.network.ntp_servers),
+                        preflight=args.preflight,
+                        nvidia=args.nvidia,
+                        peer_address=addresses[peer] if peer else None,
+                        peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+                servers[host.name].set_result(hosts[host.name].net_server)
+        except BaseException as error:
+            # A host that failed to build would leave its peer waiting for ever on the
+            # future of its iperf3 server: fail those futures too, so the program ends.
+            for future in servers.values():
+                if not future.done():
+                    future.set_exception(error)
+            raise
         return hosts

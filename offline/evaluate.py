@@ -1,21 +1,36 @@
 """Runs the real `__main__.py` for one stack under the SDK's mocks and returns its graph."""
 
+import asyncio
 import runpy
 import sys
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
+from pulumi import RunError
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import set_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from offline.graph import Graph, mask, recorded_resource
+from offline.graph import Graph, mask, recorded_resource, struct_to_masked
 from offline.hardware import HardwareFaults, SimulatedHardware
 from offline.recorder import PlatformMocks, RecordingMonitor
 from offline.stack_files import PROJECT_DIR, project_name, read_stack_config
+
+
+def _quiet_reported_errors() -> None:
+    """A RunError (bad config, failed preflight) is reported once, as the program's error;
+    every other Output awaiting the same failure would print it again when garbage
+    collected ("Future exception was never retrieved"). Other errors still print."""
+    loop = asyncio.get_event_loop()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not isinstance(context.get("exception"), RunError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _run_program(
@@ -30,9 +45,14 @@ def _run_program(
 
     resource_mocks = PlatformMocks(stack_outputs, SimulatedHardware(config, hardware_faults))
     monitor = RecordingMonitor(resource_mocks)
-    settings.ROOT.set(None)  # a fresh Stack per evaluation, as a fresh process would have
+    # A fresh runtime per evaluation, as a fresh process would have: no root Stack, and no
+    # outputs or RPCs left pending by an earlier evaluation that failed.
+    settings.ROOT.set(None)
     runtime_config.set_all_config(config, secret_keys)
     set_mocks(resource_mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    _quiet_reported_errors()
 
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
@@ -54,6 +74,9 @@ def _run_program(
         resources=[recorded_resource(urn, request) for urn, request in monitor.requests],
         outputs=mask(outputs_dict),
         plain_outputs=plain_outputs,
+        component_outputs={
+            urn: struct_to_masked(outputs) for urn, outputs in monitor.component_outputs.items()
+        },
     )
     return graph, resource_mocks.missing_stack_references, error
 

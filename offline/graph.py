@@ -104,6 +104,8 @@ class Graph:
     """Stack outputs, masked."""
     plain_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """Stack outputs with secrets unwrapped: fed to StackReferences of other stacks."""
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """What each component registered with `register_outputs`, masked, by URN."""
 
     def by_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]

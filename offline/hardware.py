@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.catalog import GPU_MODELS
+from components.metal.diagnostics import SECTION_MARKER
 from components.metal.steps import parse_shell_command
 
 # PCI device IDs of the GPUs we simulate (pci-ids database), and NVSwitch bridges.
@@ -199,24 +200,16 @@ class SimulatedHardware:
         host = self.hosts.get(address, {"name": address, "roles": ["worker"]})
         fault = self.faults.get(host["name"], HardwareFaults())
         gpu = host.get("gpu")
-        environment = parse_shell_command(create)
-        if step == "disk-bench":
-            total = fault.disk_iops or (180_000 if "storage" in host["roles"] else 90_000)
-            return fio_json(total * 0.7, total * 0.3, environment.get("PREFLIGHT_DIR", "/tmp"))
-        if step == "net-bench":
-            speeds = [nic["speedGbps"] for nic in host.get("nics", [])] or [25]
-            gbps = fault.network_gbps or round(min(max(speeds), 100) * 0.94, 2)
-            error = (
-                "unable to connect to server: Connection refused" if fault.peer_refused else None
-            )
-            return iperf3_json(address, environment.get("PEER_ADDRESS", ""), gbps, error)
-        if step == "pci-gpus" and gpu:
-            return lspci(gpu["model"], gpu["count"] - fault.gpus_missing)
-        if step == "gpu-inventory" and gpu:
-            return nvidia_smi_csv(gpu["model"], gpu["count"] - fault.gpus_missing)
-        if step == "gpu-topology" and gpu:
-            return topology_matrix(
-                gpu["model"], gpu["count"] - fault.gpus_missing, fault.pairs_without_nvlink
+        if step == "preflight":
+            return self._preflight(host, fault, address, parse_shell_command(create))
+        if step == "gpu-check" and gpu:
+            count = gpu["count"] - fault.gpus_missing
+            return _sections(
+                ("nvidia-smi-query", nvidia_smi_csv(gpu["model"], count)),
+                (
+                    "nvidia-smi-topo",
+                    topology_matrix(gpu["model"], count, fault.pairs_without_nvlink),
+                ),
             )
         return {
             "net-server": "iperf3 server listening on port 5201 for 1800s",
@@ -224,3 +217,29 @@ class SimulatedHardware:
             "container-runtime": "container-runtime: containerd 1.7.12",
             "nvidia-stack": "nvidia-stack: driver 535.183.01 loaded",
         }.get(step, "")
+
+    def _preflight(
+        self, host: dict[str, Any], fault: HardwareFaults, address: str, env: dict[str, str]
+    ) -> str:
+        total = fault.disk_iops or (180_000 if "storage" in host["roles"] else 90_000)
+        sections = [("fio", fio_json(total * 0.7, total * 0.3, env.get("PREFLIGHT_DIR", "/")))]
+        if env.get("PEER_ADDRESS"):
+            speeds = [nic["speedGbps"] for nic in host.get("nics", [])] or [25]
+            gbps = fault.network_gbps or round(min(max(speeds), 100) * 0.94, 2)
+            refused = "unable to connect to server: Connection refused"
+            sections.append(
+                (
+                    "iperf3",
+                    iperf3_json(
+                        address, env["PEER_ADDRESS"], gbps, refused if fault.peer_refused else None
+                    ),
+                )
+            )
+        if env.get("COUNT_PCI_GPUS") == "true" and host.get("gpu"):
+            gpu = host["gpu"]
+            sections.append(("lspci", lspci(gpu["model"], gpu["count"] - fault.gpus_missing)))
+        return _sections(*sections)
+
+
+def _sections(*sections: tuple[str, str]) -> str:
+    return "".join(f"{SECTION_MARKER}{name}\n{text.rstrip()}\n" for name, text in sections)

@@ -79,7 +79,8 @@ class PlatformMocks(mocks.Mocks):
     def _remote_command(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
         step = max((s for s in STEPS if args.name.endswith(f"-{s}")), key=len, default="")
         # The SDK sends the whole connection as a secret, since it holds the private key.
-        address = _reveal(args.inputs.get("connection") or {}).get("host", "")
+        connection = _reveal(args.inputs.get("connection"))
+        address = connection.get("host", "") if isinstance(connection, dict) else ""
         stdout = self.hardware.stdout(step, address, args.inputs.get("create", ""))
         return {"stdout": stdout, "stderr": ""}
 
@@ -91,8 +92,12 @@ class PlatformMocks(mocks.Mocks):
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         mock = self.output_mocks.get(args.typ)
-        outputs = mock(args) if mock else {}
-        return f"{args.name}-id", {**args.inputs, **outputs}
+        if mock is None:
+            # Like most providers, echo the inputs as the resource's state.
+            return f"{args.name}-id", dict(args.inputs)
+        # Types with a mock return what the program reads of them (a Command's stdout), not
+        # an echo of their inputs: the script text alone is kilobytes per step.
+        return f"{args.name}-id", mock(args)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list | None]:
         return {}, None

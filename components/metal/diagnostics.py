@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 from components.catalog import GPU_MODELS
 
@@ -18,6 +19,30 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 class DiagnosticsParseError(ValueError):
     """A tool's output is not what that tool prints; the message says what was expected."""
+
+
+# --- the steps' stdout: one section per tool -------------------------------------------
+
+SECTION_MARKER = "##### deepseek-preflight: "
+"""Printed by the preflight scripts before each tool's output (`SECTION_MARKER + tool`)."""
+
+
+def split_sections(text: str, required: tuple[str, ...]) -> dict[str, str]:
+    """Splits a step's stdout into each tool's output, exactly as the tool printed it."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith(SECTION_MARKER):
+            current = sections.setdefault(line[len(SECTION_MARKER) :].strip(), [])
+        elif current is not None:
+            current.append(line)
+    missing = [name for name in required if name not in sections]
+    if missing:
+        raise DiagnosticsParseError(
+            f"the step printed no {', '.join(missing)} output (sections found: "
+            f"{', '.join(sections) or 'none'}); was the script cut short?"
+        )
+    return {name: "".join(lines) for name, lines in sections.items()}
 
 
 # --- nvidia-smi topo -m ----------------------------------------------------------------
@@ -131,6 +156,36 @@ def parse_gpu_inventory(text: str) -> list[GpuDevice]:
                 memory_mib=int(memory.group(1)),
                 driver_version=cell["driver_version"],
                 compute_capability=cell["compute_cap"],
+            )
+        )
+    return devices
+
+
+def parse_gpu_inventory_xml(text: str) -> list[GpuDevice]:
+    """Parses `nvidia-smi -q -x` (the full XML report) into the same devices as the CSV."""
+    try:
+        root = ElementTree.fromstring(text.encode())
+    except ElementTree.ParseError as error:
+        raise DiagnosticsParseError(f"not `nvidia-smi -q -x` output: {error}") from None
+    if root.tag != "nvidia_smi_log":
+        raise DiagnosticsParseError(f"not `nvidia-smi -q -x` output: root element <{root.tag}>")
+    driver = root.findtext("driver_version", "")
+    devices = []
+    for gpu in root.findall("gpu"):
+        memory = re.match(r"^(\d+)\s*MiB$", gpu.findtext("fb_memory_usage/total", ""))
+        index = gpu.findtext("minor_number", "")
+        if not memory or not index.isdigit():
+            raise DiagnosticsParseError(
+                f"GPU {gpu.get('id')}: no minor_number or fb_memory_usage/total in MiB"
+            )
+        devices.append(
+            GpuDevice(
+                index=int(index),
+                name=gpu.findtext("product_name", ""),
+                uuid=gpu.findtext("uuid", ""),
+                memory_mib=int(memory.group(1)),
+                driver_version=driver,
+                compute_capability="",
             )
         )
     return devices
@@ -325,6 +380,20 @@ def check_hardware(
                 Finding("NVIDIA GPUs on the PCI bus", str(expect.gpu_count), str(on_bus))
             )
     return _report(expect.host, findings, measured)
+
+
+def check_preflight_output(expect: PreflightExpectations, stdout: str) -> PreflightReport:
+    """`check_hardware` on the stdout of the preflight step."""
+    required = ("fio",) + (("lspci",) if expect.gpu_count else ())
+    sections = split_sections(stdout, required)
+    network = sections.get("iperf3", json.dumps({"error": "no peer host to measure"}))
+    return check_hardware(expect, sections["fio"], network, sections.get("lspci"))
+
+
+def check_gpu_check_output(expect: PreflightExpectations, stdout: str) -> PreflightReport:
+    """`check_gpus` on the stdout of the gpu-check step."""
+    sections = split_sections(stdout, ("nvidia-smi-query", "nvidia-smi-topo"))
+    return check_gpus(expect, sections["nvidia-smi-query"], sections["nvidia-smi-topo"])
 
 
 def check_gpus(

@@ -13,8 +13,8 @@ from components.metal.diagnostics import (
     GPU_QUERY_FIELDS,
     PreflightExpectations,
     PreflightReport,
-    check_gpus,
-    check_hardware,
+    check_gpu_check_output,
+    check_preflight_output,
 )
 from components.metal.steps import script_digest, script_text, shell_command
 
@@ -99,7 +99,8 @@ class BareMetalHost(pulumi.ComponentResource):
             min_network_gbps=preflight.minimum_for(preflight.min_network_gbps, spec.roles),
         )
 
-        # 1. Preflight diagnostics: read-only, all in parallel.
+        # 1. Preflight diagnostics (read-only). The only step that waits on another host:
+        # its iperf3 client needs the peer's server.
         self.net_server = self._step(
             "net-server",
             {
@@ -107,36 +108,21 @@ class BareMetalHost(pulumi.ComponentResource):
                 "IPERF_SERVER_SECONDS": str(max(1800, preflight.iperf_seconds * 10)),
             },
         )
-        disk = self._step(
-            "disk-bench",
+        preflight_step = self._step(
+            "preflight",
             {
                 "PREFLIGHT_DIR": spec.preflight_dir,
                 "FIO_SIZE_MIB": str(preflight.fio_size_mib),
                 "FIO_RUNTIME_SECONDS": str(preflight.fio_runtime_seconds),
+                "PEER_ADDRESS": args.peer_address or "",
+                "IPERF_PORT": str(preflight.iperf_port),
+                "IPERF_SECONDS": str(preflight.iperf_seconds),
+                "COUNT_PCI_GPUS": "true" if spec.gpu else "false",
             },
+            depends_on=[args.peer_server] if args.peer_server is not None else [],
         )
-        diagnostics = [disk]
-        network_stdout: pulumi.Input[str] = json.dumps({"error": "no peer host to measure"})
-        if args.peer_address is not None:
-            network = self._step(
-                "net-bench",
-                {
-                    "PEER_ADDRESS": args.peer_address,
-                    "IPERF_PORT": str(preflight.iperf_port),
-                    "IPERF_SECONDS": str(preflight.iperf_seconds),
-                },
-                depends_on=[args.peer_server] if args.peer_server is not None else [],
-            )
-            diagnostics.append(network)
-            network_stdout = network.stdout
-        pci_stdout: pulumi.Input[str | None] = None
-        if spec.gpu:
-            pci = self._step("pci-gpus", {})
-            diagnostics.append(pci)
-            pci_stdout = pci.stdout
-
-        hardware = pulumi.Output.all(disk.stdout, network_stdout, pci_stdout).apply(
-            lambda outs: self._gate("preflight", check_hardware(expect, *outs))
+        hardware = preflight_step.stdout.apply(
+            lambda stdout: self._gate("preflight", check_preflight_output(expect, stdout))
         )
 
         # 2-4. Configuration, in order, only after the preflight passed.
@@ -149,7 +135,7 @@ class BareMetalHost(pulumi.ComponentResource):
                 "RDMA": "true" if spec.rdma else "false",
                 "HUGEPAGES_2MI": str(spec.hugepages_2mi),
             },
-            depends_on=diagnostics,
+            depends_on=[preflight_step],
         )
         runtime = self._step(
             "container-runtime",
@@ -181,15 +167,16 @@ class BareMetalHost(pulumi.ComponentResource):
             self.last_step = driver
             if nvidia.driver_managed_by == "host":
                 # 5. The GPUs as the driver sees them, after a possible reboot.
-                inventory = self._step(
-                    "gpu-inventory",
+                gpu_check = self._step(
+                    "gpu-check",
                     {"GPU_QUERY_FIELDS": GPU_QUERY_FIELDS},
                     depends_on=[driver],
                     reboot_safe=True,
                 )
-                topology = self._step("gpu-topology", {}, depends_on=[driver], reboot_safe=True)
-                gpus = pulumi.Output.all(inventory.stdout, topology.stdout).apply(
-                    lambda outs: self._gate("the GPU check", check_gpus(expect, *outs))
+                gpus = gpu_check.stdout.apply(
+                    lambda stdout: self._gate(
+                        "the GPU check", check_gpu_check_output(expect, stdout)
+                    )
                 )
                 reports.append(gpus)
                 self.gpu_inventory = gpus.apply(lambda r: r.measurements["gpus"])
@@ -234,14 +221,17 @@ class BareMetalHost(pulumi.ComponentResource):
         depends_on: list[Any] | None = None,
         reboot_safe: bool = False,
     ) -> remote.Command:
-        # Output.all() of no inputs is a list, not a dict.
-        resolved_environment = (
-            pulumi.Output.all(**environment) if environment else pulumi.Output.from_input({})
-        )
+        create: pulumi.Input[str]
+        if all(isinstance(value, str) for value in environment.values()):
+            resolved_environment: pulumi.Input[dict[str, str]] = environment
+            create = shell_command(environment)  # known now: no Output to resolve
+        else:
+            resolved_environment = pulumi.Output.all(**environment)
+            create = resolved_environment.apply(shell_command)
         return remote.Command(
             f"{self._name}-{step}",
             connection=self._reboot_safe_connection if reboot_safe else self._connection,
-            create=resolved_environment.apply(shell_command),
+            create=create,
             stdin=script_text(step),
             # Re-run when the script or one of its inputs changes, never by renaming.
             triggers=[script_digest(step), resolved_environment],

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Preflight diagnostics, before anything is installed: fio 4K random read/write on a file in
+# PREFLIGHT_DIR (never a raw device), iperf3 to the peer host's server, and the NVIDIA GPUs
+# on the PCI bus. Each tool's output is printed exactly as the tool prints it, after a marker
+# line naming the tool; the program parses and judges it, this script only measures.
+# Read-only: the fio file is removed afterwards, so a second run finds the host unchanged.
+set -euo pipefail
+
+: "${PREFLIGHT_DIR:?PREFLIGHT_DIR is required}"
+: "${FIO_SIZE_MIB:=1024}"
+: "${FIO_RUNTIME_SECONDS:=30}"
+: "${FIO_DIRECT:=1}"
+: "${PEER_ADDRESS:=}"
+: "${IPERF_PORT:=5201}"
+: "${IPERF_SECONDS:=10}"
+: "${IPERF_ATTEMPTS:=5}"
+: "${COUNT_PCI_GPUS:=false}"
+
+need() {
+  command -v "$1" >/dev/null || {
+    echo "$1 is not installed: the host image must carry the preflight tools (fio, iperf3, pciutils)" >&2
+    exit 127
+  }
+}
+section() {
+  printf '##### deepseek-preflight: %s\n' "$1"
+}
+
+need fio
+if [[ -n "${PEER_ADDRESS}" ]]; then
+  need iperf3
+fi
+if [[ "${COUNT_PCI_GPUS}" == true ]]; then
+  need lspci
+fi
+
+mkdir -p "${PREFLIGHT_DIR}"
+test_file="${PREFLIGHT_DIR}/fio-preflight.dat"
+trap 'rm -f "${test_file}"' EXIT
+
+section fio
+fio --name=preflight --filename="${test_file}" \
+  --rw=randrw --rwmixread=70 --bs=4k --size="${FIO_SIZE_MIB}M" \
+  --runtime="${FIO_RUNTIME_SECONDS}" --time_based \
+  --direct="${FIO_DIRECT}" --ioengine=libaio --iodepth=32 \
+  --output-format=json
+
+if [[ -n "${PEER_ADDRESS}" ]]; then
+  # A refused connection is reported in iperf3's own JSON (3.12 even exits 0): the program
+  # reads it there. The peer may still be starting its server, so retry a few times.
+  section iperf3
+  for ((attempt = 1; attempt <= IPERF_ATTEMPTS; attempt++)); do
+    result=$(iperf3 --client "${PEER_ADDRESS}" --port "${IPERF_PORT}" --time "${IPERF_SECONDS}" --json) || true
+    if ! grep -q '"error"' <<<"${result}" || ((attempt == IPERF_ATTEMPTS)); then
+      break
+    fi
+    sleep 2
+  done
+  printf '%s\n' "${result}"
+fi
+
+if [[ "${COUNT_PCI_GPUS}" == true ]]; then
+  section lspci
+  lspci -nn -d 10de:
+fi

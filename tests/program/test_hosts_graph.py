@@ -1,0 +1,193 @@
+"""Bare-metal bring-up in the recorded graph: step order per host, host independence,
+secrets, and the preflight gate stopping a faulty host (and only that host)."""
+
+import json
+
+import pytest
+
+from components.metal.host import PreflightFailed
+from components.metal.steps import peer_ring, script_digest
+from offline.evaluate import record
+from offline.hardware import HardwareFaults
+
+COMMAND = "command:remote:Command"
+HOST = "deepseek:metal:Host"
+STEPS = ("net-server", "preflight", "os-prep", "container-runtime", "nvidia-stack", "gpu-check")
+
+
+def step_of(resource, host) -> str:
+    return resource.name.removeprefix(host.name + "-")
+
+
+def steps_by_host(graph):
+    hosts = {h.urn: h for h in graph.by_type(HOST)}
+    steps = {urn: {} for urn in hosts}
+    for command in graph.by_type(COMMAND):
+        host = hosts[command.parent]
+        steps[host.urn][step_of(command, host)] = command
+    return hosts, steps
+
+
+def test_every_configured_host_has_a_component_under_its_site(prod):
+    sites = {s.urn: s for s in prod.by_type("deepseek:site:Site")}
+    hosts = prod.by_type(HOST)
+    assert len(hosts) == 24
+    assert all(h.parent in sites for h in hosts)
+    assert {h.name for h in hosts} >= {"deepseek-dc-a-dca-gpu-a100-1", "deepseek-dc-b-dcb-ceph-3"}
+
+
+def test_each_host_runs_its_steps_in_order(prod):
+    hosts, steps = steps_by_host(prod)
+    for urn, host in hosts.items():
+        s = steps[urn]
+        gpu = "-gpu-" in host.name
+        expected = {"net-server", "preflight", "os-prep", "container-runtime"}
+        if gpu:
+            expected |= {"nvidia-stack", "gpu-check"}
+        assert set(s) == expected, host.name
+        assert s["preflight"].urn in s["os-prep"].dependencies, host.name
+        assert s["os-prep"].urn in s["container-runtime"].dependencies
+        if gpu:
+            assert s["container-runtime"].urn in s["nvidia-stack"].dependencies
+            assert s["nvidia-stack"].urn in s["gpu-check"].dependencies
+        # The OS step only runs with the preflight's verdict in hand.
+        assert "PREFLIGHT_VERDICT=passed" in s["os-prep"].inputs["create"]
+        assert ("COUNT_PCI_GPUS=true" in s["preflight"].inputs["create"]) == gpu
+
+
+def test_hosts_depend_on_each_other_only_through_declared_iperf3_peers(prod):
+    hosts, steps = steps_by_host(prod)
+    owner = {c.urn: c.parent for c in prod.by_type(COMMAND)}
+    name_of = {urn: h.name for urn, h in hosts.items()}
+    for urn, host in hosts.items():
+        for step, command in steps[urn].items():
+            foreign = [d for d in command.dependencies if d in owner and owner[d] != urn]
+            if step != "preflight":
+                assert foreign == [], f"{command.name} depends on another host: {foreign}"
+                continue
+            (peer_server,) = foreign
+            assert peer_server.endswith("-net-server")
+            peer_host = prod.by_urn()[owner[peer_server]]
+            peer_address = peer_host.inputs["address"]
+            assert f"PEER_ADDRESS={peer_address} " in command.inputs["create"]
+            site = prod.by_urn()[host.parent]
+            members = [h.name for h in hosts.values() if h.parent == site.urn]
+            assert peer_ring(members)[host.name] == name_of[peer_host.urn]
+
+
+def test_the_deploy_key_never_reaches_the_snapshot(prod):
+    snapshot = prod.snapshot_json()
+    assert "offline-placeholder-secret" not in snapshot
+    assert "PRIVATE KEY" not in snapshot
+    for command in prod.by_type(COMMAND):
+        assert command.inputs["connection"] == "[secret]"
+
+
+def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod):
+    providers = {p.urn for p in prod.by_type("pulumi:providers:command")}
+    assert len(providers) == 2
+    for command in prod.by_type(COMMAND):
+        assert command.provider in providers
+        step = next(s for s in STEPS if command.name.endswith(s))
+        assert command.inputs["triggers"][0] == script_digest(step)
+        assert command.inputs["stdin"].startswith("#!/usr/bin/env bash")
+
+
+def test_host_outputs_carry_the_parsed_report_and_readiness(prod):
+    host = prod.named("deepseek-dc-a-dca-gpu-a100-1")
+    outputs = prod.component_outputs[host.urn]
+    report = json.loads(outputs["preflightReport"])
+    assert report["passed"] is True
+    assert report["measurements"]["pciGpus"] == 8
+    assert report["measurements"]["pairsWithoutNvlink"] == 0
+    assert len(outputs["gpuInventory"]) == 8
+    assert outputs["gpuInventory"][0]["name"] == "NVIDIA A100-SXM4-80GB"
+    assert json.loads(outputs["ready"])["ready"] is True
+
+
+def _os_prep_hosts(graph) -> set[str]:
+    return {
+        c.name.removesuffix("-os-prep")
+        for c in graph.by_type(COMMAND)
+        if c.name.endswith("-os-prep")
+    }
+
+
+@pytest.mark.parametrize(
+    "host, fault, phase, finding",
+    [
+        (
+            "dca-gpu-a100-1",
+            HardwareFaults(gpus_missing=1),
+            "preflight",
+            "NVIDIA GPUs on the PCI bus: expected 8, measured 7",
+        ),
+        (
+            "dcb-ceph-2",
+            HardwareFaults(disk_iops=9000),
+            "preflight",
+            "4K random read/write IOPS: expected >= 40000, measured 9000",
+        ),
+        (
+            "dca-cp-2",
+            HardwareFaults(peer_refused=True),
+            "preflight",
+            "iperf3 to peer: expected >= 5 Gbit/s, measured no measurement "
+            "(unable to connect to server: Connection refused)",
+        ),
+        (
+            "dca-gpu-v100-1",
+            HardwareFaults(network_gbps=9.4),
+            "preflight",
+            "iperf3 to peer: expected >= 20 Gbit/s, measured 9.40 Gbit/s",
+        ),
+    ],
+)
+def test_a_failed_preflight_stops_that_host_only(prod, host, fault, phase, finding):
+    graph, error = record("prod", hardware_faults={host: fault})
+    assert isinstance(error, PreflightFailed)
+    assert str(error).startswith(f"host {host} (sites[")
+    assert f"failed {phase}; no later step runs on it" in str(error)
+    assert finding in str(error)
+    stopped = {name for name in _os_prep_hosts(prod) if name.endswith(f"-{host}")}
+    assert len(stopped) == 1
+    assert _os_prep_hosts(graph) == _os_prep_hosts(prod) - stopped
+
+
+def test_broken_nvlink_fails_the_gpu_check_after_the_driver():
+    graph, error = record(
+        "prod", hardware_faults={"dcb-gpu-a100-2": HardwareFaults(pairs_without_nvlink=[(0, 7)])}
+    )
+    assert isinstance(error, PreflightFailed)
+    assert "host dcb-gpu-a100-2 (sites[1].hosts[4]) failed the GPU check" in str(error)
+    assert "1 pairs without NVLink (GPU0-GPU7=SYS)" in str(error)
+    host = graph.named("deepseek-dc-b-dcb-gpu-a100-2")
+    assert "ready" not in graph.component_outputs.get(host.urn, {})
+
+
+def test_a_host_that_fails_to_build_ends_the_program(monkeypatch):
+    """Its peer waits on its iperf3 server: without care the program would hang for ever."""
+    import signal
+
+    import components.site as site_module
+
+    real_host = site_module.BareMetalHost
+
+    def failing_host(name, args, opts=None):
+        if args.spec.name == "dca-cp-2":
+            raise RuntimeError("cannot build dca-cp-2")
+        return real_host(name, args, opts)
+
+    def hung(signum, frame):
+        raise TimeoutError("the program hung after a host failed to build")
+
+    monkeypatch.setattr(site_module, "BareMetalHost", failing_host)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        _, error = record("prod")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert isinstance(error, RuntimeError)
+    assert "cannot build dca-cp-2" in str(error)
