@@ -96,3 +96,11 @@ def test_preview_prints_both_trees():
     assert "Previewing update (dr):" in result.stdout
     assert "└─ deepseek:platform:Platform" in result.stdout
     assert "deepseek:site:Site" in result.stdout
+
+
+def test_prod_evaluates_in_under_five_seconds():
+    import time
+
+    start = time.perf_counter()
+    evaluate("prod")
+    assert time.perf_counter() - start < 5
