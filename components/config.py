@@ -252,6 +252,42 @@ class Nvidia(Model):
     )
 
 
+class GpuSharing(Model):
+    """How the NVIDIA device plugin shares one GPU model's GPUs between pods."""
+
+    mode: Literal["time-slicing", "mig", "exclusive"]
+    replicas: int = Field(default=1, ge=1, le=16)
+    """Time-slicing: how many pods share one GPU (the guide's GPU sharing)."""
+    mig_profile: str | None = Field(default=None, pattern=r"^all-[0-9]g\.[0-9]+gb$")
+    """MIG: the GPU Operator's mig-parted profile, e.g. all-3g.40gb (A100/H100 only)."""
+
+
+class TrainingExample(Model):
+    """The guide's `deepseek-train` MPIJob, opt-in."""
+
+    enabled: bool = False
+    workers: int = Field(default=2, ge=1, le=64)
+    slots_per_worker: int = Field(default=8, ge=1, le=16)
+    image: str = Field(default="deepseek/train:2025.01", pattern=r"^[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
+    """Repository and tag under the internal registry."""
+
+
+class Kubernetes(Model):
+    """The cluster of every site: versions pinned, charts from the internal chart mirror."""
+
+    version: str = Field(default="1.31.4", pattern=r"^1\.(2[9]|3[0-3])\.[0-9]+$")
+    """Pinned Kubernetes (kubeadm, kubelet, control-plane images); 1.29 to 1.33."""
+    kube_vip_version: str = Field(default="v0.8.7", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$")
+    calico_chart_version: str = Field(default="v3.28.2", pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+$")
+    gpu_operator_chart_version: str = Field(default="v24.9.2", pattern=r"^v?[0-9.]+$")
+    training_operator_chart_version: str = Field(default="1.8.1", pattern=r"^v?[0-9.]+$")
+    local_path_version: str = Field(default="v0.0.30", pattern=r"^v[0-9.]+$")
+    gpu_sharing: dict[str, GpuSharing] = {}
+    """Device-plugin profile per GPU model (catalog name); every model in the inventory
+    needs one."""
+    training_example: TrainingExample = TrainingExample()
+
+
 class Monitoring(Model):
     """Prometheus/Grafana settings."""
 
@@ -294,6 +330,7 @@ class PlatformConfig(Model):
     ssh: Ssh = Ssh()
     preflight: Preflight = Preflight()
     nvidia: Nvidia = Nvidia()
+    kubernetes: Kubernetes = Kubernetes()
     models: list[ModelDeployment] = []
     monitoring: Monitoring = Monitoring()
     backup: Backup = Backup()

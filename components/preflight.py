@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 
+from components.catalog import GPU_MODELS, known_gpu_models
 from components.config import PlatformConfig, Site
 
 
@@ -50,6 +51,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *_site_rules(config),
         *_cross_site_networks(config),
         *_stack_shape(config),
+        *_gpu_sharing(config),
     ]
 
 
@@ -252,3 +254,37 @@ def _stack_shape(config: PlatformConfig) -> Iterator[ConfigIssue]:
             "only a DR stack replicates from another stack",
             "remove replication from this stack",
         )
+
+
+def _gpu_sharing(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    profiles = config.kubernetes.gpu_sharing
+    for model, profile in profiles.items():
+        path = f"kubernetes.gpuSharing.{model}"
+        if model not in GPU_MODELS:
+            yield ConfigIssue(path, model, "unknown GPU model", f"use one of {known_gpu_models()}")
+        elif profile.mode == "mig" and GPU_MODELS[model].compute_capability < (8, 0):
+            yield ConfigIssue(
+                f"{path}.mode",
+                "mig",
+                f"{model} has no MIG (Ampere or newer only)",
+                "use mode time-slicing",
+            )
+        elif profile.mode == "mig" and profile.mig_profile is None:
+            yield ConfigIssue(
+                f"{path}.migProfile",
+                None,
+                "mode mig needs a MIG profile",
+                "set migProfile, e.g. all-3g.40gb",
+            )
+    for s, site in enumerate(config.sites):
+        for h, host in enumerate(site.hosts):
+            if host.gpu and host.gpu.model not in profiles:
+                yield ConfigIssue(
+                    f"sites[{s}].hosts[{h}].gpu.model",
+                    host.gpu.model,
+                    f"host {host.name} has {host.gpu.model} GPUs but kubernetes.gpuSharing has "
+                    "no device-plugin profile for that model",
+                    f"add kubernetes.gpuSharing.{host.gpu.model} (mode time-slicing, mig or "
+                    "exclusive)",
+                )
+                return

@@ -16,7 +16,8 @@ from components.metal.diagnostics import (
     check_gpu_check_output,
     check_preflight_output,
 )
-from components.metal.steps import script_digest, script_text, shell_command
+from components.metal.remote_script import run_script
+from components.metal.steps import metal_script
 
 # Upstream registries whose pulls containerd routes to the internal mirror.
 MIRRORED_REGISTRIES = ("docker.io", "registry.k8s.io", "nvcr.io", "quay.io", "ghcr.io", "gcr.io")
@@ -75,6 +76,10 @@ class BareMetalHost(pulumi.ComponentResource):
     """Resolves once the host is fully configured; the Kubernetes layer waits on it."""
     last_step: remote.Command
     """The final configuration step, for explicit `depends_on`."""
+    connection: remote.ConnectionArgs
+    """SSH to this host (pinned host key, the deploy key as a secret), for later layers."""
+    reboot_safe_connection: remote.ConnectionArgs
+    """The same, dialing for up to ten minutes while the host may be rebooting."""
 
     def __init__(
         self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None
@@ -88,8 +93,8 @@ class BareMetalHost(pulumi.ComponentResource):
         )
         self._name = name
         self._args = args
-        self._connection = self._ssh_connection()
-        self._reboot_safe_connection = self._ssh_connection(**REBOOT_DIAL)
+        self.connection = self._ssh_connection()
+        self.reboot_safe_connection = self._ssh_connection(**REBOOT_DIAL)
         preflight = args.preflight
         expect = PreflightExpectations(
             host=spec.name,
@@ -221,25 +226,14 @@ class BareMetalHost(pulumi.ComponentResource):
         depends_on: list[Any] | None = None,
         reboot_safe: bool = False,
     ) -> remote.Command:
-        create: pulumi.Input[str]
-        if all(isinstance(value, str) for value in environment.values()):
-            resolved_environment: pulumi.Input[dict[str, str]] = environment
-            create = shell_command(environment)  # known now: no Output to resolve
-        else:
-            resolved_environment = pulumi.Output.all(**environment)
-            create = resolved_environment.apply(shell_command)
-        return remote.Command(
+        return run_script(
             f"{self._name}-{step}",
-            connection=self._reboot_safe_connection if reboot_safe else self._connection,
-            create=create,
-            stdin=script_text(step),
-            # Re-run when the script or one of its inputs changes, never by renaming.
-            triggers=[script_digest(step), resolved_environment],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=self._args.command_provider,
-                depends_on=depends_on or [],
-            ),
+            metal_script(step),
+            environment,
+            connection=self.reboot_safe_connection if reboot_safe else self.connection,
+            provider=self._args.command_provider,
+            parent=self,
+            depends_on=depends_on,
         )
 
     def _gate(self, phase: str, report: PreflightReport) -> PreflightReport:

@@ -8,22 +8,27 @@ from collections.abc import Mapping
 from pathlib import Path
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+LIB = SCRIPTS_DIR / "lib.sh"
 
-# Steps that change the host get the shared functions first; diagnostics run alone.
-CONFIGURATION_STEPS = {"os-prep", "container-runtime", "nvidia-stack"}
+# A script that uses the shared functions says so in its header; it gets lib.sh first.
+_USES_LIB = "Runs after lib.sh"
+
+
+def metal_script(step: str) -> Path:
+    return SCRIPTS_DIR / f"{step}.sh"
 
 
 @functools.cache
-def script_text(step: str) -> str:
-    """The script a step runs, with lib.sh ahead of it for configuration steps."""
-    body = (SCRIPTS_DIR / f"{step}.sh").read_text()
-    if step in CONFIGURATION_STEPS:
-        return (SCRIPTS_DIR / "lib.sh").read_text() + "\n" + body
+def script_text(script: Path) -> str:
+    """What a step sends on stdin: the script, with lib.sh ahead of it if it uses it."""
+    body = script.read_text()
+    if _USES_LIB in body:
+        return LIB.read_text() + "\n" + body
     return body
 
 
-def script_digest(step: str) -> str:
-    return hashlib.sha256(script_text(step).encode()).hexdigest()
+def script_digest(script: Path) -> str:
+    return hashlib.sha256(script_text(script).encode()).hexdigest()
 
 
 def shell_command(environment: Mapping[str, str]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus, split_sections
-from components.metal.steps import SCRIPTS_DIR, script_text, shell_command
+from components.metal.steps import SCRIPTS_DIR, metal_script, script_text, shell_command
 from tests.bad_stacks import PROJECT_DIR
 
 
@@ -17,7 +17,7 @@ def run_step(step: str, environment: dict[str, str], timeout: int = 120) -> str:
     result = subprocess.run(
         shell_command(environment),
         shell=True,
-        input=script_text(step),
+        input=script_text(metal_script(step)),
         capture_output=True,
         text=True,
         timeout=timeout,

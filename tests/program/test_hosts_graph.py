@@ -6,7 +6,7 @@ import json
 import pytest
 
 from components.metal.host import PreflightFailed
-from components.metal.steps import peer_ring, script_digest
+from components.metal.steps import metal_script, peer_ring, script_digest
 from offline.evaluate import record
 from offline.hardware import HardwareFaults
 
@@ -89,7 +89,7 @@ def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod):
     for command in prod.by_type(COMMAND):
         assert command.provider in providers
         step = next(s for s in STEPS if command.name.endswith(s))
-        assert command.inputs["triggers"][0] == script_digest(step)
+        assert command.inputs["triggers"][0] == script_digest(metal_script(step))
         assert command.inputs["stdin"].startswith("#!/usr/bin/env bash")
 
 
