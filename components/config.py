@@ -188,6 +188,8 @@ class Mirrors(Model):
     """Registry host (and optional path prefix) without a scheme."""
     chart_repository: str = Field(pattern=r"^(https|oci)://")
     apt_mirror: str = Field(pattern=r"^https?://")
+    kubernetes_apt_repo: str = Field(pattern=r"^https?://")
+    """Mirror of the Kubernetes package repository for the pinned minor version."""
 
     @field_validator("image_registry")
     @classmethod
@@ -199,7 +201,7 @@ class Mirrors(Model):
     def _internal_charts(cls, value: str) -> str:
         return _internal(value, "chart repository")
 
-    @field_validator("apt_mirror")
+    @field_validator("apt_mirror", "kubernetes_apt_repo")
     @classmethod
     def _internal_apt(cls, value: str) -> str:
         return _internal(value, "package mirror")

@@ -40,6 +40,7 @@ class Platform(pulumi.ComponentResource):
                     config.ssh,
                     config.preflight,
                     config.nvidia,
+                    config.kubernetes,
                     args.secrets,
                 ),
                 pulumi.ResourceOptions(parent=self),

@@ -6,9 +6,16 @@ import asyncio
 import pulumi
 import pulumi_command
 
-from components.config import Mirrors, Nvidia, Preflight, Ssh
+from components.config import Kubernetes, Mirrors, Nvidia, Preflight, Ssh
 from components.config import Site as SiteSpec
 from components.inventory import api_endpoint, gpu_inventory, site_summary
+from components.kubernetes import names
+from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
+from components.kubernetes.cluster import ClusterArgs, KubernetesCluster
+from components.kubernetes.cni import Calico, CalicoArgs
+from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
+from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
+from components.kubernetes.training import TrainingArgs, TrainingOperator
 from components.metal.host import BareMetalHost, HostArgs
 from components.metal.steps import peer_ring
 from components.stack_config import PlatformSecrets
@@ -25,6 +32,7 @@ class SiteArgs:
         ssh: Ssh,
         preflight: Preflight,
         nvidia: Nvidia,
+        kubernetes: Kubernetes,
         secrets: PlatformSecrets,
     ) -> None:
         self.spec = spec
@@ -35,6 +43,8 @@ class SiteArgs:
         """Preflight minimums for the site's hosts."""
         self.nvidia = nvidia
         """How GPU hosts get the NVIDIA stack."""
+        self.kubernetes = kubernetes
+        """Versions and device-plugin profiles of the site's cluster."""
         self.mirrors = mirrors
         """Internal mirrors every host and workload pulls from."""
         self.ssh = ssh
@@ -70,11 +80,58 @@ class Site(pulumi.ComponentResource):
         )
         self.hosts = self._hosts(name, args, command_provider)
         self.hosts_ready = pulumi.Output.all(*(h.ready for h in self.hosts.values()))
+        self.cluster = KubernetesCluster(
+            f"{name}-cluster",
+            ClusterArgs(spec, args.kubernetes, args.mirrors, self.hosts, command_provider),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self._addons(name, args, self.cluster)
         self.api_endpoint = pulumi.Output.from_input(api_endpoint(spec))
         self.gpus = pulumi.Output.from_input(gpu_inventory(spec.hosts))
         self.summary = pulumi.Output.from_input(site_summary(spec))
         self.register_outputs(
             {"apiEndpoint": self.api_endpoint, "gpus": self.gpus, "summary": self.summary}
+        )
+
+    def _addons(self, name: str, args: SiteArgs, cluster: KubernetesCluster) -> None:
+        # Everything in-cluster goes through the cluster's provider and hangs under it.
+        provider = cluster.provider
+        under_cluster = pulumi.ResourceOptions(parent=cluster)
+        baseline = ClusterBaseline(f"{name}-baseline", BaselineArgs(provider), under_cluster)
+        namespaces = baseline.namespaces
+        Calico(
+            f"{name}-calico",
+            CalicoArgs(
+                args.spec,
+                args.kubernetes,
+                args.mirrors,
+                provider,
+                namespaces[names.CALICO_OPERATOR],
+            ),
+            under_cluster,
+        )
+        GpuOperator(
+            f"{name}-gpu-operator",
+            GpuOperatorArgs(
+                args.kubernetes, args.nvidia, args.mirrors, provider, namespaces[names.GPU_OPERATOR]
+            ),
+            under_cluster,
+        )
+        LocalPathProvisioner(
+            f"{name}-local-path",
+            LocalPathArgs(args.kubernetes, args.mirrors, provider, namespaces[names.LOCAL_PATH]),
+            under_cluster,
+        )
+        TrainingOperator(
+            f"{name}-training",
+            TrainingArgs(
+                args.kubernetes,
+                args.mirrors,
+                provider,
+                namespaces[names.KUBEFLOW],
+                namespaces[names.TRAINING],
+            ),
+            under_cluster,
         )
 
     def _hosts(

@@ -5,6 +5,8 @@ JSON as in ../shared/fixtures, nvidia-smi CSV and topology matrix, lspci -nn).
 Faults can be injected per host to exercise the preflight gate through the whole program.
 """
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +188,20 @@ def topology_matrix(model: str, count: int, broken: list[tuple[int, int]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def admin_kubeconfig(cluster: str) -> str:
+    """An admin.conf as kubeadm writes it (certificates replaced by stand-ins)."""
+    stand_in = base64.b64encode(f"offline stand-in for {cluster}".encode()).decode()
+    return (
+        "apiVersion: v1\nclusters:\n- cluster:\n"
+        f"    certificate-authority-data: {stand_in}\n    server: https://{cluster}:6443\n"
+        "  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n"
+        "    user: kubernetes-admin\n  name: kubernetes-admin@kubernetes\n"
+        "current-context: kubernetes-admin@kubernetes\nkind: Config\npreferences: {}\n"
+        "users:\n- name: kubernetes-admin\n  user:\n"
+        f"    client-certificate-data: {stand_in}\n    client-key-data: {stand_in}\n"
+    )
+
+
 class SimulatedHardware:
     """Answers each remote step with what the declared host would print."""
 
@@ -211,11 +227,18 @@ class SimulatedHardware:
                     topology_matrix(gpu["model"], count, fault.pairs_without_nvlink),
                 ),
             )
+        if step == "kubeadm-init":
+            digest = hashlib.sha256(address.encode()).hexdigest()
+            return json.dumps({"caCertHash": f"sha256:{digest}", "node": host["name"]})
+        if step == "admin-kubeconfig":
+            return admin_kubeconfig(host.get("name", address))
         return {
             "net-server": "iperf3 server listening on port 5201 for 1800s",
             "os-prep": "os-prep: kernel 5.15.0-119-generic, congestion control bbr",
             "container-runtime": "container-runtime: containerd 1.7.12",
             "nvidia-stack": "nvidia-stack: driver 535.183.01 loaded",
+            "kubeadm-join": f"kubeadm-join: {host['name']} joined",
+            "api-ready": "api-ready: /healthz ok",
         }.get(step, "")
 
     def _preflight(

@@ -1,5 +1,7 @@
 """The recording monitor and the provider mocks the offline evaluation runs under."""
 
+import base64
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -7,10 +9,11 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
 
+from components.kubernetes.cluster import SCRIPTS as KUBERNETES_SCRIPTS
 from components.metal.steps import SCRIPTS_DIR
 from offline.hardware import SimulatedHardware
 
-STEPS = tuple(sorted(p.stem for p in SCRIPTS_DIR.glob("*.sh")))
+STEPS = tuple(sorted(p.stem for d in (SCRIPTS_DIR, KUBERNETES_SCRIPTS) for p in d.glob("*.sh")))
 
 # Per resource type: the outputs a real provider would add to the inputs.
 OutputMock = Callable[[mocks.MockResourceArgs], dict[str, Any]]
@@ -74,7 +77,28 @@ class PlatformMocks(mocks.Mocks):
         self.output_mocks: dict[str, OutputMock] = {
             "pulumi:pulumi:StackReference": self._stack_reference,
             "command:remote:Command": self._remote_command,
+            "random:index/randomPassword:RandomPassword": self._random_password,
+            "random:index/randomId:RandomId": self._random_id,
         }
+
+    @staticmethod
+    def _random_bytes(name: str, count: int) -> bytes:
+        # Deterministic per resource name, so snapshots stay byte-identical.
+        out = b""
+        while len(out) < count:
+            out += hashlib.sha256(f"{name}:{len(out)}".encode()).digest()
+        return out[:count]
+
+    def _random_password(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+        length = int(args.inputs.get("length", 16))
+        raw = self._random_bytes(args.name, length)
+        result = "".join(alphabet[b % len(alphabet)] for b in raw)
+        return {**args.inputs, "result": result}
+
+    def _random_id(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        raw = self._random_bytes(args.name, int(args.inputs.get("byteLength", 8)))
+        return {**args.inputs, "hex": raw.hex(), "b64Std": base64.b64encode(raw).decode()}
 
     def _remote_command(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
         step = max((s for s in STEPS if args.name.endswith(f"-{s}")), key=len, default="")

@@ -185,6 +185,7 @@ class BareMetalHost(pulumi.ComponentResource):
                 )
                 reports.append(gpus)
                 self.gpu_inventory = gpus.apply(lambda r: r.measurements["gpus"])
+                self.last_step = gpu_check
 
         all_reports = pulumi.Output.all(*reports)
         self.preflight_report = all_reports.apply(

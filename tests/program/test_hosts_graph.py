@@ -19,10 +19,15 @@ def step_of(resource, host) -> str:
     return resource.name.removeprefix(host.name + "-")
 
 
+def host_commands(graph):
+    hosts = {h.urn for h in graph.by_type(HOST)}
+    return [c for c in graph.by_type(COMMAND) if c.parent in hosts]
+
+
 def steps_by_host(graph):
     hosts = {h.urn: h for h in graph.by_type(HOST)}
     steps = {urn: {} for urn in hosts}
-    for command in graph.by_type(COMMAND):
+    for command in host_commands(graph):
         host = hosts[command.parent]
         steps[host.urn][step_of(command, host)] = command
     return hosts, steps
@@ -57,7 +62,7 @@ def test_each_host_runs_its_steps_in_order(prod):
 
 def test_hosts_depend_on_each_other_only_through_declared_iperf3_peers(prod):
     hosts, steps = steps_by_host(prod)
-    owner = {c.urn: c.parent for c in prod.by_type(COMMAND)}
+    owner = {c.urn: c.parent for c in host_commands(prod)}
     name_of = {urn: h.name for urn, h in hosts.items()}
     for urn, host in hosts.items():
         for step, command in steps[urn].items():
@@ -86,7 +91,7 @@ def test_the_deploy_key_never_reaches_the_snapshot(prod):
 def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod):
     providers = {p.urn for p in prod.by_type("pulumi:providers:command")}
     assert len(providers) == 2
-    for command in prod.by_type(COMMAND):
+    for command in host_commands(prod):
         assert command.provider in providers
         step = next(s for s in STEPS if command.name.endswith(s))
         assert command.inputs["triggers"][0] == script_digest(metal_script(step))

@@ -36,3 +36,40 @@ apt_install() {
 file_digest() {
   if [[ -f "$1" ]]; then sha256sum "$1" | cut -d' ' -f1; else echo absent; fi
 }
+
+# install_kubernetes VERSION APT_REPO: kubelet, kubeadm and kubectl at exactly VERSION from
+# the internal mirror of the Kubernetes package repository, held against upgrades.
+install_kubernetes() {
+  local version=$1 repo=$2
+  write_if_changed /etc/apt/sources.list.d/deepseek-kubernetes.list 0644 <<LIST
+# Managed by deepseek-onprem: Kubernetes packages from the internal mirror only.
+deb ${repo} /
+LIST
+  if ((CHANGED)); then
+    apt-get update
+  fi
+  local package
+  for package in kubelet kubeadm kubectl; do
+    if [[ "$(dpkg-query -W -f='${Version}' "${package}" 2>/dev/null)" != "${version}"-* ]]; then
+      apt-mark unhold "${package}" >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-change-held-packages "${package}=${version}-*"
+    fi
+  done
+  apt-mark hold kubelet kubeadm kubectl >/dev/null
+  systemctl enable kubelet >/dev/null
+}
+
+# kubeadm_config TEMPLATE PATH: writes the rendered kubeadm configuration with the secret
+# placeholders replaced from the environment (in bash, so no secret reaches a command line),
+# readable by root only.
+kubeadm_config() {
+  local text=$1 path=$2
+  text=${text//__KUBEADM_TOKEN__/${KUBEADM_TOKEN:-}}
+  text=${text//__KUBEADM_CERTIFICATE_KEY__/${KUBEADM_CERTIFICATE_KEY:-}}
+  text=${text//__KUBEADM_CA_CERT_HASH__/${KUBEADM_CA_CERT_HASH:-}}
+  install -d -m 0700 "$(dirname "${path}")"
+  (
+    umask 077
+    printf '%s\n' "${text}" >"${path}"
+  )
+}

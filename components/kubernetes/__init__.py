@@ -1,0 +1,1 @@
+"""Compute layer, Kubernetes: kubeadm per site and the cluster add-ons."""

@@ -1,0 +1,104 @@
+"""Namespaces per purpose with Pod Security labels, quotas and default limits, and the
+PriorityClasses that let inference preempt training."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import names
+
+# Per workload namespace: a ceiling so one tenant cannot starve the cluster.
+QUOTAS = {
+    names.INFERENCE: {
+        "requests.cpu": "256",
+        "requests.memory": "2Ti",
+        "requests.nvidia.com/gpu": "64",
+    },
+    names.TRAINING: {
+        "requests.cpu": "256",
+        "requests.memory": "2Ti",
+        "requests.nvidia.com/gpu": "64",
+    },
+    names.MONITORING: {"requests.cpu": "32", "requests.memory": "128Gi"},
+    names.GATEWAY: {"requests.cpu": "32", "requests.memory": "64Gi"},
+}
+
+
+@dataclass(frozen=True)
+class BaselineArgs:
+    """Inputs of `ClusterBaseline`."""
+
+    provider: k8s.Provider
+    """The site cluster's provider."""
+
+
+class ClusterBaseline(pulumi.ComponentResource):
+    """Namespaces, quotas, limit ranges, priority classes (`deepseek:kubernetes:Baseline`)."""
+
+    namespaces: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(
+        self, name: str, args: BaselineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deepseek:kubernetes:Baseline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespaces = {}
+        for namespace in (*names.WORKLOAD_NAMESPACES, *names.SYSTEM_NAMESPACES):
+            level = "restricted" if namespace in names.WORKLOAD_NAMESPACES else "privileged"
+            self.namespaces[namespace] = k8s.core.v1.Namespace(
+                f"{name}-ns-{namespace}",
+                metadata={
+                    "name": namespace,
+                    "labels": {
+                        "deepseek.bank/purpose": namespace,
+                        "pod-security.kubernetes.io/enforce": level,
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                },
+                opts=child,
+            )
+        for namespace, hard in QUOTAS.items():
+            in_namespace = pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.namespaces[namespace]]
+            )
+            k8s.core.v1.ResourceQuota(
+                f"{name}-quota-{namespace}",
+                metadata={"name": "default", "namespace": namespace},
+                spec={"hard": hard},
+                opts=in_namespace,
+            )
+            k8s.core.v1.LimitRange(
+                f"{name}-limits-{namespace}",
+                metadata={"name": "default", "namespace": namespace},
+                spec={
+                    "limits": [
+                        {
+                            "type": "Container",
+                            "default": {"cpu": "1", "memory": "1Gi"},
+                            "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                        }
+                    ]
+                },
+                opts=in_namespace,
+            )
+        k8s.scheduling.v1.PriorityClass(
+            f"{name}-priority-high",
+            metadata={"name": names.HIGH_PRIORITY},
+            value=1_000_000,
+            global_default=False,
+            preemption_policy="PreemptLowerPriority",
+            description="Online inference: preempts training and batch work (the guide's class).",
+            opts=child,
+        )
+        k8s.scheduling.v1.PriorityClass(
+            f"{name}-priority-batch",
+            metadata={"name": names.BATCH_PRIORITY},
+            value=1_000,
+            global_default=False,
+            preemption_policy="Never",
+            description="Training and batch jobs: run on spare capacity, never preempt.",
+            opts=child,
+        )
+        self.register_outputs({})

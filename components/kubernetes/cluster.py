@@ -1,0 +1,193 @@
+"""A site's Kubernetes cluster: kubeadm HA control plane behind kube-vip, worker joins, and
+the Kubernetes provider built from the new cluster's admin kubeconfig."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import Kubernetes, Mirrors, Site
+from components.inventory import api_endpoint
+from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
+from components.metal.host import BareMetalHost
+from components.metal.remote_script import run_script
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    """Inputs of a `KubernetesCluster`."""
+
+    site: Site
+    """The site whose hosts form the cluster."""
+    kubernetes: Kubernetes
+    """Pinned versions."""
+    mirrors: Mirrors
+    """Where images and packages come from."""
+    hosts: dict[str, BareMetalHost]
+    """The site's brought-up hosts, by name."""
+    command_provider: pulumi.ProviderResource
+    """The site's SSH provider."""
+
+
+class KubernetesCluster(pulumi.ComponentResource):
+    """kubeadm bootstrap of one site (`deepseek:kubernetes:Cluster`)."""
+
+    provider: k8s.Provider
+    """Every in-cluster resource of the site goes through this provider."""
+    kubeconfig: pulumi.Output[str]
+    """The admin kubeconfig: a secret."""
+    api_endpoint: str
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        site = args.site
+        super().__init__(
+            "deepseek:kubernetes:Cluster",
+            name,
+            {"version": args.kubernetes.version, "apiEndpoint": api_endpoint(site)},
+            opts,
+        )
+        self._name, self._args = name, args
+        self.api_endpoint = api_endpoint(site)
+
+        # The bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) and the key that encrypts the
+        # uploaded control-plane certificates (32 random bytes, hex): secrets end to end.
+        token_id = random.RandomPassword(
+            f"{name}-token-id",
+            length=6,
+            special=False,
+            upper=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        token_secret = random.RandomPassword(
+            f"{name}-token-secret",
+            length=16,
+            special=False,
+            upper=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        certificate_key = random.RandomId(
+            f"{name}-certificate-key", byte_length=32, opts=pulumi.ResourceOptions(parent=self)
+        )
+        token = pulumi.Output.secret(
+            pulumi.Output.concat(token_id.result, ".", token_secret.result)
+        )
+        secrets = {"KUBEADM_TOKEN": token}
+        control_plane_secrets = {
+            **secrets,
+            "KUBEADM_CERTIFICATE_KEY": pulumi.Output.secret(certificate_key.hex),
+        }
+        common = {
+            "KUBERNETES_VERSION": args.kubernetes.version,
+            "KUBERNETES_APT_REPO": args.mirrors.kubernetes_apt_repo,
+        }
+        vip_manifest = kube_vip_manifest(site, args.kubernetes, args.mirrors)
+
+        control_planes = site.hosts_with_role("control-plane")
+        first = control_planes[0]
+        init = self._on_host(
+            first.name,
+            "kubeadm-init",
+            {
+                **common,
+                "KUBEADM_CONFIG": init_config_yaml(site, first, args.kubernetes, args.mirrors),
+                "KUBE_VIP_MANIFEST": vip_manifest,
+            },
+            control_plane_secrets,
+            [],
+        )
+        ca_hash = init.stdout.apply(lambda out: json.loads(out)["caCertHash"])
+
+        # Control planes join one at a time: etcd grows by one member per join.
+        previous = init
+        for host in control_planes[1:]:
+            previous = self._on_host(
+                host.name,
+                "kubeadm-join",
+                {
+                    **common,
+                    "KUBEADM_CONFIG": join_config_yaml(site, host, control_plane=True),
+                    "CONTROL_PLANE": "true",
+                    "KUBEADM_CA_CERT_HASH": ca_hash,
+                    "KUBE_VIP_MANIFEST": vip_manifest,
+                },
+                control_plane_secrets,
+                [previous],
+            )
+        self.control_plane_ready = previous
+
+        # Workers join in parallel once the control plane is complete.
+        workers = [h for h in site.hosts_with_role("worker") if "control-plane" not in h.roles]
+        joins = [
+            self._on_host(
+                host.name,
+                "kubeadm-join",
+                {
+                    **common,
+                    "KUBEADM_CONFIG": join_config_yaml(site, host, control_plane=False),
+                    "CONTROL_PLANE": "false",
+                    "KUBEADM_CA_CERT_HASH": ca_hash,
+                },
+                secrets,
+                [previous],
+            )
+            for host in workers
+        ]
+
+        first_host = args.hosts[first.name]
+        admin = run_script(
+            f"{name}-admin-kubeconfig",
+            SCRIPTS / "admin-kubeconfig.sh",
+            {},
+            connection=first_host.connection,
+            provider=args.command_provider,
+            parent=self,
+            depends_on=[init],
+            secret_stdout=True,
+        )
+        self.kubeconfig = pulumi.Output.secret(admin.stdout)
+        # Commands run only on `up`, so this waits for /healthz exactly when pulumi-eks
+        # does: outside preview, before the provider is first used.
+        api_ready = run_script(
+            f"{name}-api-ready",
+            SCRIPTS / "api-ready.sh",
+            {"API_ENDPOINT": self.api_endpoint},
+            connection=first_host.connection,
+            provider=args.command_provider,
+            parent=self,
+            depends_on=[previous, *joins],
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[api_ready]),
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig, "apiEndpoint": self.api_endpoint})
+
+    def _on_host(
+        self,
+        host_name: str,
+        script: str,
+        environment: dict[str, pulumi.Input[str]],
+        secret_environment: dict[str, pulumi.Input[str]],
+        after: list[pulumi.Resource],
+    ):
+        host = self._args.hosts[host_name]
+        # HOST_READY resolves only when the host passed its preflight (and GPU check): a
+        # host that failed them never joins.
+        return run_script(
+            f"{self._name}-{host_name}-{script}",
+            SCRIPTS / f"{script}.sh",
+            {**environment, "HOST_READY": host.ready.apply(lambda _: "true")},
+            connection=host.connection,
+            provider=self._args.command_provider,
+            parent=self,
+            depends_on=[*after, host.last_step],
+            secret_environment=secret_environment,
+        )

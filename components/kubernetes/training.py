@@ -1,0 +1,132 @@
+"""Kubeflow training operator, so MPIJobs run, and the guide's `deepseek-train` MPIJob as an
+opt-in example (launcher + workers, 8 slots per worker, image from the internal registry)."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import Kubernetes, Mirrors
+from components.kubernetes import names
+from components.kubernetes.charts import mirror, mirrored_release
+
+
+def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors) -> dict:
+    example = kubernetes.training_example
+    image = f"{mirrors.image_registry}/{example.image}"
+    security = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    pod = {
+        "priorityClassName": names.BATCH_PRIORITY,
+        "automountServiceAccountToken": False,
+        "nodeSelector": {"deepseek.bank/node-pool": "training"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    worker_resources = {
+        "nvidia.com/gpu": str(example.slots_per_worker),
+        "cpu": "32",
+        "memory": "256Gi",
+    }
+    return {
+        "slotsPerWorker": example.slots_per_worker,
+        "runPolicy": {"cleanPodPolicy": "Running", "backoffLimit": 3},
+        "mpiReplicaSpecs": {
+            "Launcher": {
+                "replicas": 1,
+                "template": {
+                    "spec": {
+                        **pod,
+                        "containers": [
+                            {
+                                "name": "launcher",
+                                "image": image,
+                                "command": [
+                                    "mpirun",
+                                    "--allow-run-as-root",
+                                    "-np",
+                                    str(example.workers * example.slots_per_worker),
+                                    "python",
+                                    "train.py",
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "1", "memory": "2Gi"},
+                                    "limits": {"cpu": "1", "memory": "2Gi"},
+                                },
+                                "securityContext": security,
+                            }
+                        ],
+                    }
+                },
+            },
+            "Worker": {
+                "replicas": example.workers,
+                "template": {
+                    "spec": {
+                        **pod,
+                        "containers": [
+                            {
+                                "name": "worker",
+                                "image": image,
+                                # GPU requests equal limits: exactly what runs is reserved.
+                                "resources": {
+                                    "requests": worker_resources,
+                                    "limits": worker_resources,
+                                },
+                                "securityContext": security,
+                            }
+                        ],
+                    }
+                },
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    """Inputs of `TrainingOperator`."""
+
+    kubernetes: Kubernetes
+    mirrors: Mirrors
+    provider: k8s.Provider
+    operator_namespace: k8s.core.v1.Namespace
+    training_namespace: k8s.core.v1.Namespace
+
+
+class TrainingOperator(pulumi.ComponentResource):
+    """The training-operator chart and the optional example job
+    (`deepseek:kubernetes:TrainingOperator`)."""
+
+    def __init__(self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("deepseek:kubernetes:TrainingOperator", name, None, opts)
+        operator_image = mirror(args.mirrors, "docker.io/kubeflow/training-operator")
+        release = mirrored_release(
+            f"{name}-training-operator",
+            chart="training-operator",
+            version=args.kubernetes.training_operator_chart_version,
+            namespace=names.KUBEFLOW,
+            values={"image": {"repository": operator_image}},
+            mirrors=args.mirrors,
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[args.operator_namespace]
+            ),
+        )
+        if args.kubernetes.training_example.enabled:
+            k8s.apiextensions.CustomResource(
+                f"{name}-deepseek-train",
+                api_version="kubeflow.org/v1",
+                kind="MPIJob",
+                metadata={"name": "deepseek-train", "namespace": names.TRAINING},
+                spec=mpijob_spec(args.kubernetes, args.mirrors),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=args.provider,
+                    depends_on=[release, args.training_namespace],
+                ),
+            )
+        self.register_outputs({})
