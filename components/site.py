@@ -119,7 +119,9 @@ class Site(pulumi.ComponentResource):
         )
         LocalPathProvisioner(
             f"{name}-local-path",
-            LocalPathArgs(args.kubernetes, args.mirrors, provider, namespaces[names.LOCAL_PATH]),
+            LocalPathArgs(
+                args.spec, args.kubernetes, args.mirrors, provider, namespaces[names.LOCAL_PATH]
+            ),
             under_cluster,
         )
         TrainingOperator(

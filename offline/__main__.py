@@ -32,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("stacks", nargs="*", default=["prod", "dr"])
     snapshot = commands.add_parser("snapshot", help="print a stack's graph as stable JSON")
     snapshot.add_argument("stack")
+    manifests = commands.add_parser("manifests", help="write the stack's Kubernetes objects")
+    manifests.add_argument("stack")
+    manifests.add_argument("directory", type=Path)
     bench = commands.add_parser("bench", help="time large generated inventories")
     bench.add_argument("--hosts", type=int, nargs="*", default=[100, 1000])
-    for command in (preview, snapshot):
+    for command in (preview, snapshot, manifests):
         command.add_argument(
             "-C", "--project-dir", type=Path, default=PROJECT_DIR, help="the Pulumi project"
         )
@@ -47,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
             print(render_tree(_evaluate_or_exit(stack, args.project_dir)))
     elif args.command == "snapshot":
         sys.stdout.write(_evaluate_or_exit(args.stack, args.project_dir).snapshot_json())
+    elif args.command == "manifests":
+        from offline.manifests import write_manifests
+
+        graph = _evaluate_or_exit(args.stack, args.project_dir)
+        written = write_manifests(graph, args.directory / args.stack)
+        print(f"wrote {len(written)} manifests under {args.directory / args.stack}")
     elif args.command == "bench":
         from offline.bench import run_bench
 

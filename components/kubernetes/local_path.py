@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import Kubernetes, Mirrors
+from components.config import Kubernetes, Mirrors, Site
 from components.kubernetes import names
 from components.kubernetes.charts import mirror
 
@@ -29,6 +29,7 @@ def checkov_skips(*checks: tuple[str, str]) -> dict[str, str]:
 class LocalPathArgs:
     """Inputs of `LocalPathProvisioner`."""
 
+    site: Site
     kubernetes: Kubernetes
     mirrors: Mirrors
     provider: k8s.Provider
@@ -222,6 +223,29 @@ class LocalPathProvisioner(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 in_namespace, pulumi.ResourceOptions(depends_on=[config, account])
             ),
+        )
+        # Nothing may reach the provisioner, and it reaches only the API server: through
+        # the `kubernetes` Service, which Calico sees after DNAT as a node address on 6443.
+        network = args.site.network
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": APP, "namespace": namespace},
+            spec={
+                "podSelector": {"matchLabels": labels},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": str(network.node_cidr)}}],
+                        "ports": [{"protocol": "TCP", "port": 6443}],
+                    },
+                    {
+                        "to": [{"ipBlock": {"cidr": f"{network.service_cidr[1]}/32"}}],
+                        "ports": [{"protocol": "TCP", "port": 443}],
+                    },
+                ],
+            },
+            opts=in_namespace,
         )
         k8s.storage.v1.StorageClass(
             f"{name}-storage-class",

@@ -1,0 +1,55 @@
+"""Writes every plain Kubernetes resource of a recorded graph as YAML, one file per
+resource, for the validators Kubernetes users trust (kubernetes-validate, checkov).
+
+Helm releases are left out (mocks do not render charts; their values are checked by the
+policy pack), as are providers."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offline.graph import Graph, RecordedResource
+
+SKIPPED_TYPES = ("kubernetes:helm.sh/v3:Release", "pulumi:providers:kubernetes")
+
+
+def is_plain_manifest(resource: RecordedResource) -> bool:
+    return resource.type.startswith("kubernetes:") and resource.type not in SKIPPED_TYPES
+
+
+def manifest(resource: RecordedResource) -> dict[str, Any]:
+    """The object as the provider sends it to the API server (its recorded inputs)."""
+    document = dict(resource.inputs)
+    ordered = {
+        key: document.pop(key) for key in ("apiVersion", "kind", "metadata") if key in document
+    }
+    return {**ordered, **document}
+
+
+def _site_of(graph: Graph, resource: RecordedResource) -> str:
+    sites = {r.urn: r.name for r in graph.by_type("deepseek:site:Site")}
+    for ancestor in graph.ancestors(resource.urn):
+        if ancestor in sites:
+            return sites[ancestor]
+    return "stack"
+
+
+def write_manifests(graph: Graph, directory: Path) -> list[Path]:
+    """One file per resource under `directory/<site>/`; returns the files written."""
+    written = []
+    for resource in sorted(filter(is_plain_manifest, graph.resources), key=lambda r: r.urn):
+        document = manifest(resource)
+        metadata = document.get("metadata") or {}
+        parts = [
+            document.get("kind", "Object"),
+            metadata.get("namespace", ""),
+            metadata.get("name", resource.name),
+        ]
+        filename = re.sub(r"[^A-Za-z0-9.-]+", "-", "-".join(p for p in parts if p)).lower()
+        path = directory / _site_of(graph, resource) / f"{filename}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        written.append(path)
+    return written

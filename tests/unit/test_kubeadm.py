@@ -1,0 +1,75 @@
+"""kubeadm configuration and kube-vip rendered from typed config."""
+
+import yaml
+
+from components.kubernetes.kubeadm import (
+    CA_HASH_PLACEHOLDER,
+    CERTIFICATE_KEY_PLACEHOLDER,
+    TOKEN_PLACEHOLDER,
+    init_config_yaml,
+    join_config_yaml,
+    kube_vip_manifest,
+    node_labels,
+)
+from components.stack_config import validate_config
+from tests.unit.test_stack_config import _raw
+
+
+def _prod():
+    config = validate_config(_raw("prod"))
+    return config, config.sites[0]
+
+
+def test_init_configuration_pins_version_network_vip_and_mirror():
+    config, site = _prod()
+    cluster, init = yaml.safe_load_all(
+        init_config_yaml(site, site.hosts[0], config.kubernetes, config.mirrors)
+    )
+    assert (cluster["apiVersion"], cluster["kind"]) == (
+        "kubeadm.k8s.io/v1beta4",
+        "ClusterConfiguration",
+    )
+    assert cluster["kubernetesVersion"] == "v1.31.4"
+    assert cluster["controlPlaneEndpoint"] == "10.10.0.10:6443"
+    assert cluster["networking"] == {
+        "podSubnet": "10.64.0.0/16",
+        "serviceSubnet": "10.96.0.0/20",
+        "dnsDomain": "cluster.local",
+    }
+    assert cluster["imageRepository"] == "registry.bank.internal/deepseek/registry.k8s.io"
+    assert init["bootstrapTokens"][0]["token"] == TOKEN_PLACEHOLDER
+    assert init["certificateKey"] == CERTIFICATE_KEY_PLACEHOLDER
+    assert init["nodeRegistration"]["name"] == "dca-cp-1"
+
+
+def test_join_configurations_for_control_plane_and_worker():
+    _, site = _prod()
+    control_plane = yaml.safe_load(join_config_yaml(site, site.hosts[1], control_plane=True))
+    worker = yaml.safe_load(join_config_yaml(site, site.hosts[3], control_plane=False))
+    assert control_plane["controlPlane"]["certificateKey"] == CERTIFICATE_KEY_PLACEHOLDER
+    assert "controlPlane" not in worker
+    discovery = worker["discovery"]["bootstrapToken"]
+    assert discovery["apiServerEndpoint"] == "10.10.0.10:6443"
+    assert discovery["caCertHashes"] == [CA_HASH_PLACEHOLDER]
+    args = {a["name"]: a["value"] for a in worker["nodeRegistration"]["kubeletExtraArgs"]}
+    assert "nvidia.com/device-plugin.config=A100-80GB" in args["node-labels"]
+    assert worker["nodeRegistration"]["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "inference", "effect": "NoSchedule"}
+    ]
+
+
+def test_node_labels_carry_region_zone_and_gpu():
+    _, site = _prod()
+    labels = node_labels(site, site.hosts[5])
+    assert labels["topology.kubernetes.io/region"] == "de-fra"
+    assert labels["topology.kubernetes.io/zone"] == "fra-1"
+    assert labels["deepseek.bank/gpu-model"] == "V100-32GB"
+
+
+def test_kube_vip_announces_the_vip_from_the_mirror():
+    config, site = _prod()
+    pod = yaml.safe_load(kube_vip_manifest(site, config.kubernetes, config.mirrors))
+    container = pod["spec"]["containers"][0]
+    assert container["image"].startswith("registry.bank.internal/deepseek/ghcr.io/kube-vip/")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["address"] == "10.10.0.10" and env["vip_arp"] == "true"
