@@ -2,10 +2,10 @@
 the SDK's floor: bare programs that register as many resources under the same mocks.
 
 Two floors are timed. `replay` registers the very resources the program registered (type,
-name, recorded inputs) through the same SDK classes, flat and with none of the program's
-logic: the baseline of the last line, since a typed Command costs the SDK about twice what a
-bare CustomResource does. `minimal` registers bare resources with two small inputs each; its
-ratio is printed too, for reference.
+name, recorded inputs, parent, provider, dependencies) through the same SDK classes, with
+none of the program's logic: the baseline of the last line, since a typed Command costs the
+SDK about twice what a bare CustomResource does. `minimal` registers bare resources with two
+small inputs each; its ratio is printed too, for reference.
 """
 
 import ipaddress
@@ -30,23 +30,27 @@ for i in range(int(pulumi.Config().require("count"))):
     pulumi.CustomResource("bench:index:Plain", f"plain-{i}", {"index": i, "label": f"r{i}"})
 '''
 
-REPLAY_PROGRAM = '''"""Bench floor: the recorded resources, flat, with their recorded inputs,
-through the same SDK classes (a typed Command costs the SDK twice a bare CustomResource)."""
+REPLAY_PROGRAM = '''"""Bench floor: the recorded resources with their recorded inputs, parents,
+providers and dependencies, through the same SDK classes, and none of the program's logic."""
 import json
 from pathlib import Path
 
 import pulumi
-import pulumi_command
 from pulumi_command import remote
 
-provider = None
 key = pulumi.Output.secret("floor-key")
+by_urn = {}
 for resource in json.loads((Path(__file__).parent / "resources.json").read_text()):
     kind, name, inputs = resource["type"], resource["name"], resource["inputs"]
-    if kind == "pulumi:providers:command":
-        provider = pulumi_command.Provider(name)
+    opts = pulumi.ResourceOptions(
+        parent=by_urn.get(resource["parent"]),
+        provider=by_urn.get(resource["provider"]),
+        depends_on=[by_urn[urn] for urn in resource["dependencies"] if urn in by_urn],
+    )
+    if kind.startswith("pulumi:providers:"):
+        created = pulumi.ProviderResource(kind.split(":")[2], name, inputs, opts=opts)
     elif kind == "command:remote:Command":
-        remote.Command(
+        created = remote.Command(
             name,
             connection=remote.ConnectionArgs(
                 host="10.0.0.1", user="deploy", port=22, private_key=key, host_key="ssh-ed25519 A"
@@ -54,12 +58,13 @@ for resource in json.loads((Path(__file__).parent / "resources.json").read_text(
             create=inputs["create"],
             stdin=inputs["stdin"],
             triggers=inputs["triggers"],
-            opts=pulumi.ResourceOptions(provider=provider),
+            opts=opts,
         )
     elif resource["custom"]:
-        pulumi.CustomResource(kind, name, inputs)
+        created = pulumi.CustomResource(kind, name, inputs, opts=opts)
     else:
-        pulumi.ComponentResource(kind, name, inputs)
+        created = pulumi.ComponentResource(kind, name, inputs, opts=opts)
+    by_urn[resource["urn"]] = created
 '''
 
 
@@ -158,7 +163,16 @@ def time_floors(graph: Graph, workdir: Path) -> tuple[float, float]:
     (replay_dir / "resources.json").write_text(
         json.dumps(
             [
-                {"type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs}
+                {
+                    "urn": r.urn,
+                    "type": r.type,
+                    "name": r.name,
+                    "custom": r.custom,
+                    "inputs": r.inputs,
+                    "parent": r.parent,
+                    "provider": r.provider,
+                    "dependencies": list(r.dependencies),
+                }
                 for r in registered
             ]
         )

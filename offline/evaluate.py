@@ -1,8 +1,10 @@
 """Runs the real `__main__.py` for one stack under the SDK's mocks and returns its graph."""
 
 import asyncio
+import gc
 import runpy
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,17 @@ def _quiet_reported_errors() -> None:
     loop.set_exception_handler(handler)
 
 
+def _one_monitor_thread() -> None:
+    """The SDK sends each registration to the monitor from the loop's default executor. Under
+    the engine those threads wait on gRPC; here they run the mock monitor's Python, and
+    several of them only contend for the GIL: one thread does the same work faster."""
+    loop = asyncio.get_event_loop()
+    if getattr(loop, "_deepseek_one_thread", False):
+        return
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor"))
+    loop._deepseek_one_thread = True  # type: ignore[attr-defined]
+
+
 def _run_program(
     stack: str,
     project_dir: Path,
@@ -53,15 +66,21 @@ def _run_program(
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     _quiet_reported_errors()
+    _one_monitor_thread()
 
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     main = str(project_dir / "__main__.py")
     error: BaseException | None = None
+    # The run allocates hundreds of thousands of short-lived Outputs and futures; the cyclic
+    # collector would rescan all of them again and again. Collect once, afterwards.
+    gc.disable()
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__main__")))
     except Exception as raised:  # noqa: BLE001 handed back with what was recorded so far
         error = raised
+    finally:
+        gc.enable()
 
     root = settings.get_root_resource()
     raw_outputs = _sync_await(rpc.serialize_properties(getattr(root, "outputs", {}), {}))

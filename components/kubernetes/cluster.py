@@ -13,7 +13,7 @@ from components.config import Kubernetes, Mirrors, Site
 from components.inventory import api_endpoint
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
 from components.metal.host import BareMetalHost
-from components.metal.remote_script import run_script
+from components.metal.remote_script import run_script, with_secrets
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -83,6 +83,9 @@ class KubernetesCluster(pulumi.ComponentResource):
             **secrets,
             "KUBEADM_CERTIFICATE_KEY": pulumi.Output.secret(certificate_key.hex),
         }
+        init_stdin = with_secrets(SCRIPTS / "kubeadm-init.sh", control_plane_secrets)
+        control_plane_join_stdin = with_secrets(SCRIPTS / "kubeadm-join.sh", control_plane_secrets)
+        worker_join_stdin = with_secrets(SCRIPTS / "kubeadm-join.sh", secrets)
         common = {
             "KUBERNETES_VERSION": args.kubernetes.version,
             "KUBERNETES_APT_REPO": args.mirrors.kubernetes_apt_repo,
@@ -99,7 +102,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 "KUBEADM_CONFIG": init_config_yaml(site, first, args.kubernetes, args.mirrors),
                 "KUBE_VIP_MANIFEST": vip_manifest,
             },
-            control_plane_secrets,
+            init_stdin,
             [],
         )
         ca_hash = init.stdout.apply(lambda out: json.loads(out)["caCertHash"])
@@ -117,7 +120,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     "KUBEADM_CA_CERT_HASH": ca_hash,
                     "KUBE_VIP_MANIFEST": vip_manifest,
                 },
-                control_plane_secrets,
+                control_plane_join_stdin,
                 [previous],
             )
         self.control_plane_ready = previous
@@ -134,7 +137,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                     "CONTROL_PLANE": "false",
                     "KUBEADM_CA_CERT_HASH": ca_hash,
                 },
-                secrets,
+                worker_join_stdin,
                 [previous],
             )
             for host in workers
@@ -175,7 +178,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         host_name: str,
         script: str,
         environment: dict[str, pulumi.Input[str]],
-        secret_environment: dict[str, pulumi.Input[str]],
+        secret_stdin: pulumi.Output[str],
         after: list[pulumi.Resource],
     ):
         host = self._args.hosts[host_name]
@@ -189,5 +192,5 @@ class KubernetesCluster(pulumi.ComponentResource):
             provider=self._args.command_provider,
             parent=self,
             depends_on=[*after, host.last_step],
-            secret_environment=secret_environment,
+            secret_stdin=secret_stdin,
         )

@@ -13,6 +13,12 @@ CERTIFICATE_KEY_PLACEHOLDER = "__KUBEADM_CERTIFICATE_KEY__"
 CA_HASH_PLACEHOLDER = "__KUBEADM_CA_CERT_HASH__"
 API_PORT = 6443
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
+# libyaml's emitter when PyYAML has it: one join configuration per host adds up at scale.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _yaml(*documents: dict) -> str:
+    return yaml.dump_all(documents, Dumper=_DUMPER, sort_keys=False)
 
 
 def _args(values: dict[str, str]) -> list[dict[str, str]]:
@@ -121,14 +127,11 @@ def join_configuration(site: Site, host: Host, control_plane: bool) -> dict:
 
 
 def init_config_yaml(site: Site, host: Host, kubernetes: Kubernetes, mirrors: Mirrors) -> str:
-    return yaml.safe_dump_all(
-        [cluster_configuration(site, kubernetes, mirrors), init_configuration(site, host)],
-        sort_keys=False,
-    )
+    return _yaml(cluster_configuration(site, kubernetes, mirrors), init_configuration(site, host))
 
 
 def join_config_yaml(site: Site, host: Host, control_plane: bool) -> str:
-    return yaml.safe_dump(join_configuration(site, host, control_plane), sort_keys=False)
+    return _yaml(join_configuration(site, host, control_plane))
 
 
 def kube_vip_manifest(site: Site, kubernetes: Kubernetes, mirrors: Mirrors) -> str:
@@ -176,4 +179,4 @@ def kube_vip_manifest(site: Site, kubernetes: Kubernetes, mirrors: Mirrors) -> s
             ],
         },
     }
-    return yaml.safe_dump(pod, sort_keys=False)
+    return _yaml(pod)

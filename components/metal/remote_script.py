@@ -20,33 +20,26 @@ def run_script(
     provider: pulumi.ProviderResource,
     parent: pulumi.Resource,
     depends_on: list[Any] | None = None,
-    secret_environment: dict[str, pulumi.Input[str]] | None = None,
+    secret_stdin: pulumi.Output[str] | None = None,
     secret_stdout: bool = False,
 ) -> remote.Command:
     """`script` on stdin of `sudo env <environment> bash -s`, re-run when the script or an
-    input changes. Secret inputs go ahead of the script on stdin as `export` lines, so they
+    input changes. Secret inputs arrive as `secret_stdin` (from `with_secrets`), so they
     never appear on a command line (or in `ps`) and stay Pulumi secrets."""
     text = script_text(script)
+    # Only the inputs that are Outputs are awaited; the plain ones join them in the apply
+    # (wrapping every string in an Output costs the SDK dearly at a thousand hosts).
+    known = {key: value for key, value in environment.items() if isinstance(value, str)}
+    pending = {key: value for key, value in environment.items() if not isinstance(value, str)}
     create: pulumi.Input[str]
-    if all(isinstance(value, str) for value in environment.values()):
-        resolved: pulumi.Input[dict[str, str]] = environment
-        create = shell_command(environment)  # known now: no Output to resolve
+    resolved: pulumi.Input[dict[str, str]]
+    if not pending:
+        resolved = known
+        create = shell_command(known)
     else:
-        resolved = pulumi.Output.all(**environment)
+        resolved = pulumi.Output.all(**pending).apply(lambda values: {**known, **values})
         create = resolved.apply(shell_command)
-    stdin: pulumi.Input[str] = text
-    if secret_environment:
-        stdin = pulumi.Output.secret(
-            pulumi.Output.all(**secret_environment).apply(
-                lambda values: (
-                    "".join(
-                        f"export {key}={shlex.quote(str(value))}\n"
-                        for key, value in sorted(values.items())
-                    )
-                    + text
-                )
-            )
-        )
+    stdin: pulumi.Input[str] = text if secret_stdin is None else secret_stdin
     return remote.Command(
         name,
         connection=connection,
@@ -60,4 +53,21 @@ def run_script(
             depends_on=depends_on or [],
             additional_secret_outputs=["stdout"] if secret_stdout else None,
         ),
+    )
+
+
+def with_secrets(script: Path, secrets: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """The script's stdin with `export` lines for the secrets ahead of it: a secret Output,
+    built once and shared by every step that runs the same script with the same secrets."""
+    text = script_text(script)
+    return pulumi.Output.secret(
+        pulumi.Output.all(**secrets).apply(
+            lambda values: (
+                "".join(
+                    f"export {key}={shlex.quote(str(value))}\n"
+                    for key, value in sorted(values.items())
+                )
+                + text
+            )
+        )
     )
