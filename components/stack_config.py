@@ -37,6 +37,14 @@ _FIXES = {
 }
 
 
+# Keys people put at the top level that belong inside a site.
+_MISPLACED = {
+    "hosts": "hosts outside any site: every host, worker or not, belongs to a site "
+    "(move it under sites[i].hosts)",
+    "network": "a network outside any site: each site has its own (sites[i].network)",
+}
+
+
 @dataclass(frozen=True)
 class PlatformSecrets:
     """Secret config, kept as Pulumi secrets. Never put these on a component's props."""
@@ -103,7 +111,7 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
             ConfigIssue(
                 key,
                 "(set)",
-                "unknown config key",
+                _MISPLACED.get(key, "unknown config key"),
                 f"remove it or correct its spelling; known keys: {', '.join(known)}",
             )
         )
