@@ -25,6 +25,24 @@ QUOTAS = {
 }
 
 
+PRIORITY_CLASSES = (
+    (
+        "high",
+        names.HIGH_PRIORITY,
+        1_000_000,
+        "PreemptLowerPriority",
+        "Online inference: preempts training and batch work (the guide's class).",
+    ),
+    (
+        "batch",
+        names.BATCH_PRIORITY,
+        1_000,
+        "Never",
+        "Training and batch jobs: run on spare capacity, never preempt.",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class BaselineArgs:
     """Inputs of `ClusterBaseline`."""
@@ -83,22 +101,14 @@ class ClusterBaseline(pulumi.ComponentResource):
                 },
                 opts=in_namespace,
             )
-        k8s.scheduling.v1.PriorityClass(
-            f"{name}-priority-high",
-            metadata={"name": names.HIGH_PRIORITY},
-            value=1_000_000,
-            global_default=False,
-            preemption_policy="PreemptLowerPriority",
-            description="Online inference: preempts training and batch work (the guide's class).",
-            opts=child,
-        )
-        k8s.scheduling.v1.PriorityClass(
-            f"{name}-priority-batch",
-            metadata={"name": names.BATCH_PRIORITY},
-            value=1_000,
-            global_default=False,
-            preemption_policy="Never",
-            description="Training and batch jobs: run on spare capacity, never preempt.",
-            opts=child,
-        )
+        for suffix, class_name, value, preemption, description in PRIORITY_CLASSES:
+            k8s.scheduling.v1.PriorityClass(
+                f"{name}-priority-{suffix}",
+                metadata={"name": class_name},
+                value=value,
+                global_default=False,
+                preemption_policy=preemption,
+                description=description,
+                opts=child,
+            )
         self.register_outputs({})
