@@ -73,3 +73,119 @@ GPU_MODELS: dict[str, GpuModel] = {
 def known_gpu_models() -> str:
     """The accepted GPU model names, for error messages."""
     return ", ".join(sorted(GPU_MODELS))
+
+
+# --- models ------------------------------------------------------------------------------
+
+Precision = str  # one of PRECISION_BYTES' keys
+
+# Bytes per weight. 4-bit AWQ/GPTQ carry group scales: about 4.25 bits per weight.
+PRECISION_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "awq": 0.53,
+    "gptq": 0.53,
+}
+
+# The lowest compute capability whose kernels run each precision in vLLM/TensorRT-LLM:
+# block-wise FP8 needs Ada/Hopper (8.9); BF16 needs Ampere (8.0); INT8 W8A8 and AWQ need
+# Turing (7.5). Volta (V100, 7.0) runs FP16 only, on images that still build sm70.
+MIN_COMPUTE_CAPABILITY: dict[str, tuple[int, int]] = {
+    "fp32": (7, 0),
+    "fp16": (7, 0),
+    "bf16": (8, 0),
+    "fp8": (8, 9),
+    "int8": (7, 5),
+    "awq": (7, 5),
+    "gptq": (7, 5),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as sizing needs it."""
+
+    name: str
+    parameters_b: float
+    """Total parameters, billions (MoE: all experts; they all sit in GPU memory)."""
+    active_parameters_b: float
+    """Parameters used per token, billions (MoE: the routed experts)."""
+    layers: int
+    kv_values_per_token_per_layer: int
+    """Cached K and V values per token and layer: 2 × KV heads × head size (GQA), or
+    the compressed latent plus the RoPE key for MLA (kv_lora_rank + qk_rope_head_dim)."""
+    published: str
+    """The precision the weights are published in."""
+    precisions: tuple[str, ...]
+    """Precisions it is served in: published, or a quantization of it."""
+
+    def kv_bytes_per_token(self, cache_bytes: float = 2.0) -> float:
+        return self.layers * self.kv_values_per_token_per_layer * cache_bytes
+
+
+def _gqa(layers: int, kv_heads: int, head_dim: int = 128) -> dict:
+    return {"layers": layers, "kv_values_per_token_per_layer": 2 * kv_heads * head_dim}
+
+
+# Architecture numbers from each model's config.json on its model card (num_hidden_layers,
+# num_key_value_heads, head size; for V3/R1 kv_lora_rank 512 + qk_rope_head_dim 64), and
+# the DeepSeek-V3 technical report (671B total, 37B activated, FP8 block-wise weights).
+_DISTILL = ("bf16", "fp16", "fp8", "int8", "awq", "gptq")
+MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        ModelSpec("DeepSeek-V3", 671, 37, 61, 512 + 64, "fp8", ("fp8", "bf16", "int8", "awq")),
+        ModelSpec("DeepSeek-R1", 671, 37, 61, 512 + 64, "fp8", ("fp8", "bf16", "int8", "awq")),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Qwen-1.5B",
+            1.78,
+            1.78,
+            **_gqa(28, 2),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Qwen-7B",
+            7.62,
+            7.62,
+            **_gqa(28, 4),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Qwen-14B",
+            14.8,
+            14.8,
+            **_gqa(48, 8),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Qwen-32B",
+            32.8,
+            32.8,
+            **_gqa(64, 8),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Llama-8B",
+            8.03,
+            8.03,
+            **_gqa(32, 8),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Llama-70B",
+            70.6,
+            70.6,
+            **_gqa(80, 8),
+            published="bf16",
+            precisions=_DISTILL,
+        ),
+    )
+}

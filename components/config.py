@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.catalog import GPU_MODELS, known_gpu_models
+from components.catalog import GPU_MODELS, MODELS, known_gpu_models
 
 PROJECT = "deepseek-onprem"
 
@@ -208,14 +208,27 @@ class Mirrors(Model):
 
 
 class ModelDeployment(Model):
-    """A model to serve on every active site."""
+    """A model to serve on every active site, and where on each site's GPUs."""
 
     name: DnsLabel
     model: str
     """Catalog name of the model, e.g. 'DeepSeek-R1-Distill-Qwen-32B'."""
     precision: Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
     gpu_model: str
+    tensor_parallel_size: int = Field(default=1, ge=1, le=16)
+    hosts_per_replica: int = Field(default=1, ge=1, le=16)
+    """More than one: pipeline parallel across hosts, which must declare RDMA."""
+    max_model_len: int = Field(default=8192, ge=512, le=163840)
+    max_concurrent_sequences: int = Field(default=8, ge=1, le=1024)
+    gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
     requests_per_second: float = Field(gt=0)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, model: str) -> str:
+        if model not in MODELS:
+            raise ValueError(f"unknown model; fix: use one of {', '.join(sorted(MODELS))}")
+        return model
 
     @field_validator("gpu_model")
     @classmethod

@@ -14,6 +14,7 @@ import pulumi
 
 from components.catalog import GPU_MODELS, known_gpu_models
 from components.config import PlatformConfig, Site
+from components.serving.sizing import Placement, check_placement
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *_cross_site_networks(config),
         *_stack_shape(config),
         *_gpu_sharing(config),
+        *_model_placements(config),
     ]
 
 
@@ -288,3 +290,48 @@ def _gpu_sharing(config: PlatformConfig) -> Iterator[ConfigIssue]:
                     "exclusive)",
                 )
                 return
+
+
+def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Each model must run and fit on its GPUs at every site that serves it (all sites of
+    the stack: the active ones each carry the full load, the DR site takes it over)."""
+    for m, deployment in enumerate(config.models):
+        placement = Placement(
+            deployment.model,
+            deployment.precision,
+            deployment.gpu_model,
+            deployment.tensor_parallel_size,
+            deployment.hosts_per_replica,
+            deployment.max_model_len,
+            deployment.max_concurrent_sequences,
+            deployment.gpu_memory_utilization,
+        )
+        for site in config.sites:
+            hosts = [
+                h
+                for h in site.hosts
+                if h.gpu and h.gpu.model == deployment.gpu_model and h.node_pool == "inference"
+            ]
+            if not hosts:
+                yield ConfigIssue(
+                    f"models[{m}].gpuModel",
+                    deployment.gpu_model,
+                    f"site {site.name} has no inference host with {deployment.gpu_model} GPUs",
+                    "place the model on a GPU model the site's inference pool has",
+                )
+                continue
+            gpus_per_host = min(h.gpu.count for h in hosts)
+            rdma = all(h.rdma for h in hosts)
+            for problem in check_placement(placement, gpus_per_host, len(hosts), rdma):
+                yield ConfigIssue(
+                    f"models[{m}]",
+                    deployment.name,
+                    f"at site {site.name}: {problem.split(': use ')[0]}",
+                    _way_out(problem),
+                )
+
+
+def _way_out(problem: str) -> str:
+    if ": use " in problem:
+        return "use " + problem.split(": use ", 1)[1]
+    return "change the precision, the GPU model or the parallelism"

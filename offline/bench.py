@@ -124,6 +124,10 @@ def generated_inventory(gpu_hosts: int) -> dict:
         )
     config = {key: value for key, value in prod.items() if not key.endswith(":sites")}
     config[f"{project}:sites"] = sites
+    # Only A100 hosts here: keep prod's models that are placed on them.
+    config[f"{project}:models"] = [
+        m for m in prod[f"{project}:models"] if m["gpuModel"] == "A100-80GB"
+    ]
     return {"config": config}
 
 

@@ -1,0 +1,1 @@
+"""Service layer: DeepSeek models on Triton, sized and checked at preview."""
