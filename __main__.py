@@ -10,5 +10,9 @@ platform = Platform("deepseek", PlatformArgs(config, secrets))
 
 pulumi.export("sites", platform.site_summaries)
 pulumi.export("jurisdictions", sorted({site.jurisdiction for site in config.sites}))
+# Secret: `pulumi stack output kubeconfigs --show-secrets` for break-glass access.
+pulumi.export(
+    "kubeconfigs", {name: site.cluster.kubeconfig for name, site in platform.sites.items()}
+)
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

@@ -30,6 +30,7 @@ class Platform(pulumi.ComponentResource):
         config = args.config
         super().__init__("deepseek:platform:Platform", name, None, opts)
 
+        # Keyed by the site's name in config.
         self.sites = {
             spec.name: Site(
                 f"{name}-{spec.name}",

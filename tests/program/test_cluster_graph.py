@@ -118,3 +118,8 @@ def test_the_training_example_is_opt_in(prod, dr):
     worker = spec["mpiReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
     assert worker["image"].startswith("registry.bank.internal/deepseek/")
     assert worker["resources"]["requests"] == worker["resources"]["limits"]
+
+
+def test_kubeconfigs_are_exported_as_secrets(prod):
+    assert set(prod.outputs["kubeconfigs"]) == {"dc-a", "dc-b"}
+    assert set(prod.outputs["kubeconfigs"].values()) == {"[secret]"}
