@@ -6,6 +6,7 @@ appear as placeholders that the scripts replace on the host from their secret in
 
 import yaml
 
+from components.catalog import GPU_MODELS
 from components.config import Host, Kubernetes, Mirrors, Site
 
 TOKEN_PLACEHOLDER = "__KUBEADM_TOKEN__"
@@ -37,6 +38,11 @@ def node_labels(site: Site, host: Host) -> dict[str, str]:
     if host.gpu:
         labels["deepseek.bank/gpu-model"] = host.gpu.model
         labels["nvidia.com/gpu.present"] = "true"
+        # The value GPU Feature Discovery itself sets, so schedulers can select on it before
+        # the GPU Operator is up and nothing changes when GFD takes the label over.
+        labels["nvidia.com/gpu.product"] = (
+            GPU_MODELS[host.gpu.model].smi_product_names[0].replace(" ", "-")
+        )
         # Selects this model's entry of the device plugin's config (time-slicing or MIG).
         labels["nvidia.com/device-plugin.config"] = host.gpu.model
     return labels

@@ -64,6 +64,7 @@ def test_node_labels_carry_region_zone_and_gpu():
     assert labels["topology.kubernetes.io/region"] == "de-fra"
     assert labels["topology.kubernetes.io/zone"] == "fra-1"
     assert labels["deepseek.bank/gpu-model"] == "V100-32GB"
+    assert labels["nvidia.com/gpu.product"] == "Tesla-V100-SXM2-32GB"
 
 
 def test_kube_vip_announces_the_vip_from_the_mirror():
