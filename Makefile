@@ -7,10 +7,10 @@ STAMP := $(VENV)/.setup-stamp
 MAKEFLAGS += --no-print-directory
 
 DIR ?= out
-CHECKOV_VENV := .venv-checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-stamp
+VALIDATORS_VENV := .venv-validators
+VALIDATORS_STAMP := $(VALIDATORS_VENV)/.setup-stamp
 
-.PHONY: setup tools checkov preview snapshot manifests bench test lint
+.PHONY: setup tools validators preview snapshot manifests bench test lint
 
 # Setup is idempotent: it reinstalls only when a requirements file changed.
 setup: $(STAMP)
@@ -28,12 +28,12 @@ snapshot: setup  ## the stable JSON graph of STACK on stdout (nothing else)
 manifests: setup  ## every plain Kubernetes object of STACK as YAML under DIR/STACK/
 	@$(PY) -m offline manifests $(STACK) $(DIR)
 
-# checkov pins packages that conflict with the Pulumi SDK: it gets a virtualenv of its own.
-checkov: $(CHECKOV_STAMP)
-$(CHECKOV_STAMP): requirements-checkov.txt
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV) >&2
-	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt >&2
-	@touch $(CHECKOV_STAMP)
+# checkov and tritonclient pin packages that conflict with the Pulumi SDK: own virtualenv.
+validators: $(VALIDATORS_STAMP)
+$(VALIDATORS_STAMP): requirements-validators.txt
+	@test -x $(VALIDATORS_VENV)/bin/python || $(PYTHON) -m venv $(VALIDATORS_VENV) >&2
+	@$(VALIDATORS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-validators.txt >&2
+	@touch $(VALIDATORS_STAMP)
 
 bench: setup  ## time 100- and 1,000-host inventories against the SDK's floor
 	@$(PY) -m offline bench --hosts 100 1000
@@ -45,5 +45,5 @@ lint: setup
 tools:  ## Debian packages the tests use (shellcheck, fio, iperf3, ...)
 	@bash tools/system-packages.sh
 
-test: setup tools checkov  ## the whole test suite (what CI runs)
+test: setup tools validators  ## the whole test suite (what CI runs)
 	@$(PY) -m pytest -q

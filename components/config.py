@@ -215,6 +215,8 @@ class ModelDeployment(Model):
     """Catalog name of the model, e.g. 'DeepSeek-R1-Distill-Qwen-32B'."""
     precision: Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
     gpu_model: str
+    backend: Literal["vllm", "tensorrtllm"] = "vllm"
+    """Triton backend: vLLM (the default), or TensorRT-LLM with an engine built for the GPU."""
     tensor_parallel_size: int = Field(default=1, ge=1, le=16)
     hosts_per_replica: int = Field(default=1, ge=1, le=16)
     """More than one: pipeline parallel across hosts, which must declare RDMA."""

@@ -14,7 +14,7 @@ from tests.bad_stacks import PROJECT_DIR
 
 # Custom resources: their schemas come with the operators' CRDs, not with Kubernetes.
 CRD_KINDS = {"MPIJob"}
-CHECKOV = PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"
+CHECKOV = PROJECT_DIR / ".venv-validators" / "bin" / "checkov"
 
 
 @pytest.fixture(scope="module", params=["prod", "dr"])
