@@ -73,7 +73,7 @@ def _run_program(
     main = str(project_dir / "__main__.py")
     error: BaseException | None = None
     # The run allocates hundreds of thousands of short-lived Outputs and futures; the cyclic
-    # collector would rescan all of them again and again. Collect once, afterwards.
+    # collector would rescan all of them again and again; it resumes when the run ends.
     gc.disable()
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__main__")))
