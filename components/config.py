@@ -10,6 +10,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -57,18 +58,21 @@ class Model(BaseModel):
     )
 
 
+def _known_gpu_model(model: str) -> str:
+    if model not in GPU_MODELS:
+        raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
+    return model
+
+
+GpuModelName = Annotated[str, AfterValidator(_known_gpu_model)]
+"""A GPU model the catalog knows, e.g. 'A100-80GB'."""
+
+
 class GpuSpec(Model):
     """GPUs installed in one host."""
 
-    model: str
+    model: GpuModelName
     count: int = Field(ge=1, le=16)
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, model: str) -> str:
-        if model not in GPU_MODELS:
-            raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
-        return model
 
 
 class Nic(Model):
@@ -214,7 +218,7 @@ class ModelDeployment(Model):
     model: str
     """Catalog name of the model, e.g. 'DeepSeek-R1-Distill-Qwen-32B'."""
     precision: Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
-    gpu_model: str
+    gpu_model: GpuModelName
     backend: Literal["vllm", "tensorrtllm"] = "vllm"
     """Triton backend: vLLM (the default), or TensorRT-LLM with an engine built for the GPU."""
     tensor_parallel_size: int = Field(default=1, ge=1, le=16)
@@ -230,13 +234,6 @@ class ModelDeployment(Model):
     def _known_model(cls, model: str) -> str:
         if model not in MODELS:
             raise ValueError(f"unknown model; fix: use one of {', '.join(sorted(MODELS))}")
-        return model
-
-    @field_validator("gpu_model")
-    @classmethod
-    def _known_gpu(cls, model: str) -> str:
-        if model not in GPU_MODELS:
-            raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
         return model
 
 

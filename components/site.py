@@ -58,7 +58,6 @@ class Site(pulumi.ComponentResource):
 
     name: str
     hosts: dict[str, BareMetalHost]
-    hosts_ready: pulumi.Output[list[str]]
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]
@@ -79,7 +78,6 @@ class Site(pulumi.ComponentResource):
             f"{name}-command", opts=pulumi.ResourceOptions(parent=self)
         )
         self.hosts = self._hosts(name, args, command_provider)
-        self.hosts_ready = pulumi.Output.all(*(h.ready for h in self.hosts.values()))
         self.cluster = KubernetesCluster(
             f"{name}-cluster",
             ClusterArgs(spec, args.kubernetes, args.mirrors, self.hosts, command_provider),

@@ -123,7 +123,6 @@ class KubernetesCluster(pulumi.ComponentResource):
                 control_plane_join_stdin,
                 [previous],
             )
-        self.control_plane_ready = previous
 
         # Workers join in parallel once the control plane is complete.
         workers = [h for h in site.hosts_with_role("worker") if "control-plane" not in h.roles]

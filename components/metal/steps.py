@@ -37,10 +37,8 @@ def shell_command(environment: Mapping[str, str]) -> str:
     The inputs are set on the command line rather than through the SSH session's
     environment, which sshd drops unless its AcceptEnv lists every variable.
     """
-    assignments = " ".join(
-        f"{key}={shlex.quote(str(value))}" for key, value in sorted(environment.items())
-    )
-    return f"sudo --non-interactive env {assignments} bash -s".replace("env  ", "env ")
+    assignments = [f"{key}={shlex.quote(str(value))}" for key, value in sorted(environment.items())]
+    return " ".join(["sudo --non-interactive env", *assignments, "bash -s"])
 
 
 def parse_shell_command(command: str) -> dict[str, str]:
