@@ -14,5 +14,11 @@ pulumi.export("jurisdictions", sorted({site.jurisdiction for site in config.site
 pulumi.export(
     "kubeconfigs", {name: site.cluster.kubeconfig for name, site in platform.sites.items()}
 )
+# Per site and model: replicas at rest and at most, the throughput estimate, and the
+# Services with the share of traffic the gateway sends to each (canaries).
+pulumi.export(
+    "serving",
+    {name: site.serving.models for name, site in platform.sites.items() if site.serving},
+)
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

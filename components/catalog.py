@@ -21,9 +21,11 @@ class GpuModel:
     """Product names as `nvidia-smi --query-gpu=name` prints them for this model."""
     nvlink: bool
     """Whether multi-GPU servers of this model connect their GPUs with NVLink/NVSwitch."""
+    bandwidth_gbs: int
+    """Memory bandwidth, GB/s (the SXM part where there are two): what decoding is bound by."""
 
 
-# Memory and compute capability from NVIDIA's data sheets and the CUDA GPUs table
+# Memory, bandwidth and compute capability from NVIDIA's data sheets and the CUDA GPUs table
 # (developer.nvidia.com/cuda-gpus); product names as nvidia-smi reports them.
 GPU_MODELS: dict[str, GpuModel] = {
     gpu.name: gpu
@@ -34,6 +36,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             (8, 0),
             ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"),
             True,
+            1555,
         ),
         GpuModel(
             "A100-80GB",
@@ -41,6 +44,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             (8, 0),
             ("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe"),
             True,
+            2039,
         ),
         GpuModel(
             "V100-16GB",
@@ -48,6 +52,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             (7, 0),
             ("Tesla V100-SXM2-16GB", "Tesla V100-PCIE-16GB"),
             True,
+            900,
         ),
         GpuModel(
             "V100-32GB",
@@ -55,17 +60,19 @@ GPU_MODELS: dict[str, GpuModel] = {
             (7, 0),
             ("Tesla V100-SXM2-32GB", "Tesla V100-PCIE-32GB", "Tesla V100S-PCIE-32GB"),
             True,
+            900,
         ),
-        GpuModel("A40", 48, (8, 6), ("NVIDIA A40",), False),
-        GpuModel("L40S", 48, (8, 9), ("NVIDIA L40S",), False),
+        GpuModel("A40", 48, (8, 6), ("NVIDIA A40",), False, 696),
+        GpuModel("L40S", 48, (8, 9), ("NVIDIA L40S",), False, 864),
         GpuModel(
             "H100-80GB",
             80,
             (9, 0),
             ("NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H100 NVL"),
             True,
+            3350,
         ),
-        GpuModel("H200", 141, (9, 0), ("NVIDIA H200", "NVIDIA H200 NVL"), True),
+        GpuModel("H200", 141, (9, 0), ("NVIDIA H200", "NVIDIA H200 NVL"), True, 4800),
     )
 }
 
@@ -73,6 +80,22 @@ GPU_MODELS: dict[str, GpuModel] = {
 def known_gpu_models() -> str:
     """The accepted GPU model names, for error messages."""
     return ", ".join(sorted(GPU_MODELS))
+
+
+# --- serving images -----------------------------------------------------------------------
+
+VOLTA_LAST_TRITON_RELEASE = "25.07"
+"""Triton's release notes: up to the 25.0x releases built on CUDA 12 the container supports
+compute capability 6.0/7.0 and later; from 25.08 (CUDA 13) it supports 7.5 and later, so V100
+(7.0) needs 25.07 or earlier."""
+TRITON_CUDA13_MIN_COMPUTE_CAPABILITY = (7, 5)
+
+
+def triton_supports(release: str, gpu_model: str) -> bool:
+    """Whether the Triton container of `release` (YY.MM) runs on the GPU."""
+    if release <= VOLTA_LAST_TRITON_RELEASE:
+        return True
+    return GPU_MODELS[gpu_model].compute_capability >= TRITON_CUDA13_MIN_COMPUTE_CAPABILITY
 
 
 # --- models ------------------------------------------------------------------------------

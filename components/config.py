@@ -171,6 +171,9 @@ class Site(Model):
     role: Literal["active", "dr"]
     network: Network
     hosts: list[Host] = Field(min_length=1)
+    model_store: "ModelStore | None" = None
+    """Where this site's serving pods fetch model weights: the site's own S3 endpoint (Ceph
+    RGW), so weights never cross a site boundary at serving time."""
 
     def hosts_with_role(self, role: HostRole) -> list[Host]:
         return [host for host in self.hosts if role in host.roles]
@@ -211,6 +214,35 @@ class Mirrors(Model):
         return _internal(value, "package mirror")
 
 
+class ModelStore(Model):
+    """An S3-compatible bucket inside the site (Ceph RGW) holding model weights as
+    `<model>/<precision>/<revision>/`."""
+
+    endpoint: str = Field(pattern=r"^https://[a-z0-9.-]+(:[0-9]+)?/?$")
+    bucket: str = Field(default="deepseek-models", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _internal_store(cls, value: str) -> str:
+        return _internal(value, "object store")
+
+
+Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+TritonRelease = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}\.[0-9]{2}$")]
+
+
+class Canary(Model):
+    """A new version of a deployment's model, served beside the stable one (the guide's grey
+    release). Promote: set the deployment's `revision` to this one and remove `canary`;
+    roll back: remove `canary`."""
+
+    revision: Revision
+    weight: int = Field(ge=1, le=50)
+    """Percent of the model's traffic the gateway sends to the canary."""
+    replicas: int = Field(default=1, ge=1, le=16)
+    """Replicas per site (fixed: a canary is not autoscaled)."""
+
+
 class ModelDeployment(Model):
     """A model to serve on every active site, and where on each site's GPUs."""
 
@@ -228,6 +260,18 @@ class ModelDeployment(Model):
     max_concurrent_sequences: int = Field(default=8, ge=1, le=1024)
     gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
     requests_per_second: float = Field(gt=0)
+    """Peak load of the whole platform; every site must carry it alone (active-active)."""
+    output_tokens_per_request: int = Field(default=512, ge=16, le=65536)
+    """Average tokens generated per request: turns the token estimate into requests."""
+    revision: Revision = "main"
+    """Version of the weights in the model store (a release date or commit)."""
+    replicas: int | None = Field(default=None, ge=1, le=256)
+    """Replicas per site at rest; default: enough for the site's share of the load, at least 2."""
+    max_replicas: int | None = Field(default=None, ge=1, le=256)
+    """Autoscaling ceiling per site; default: what the site's GPUs hold beside the others."""
+    triton_release: TritonRelease | None = None
+    """Triton container release for this model; default `serving.tritonRelease`."""
+    canary: Canary | None = None
 
     @field_validator("model")
     @classmethod
@@ -235,6 +279,21 @@ class ModelDeployment(Model):
         if model not in MODELS:
             raise ValueError(f"unknown model; fix: use one of {', '.join(sorted(MODELS))}")
         return model
+
+
+class Serving(Model):
+    """Triton image and autoscaling of the serving layer."""
+
+    triton_release: TritonRelease = "25.10"
+    """NGC release of `nvcr.io/nvidia/tritonserver`, pulled through the internal registry as
+    `<release>-vllm-python-py3` or `<release>-trtllm-python-py3`."""
+    queue_time_target_ms: float = Field(default=50, gt=0, le=60_000)
+    """Average time a request waits in Triton's queue before the autoscaler adds a replica."""
+    prometheus_url: str = Field(
+        default="http://prometheus-operated.monitoring.svc", pattern=r"^https?://"
+    )
+    """The Prometheus the custom-metrics adapter reads Triton's queue metrics from."""
+    prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=r"^v?[0-9.]+$")
 
 
 class Preflight(Model):
@@ -336,6 +395,9 @@ class Replication(Model):
     """Fully qualified stack name, e.g. 'organization/deepseek-onprem/prod'."""
 
 
+Site.model_rebuild()
+
+
 class PlatformConfig(Model):
     """The whole stack config: one field per `deepseek-onprem:<key>`."""
 
@@ -346,6 +408,7 @@ class PlatformConfig(Model):
     nvidia: Nvidia = Nvidia()
     kubernetes: Kubernetes = Kubernetes()
     models: list[ModelDeployment] = []
+    serving: Serving = Serving()
     monitoring: Monitoring = Monitoring()
     backup: Backup = Backup()
     replication: Replication | None = None
@@ -362,6 +425,16 @@ SECRET_KEYS = {
         "the deploy user's SSH private key",
         "pulumi config set --secret sshPrivateKey < ~/.ssh/deepseek_deploy",
     ),
+    "modelStoreAccessKeyId": (
+        "the model store's S3 access key id (read-only user of the weights bucket)",
+        "pulumi config set --secret modelStoreAccessKeyId <id>",
+    ),
+    "modelStoreSecretAccessKey": (
+        "the model store's S3 secret access key",
+        "pulumi config set --secret modelStoreSecretAccessKey",
+    ),
 }
+SECRET_KEYS_FOR_MODELS = ("modelStoreAccessKeyId", "modelStoreSecretAccessKey")
+"""Needed only when the stack serves models."""
 
 CONFIG_KEYS = tuple(field.alias or name for name, field in PlatformConfig.model_fields.items())

@@ -43,6 +43,10 @@ class Platform(pulumi.ComponentResource):
                     config.nvidia,
                     config.kubernetes,
                     args.secrets,
+                    models=config.models,
+                    serving=config.serving,
+                    monitoring=config.monitoring,
+                    active_sites=sum(1 for s in config.sites if s.role == "active"),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

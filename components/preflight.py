@@ -12,8 +12,15 @@ from typing import Any
 
 import pulumi
 
-from components.catalog import GPU_MODELS, known_gpu_models
+from components.catalog import (
+    GPU_MODELS,
+    TRITON_CUDA13_MIN_COMPUTE_CAPABILITY,
+    VOLTA_LAST_TRITON_RELEASE,
+    known_gpu_models,
+    triton_supports,
+)
 from components.config import PlatformConfig, Site
+from components.serving.capacity import gpu_share, plan_site
 from components.serving.sizing import Placement, check_placement
 
 
@@ -53,7 +60,9 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *_cross_site_networks(config),
         *_stack_shape(config),
         *_gpu_sharing(config),
-        *_model_placements(config),
+        *(placements := list(_model_placements(config))),
+        # Counting replicas is only meaningful once every placement runs and fits.
+        *(_site_capacity(config) if not placements else []),
     ]
 
 
@@ -296,6 +305,44 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
     """Each model must run and fit on its GPUs at every site that serves it (all sites of
     the stack: the active ones each carry the full load, the DR site takes it over)."""
     for m, deployment in enumerate(config.models):
+        release = deployment.triton_release or config.serving.triton_release
+        if not triton_supports(release, deployment.gpu_model):
+            path = (
+                f"models[{m}].tritonRelease"
+                if deployment.triton_release
+                else ("serving.tritonRelease")
+            )
+            yield ConfigIssue(
+                path,
+                release,
+                f"Triton {release} supports compute capability "
+                f"{'.'.join(map(str, TRITON_CUDA13_MIN_COMPUTE_CAPABILITY))}+ and "
+                f"{deployment.name} runs on {deployment.gpu_model} "
+                f"({'.'.join(map(str, GPU_MODELS[deployment.gpu_model].compute_capability))})",
+                f"set models[{m}].tritonRelease to {VOLTA_LAST_TRITON_RELEASE} or earlier, "
+                "the last release built for Volta",
+            )
+        if deployment.hosts_per_replica > 1:
+            yield ConfigIssue(
+                f"models[{m}].hostsPerReplica",
+                deployment.hosts_per_replica,
+                "the sizing allows a replica across hosts, but the serving layer deploys "
+                "each replica as one pod on one host (multi-host replicas need a "
+                "LeaderWorkerSet, not built yet)",
+                "use a precision that fits one host (see the sizing message) or set "
+                "hostsPerReplica: 1",
+            )
+        share = gpu_share(config.kubernetes, deployment.gpu_model)
+        if share.splits_a_gpu and deployment.tensor_parallel_size > 1:
+            yield ConfigIssue(
+                f"models[{m}].tensorParallelSize",
+                deployment.tensor_parallel_size,
+                f"{deployment.gpu_model} GPUs are shared ({share.mode}, {share.resource}): "
+                "a pod asking for several shares may get parts of one GPU, and NCCL cannot "
+                "span MIG instances",
+                f"set kubernetes.gpuSharing.{deployment.gpu_model}.mode to exclusive, or "
+                "serve the model with tensorParallelSize 1",
+            )
         placement = Placement(
             deployment.model,
             deployment.precision,
@@ -305,6 +352,7 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
             deployment.max_model_len,
             deployment.max_concurrent_sequences,
             deployment.gpu_memory_utilization,
+            None if share.mode == "exclusive" else share.memory_gib,
         )
         for site in config.sites:
             hosts = [
@@ -329,6 +377,30 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                     f"at site {site.name}: {problem.split(': use ')[0]}",
                     _way_out(problem),
                 )
+
+
+def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Replicas of all models fit each site's GPUs together, and every active site carries
+    the whole declared load alone."""
+    if not config.models:
+        return
+    active = sum(1 for site in config.sites if site.role == "active")
+    for s, site in enumerate(config.sites):
+        if site.model_store is None:
+            yield ConfigIssue(
+                f"sites[{s}].modelStore",
+                "(not set)",
+                f"site {site.name} serves models but names no model store to fetch weights from",
+                "set modelStore.endpoint to the site's own S3 endpoint (Ceph RGW)",
+            )
+        _, problems = plan_site(site, config.models, config.kubernetes, active)
+        for p in problems:
+            yield ConfigIssue(
+                f"models[{p.index}].{p.field}" if p.field else f"models[{p.index}]",
+                p.value if p.value is not None else "(default)",
+                p.problem,
+                p.fix,
+            )
 
 
 def _way_out(problem: str) -> str:

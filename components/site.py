@@ -6,7 +6,16 @@ import asyncio
 import pulumi
 import pulumi_command
 
-from components.config import Kubernetes, Mirrors, Nvidia, Preflight, Ssh
+from components.config import (
+    Kubernetes,
+    Mirrors,
+    ModelDeployment,
+    Monitoring,
+    Nvidia,
+    Preflight,
+    Serving,
+    Ssh,
+)
 from components.config import Site as SiteSpec
 from components.inventory import api_endpoint, gpu_inventory, site_summary
 from components.kubernetes import names
@@ -18,6 +27,7 @@ from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
 from components.kubernetes.training import TrainingArgs, TrainingOperator
 from components.metal.host import BareMetalHost, HostArgs
 from components.metal.steps import peer_ring
+from components.serving.site_serving import SiteServing, SiteServingArgs
 from components.stack_config import PlatformSecrets
 
 
@@ -34,6 +44,10 @@ class SiteArgs:
         nvidia: Nvidia,
         kubernetes: Kubernetes,
         secrets: PlatformSecrets,
+        models: list[ModelDeployment],
+        serving: Serving,
+        monitoring: Monitoring,
+        active_sites: int,
     ) -> None:
         self.spec = spec
         """The validated site config."""
@@ -51,6 +65,12 @@ class SiteArgs:
         """SSH user and port for host bring-up."""
         self.secrets = secrets
         """Secret config; passed to the children that need it, never stored as props."""
+        self.models = list(models)
+        """Models the stack serves: every site serves all of them."""
+        self.serving = serving
+        self.monitoring = monitoring
+        self.active_sites = active_sites
+        """Active sites of the stack: at rest each carries its share of the load."""
 
 
 class Site(pulumi.ComponentResource):
@@ -122,6 +142,27 @@ class Site(pulumi.ComponentResource):
             ),
             under_cluster,
         )
+        self.serving = None
+        if args.models:
+            self.serving = SiteServing(
+                f"{name}-serving",
+                SiteServingArgs(
+                    site=args.spec,
+                    models=args.models,
+                    active_sites=args.active_sites,
+                    kubernetes=args.kubernetes,
+                    serving=args.serving,
+                    monitoring=args.monitoring,
+                    mirrors=args.mirrors,
+                    provider=provider,
+                    inference_namespace=namespaces[names.INFERENCE],
+                    monitoring_namespace=namespaces[names.MONITORING],
+                    priority_classes=baseline.priority_classes,
+                    access_key_id=args.secrets.model_store_access_key_id,
+                    secret_access_key=args.secrets.model_store_secret_access_key,
+                ),
+                under_cluster,
+            )
         TrainingOperator(
             f"{name}-training",
             TrainingArgs(

@@ -13,7 +13,13 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import ValidationError
 
-from components.config import CONFIG_KEYS, PROJECT, SECRET_KEYS, PlatformConfig
+from components.config import (
+    CONFIG_KEYS,
+    PROJECT,
+    SECRET_KEYS,
+    SECRET_KEYS_FOR_MODELS,
+    PlatformConfig,
+)
 from components.preflight import ConfigError, ConfigIssue, check_inventory
 
 # What to do about each kind of pydantic error, when the message itself has no fix.
@@ -50,6 +56,8 @@ class PlatformSecrets:
     """Secret config, kept as Pulumi secrets. Never put these on a component's props."""
 
     ssh_private_key: pulumi.Output[str]
+    model_store_access_key_id: pulumi.Output[str] | None = None
+    model_store_secret_access_key: pulumi.Output[str] | None = None
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -136,6 +144,8 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
     for key, (what, command) in SECRET_KEYS.items():
         full_key = f"{PROJECT}:{key}"
         if runtime_config.get_config(full_key) is None:
+            if key in SECRET_KEYS_FOR_MODELS and not raw.get("models"):
+                continue
             issues.append(ConfigIssue(key, "(not set)", f"{what} is required", f"run `{command}`"))
         elif not runtime_config.is_config_secret(full_key):
             issues.append(
@@ -153,5 +163,9 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
         issues.extend(error.issues)
     if issues:
         raise ConfigError(stack, issues)
-    secrets = PlatformSecrets(ssh_private_key=config.require_secret("sshPrivateKey"))
+    secrets = PlatformSecrets(
+        ssh_private_key=config.require_secret("sshPrivateKey"),
+        model_store_access_key_id=config.get_secret("modelStoreAccessKeyId"),
+        model_store_secret_access_key=config.get_secret("modelStoreSecretAccessKey"),
+    )
     return platform_config, secrets

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import logging
 import runpy
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,19 @@ def _one_monitor_thread() -> None:
     loop._deepseek_one_thread = True  # type: ignore[attr-defined]
 
 
+class _DiagnosticsLogger(logging.Logger):
+    """Keeps what the program logs through `pulumi.log` (the engine's Log calls), as the
+    CLI's "Diagnostics:" section shows it."""
+
+    def __init__(self) -> None:
+        super().__init__("deepseek-offline-diagnostics", logging.DEBUG)
+        self.messages: list[tuple[str, str]] = []
+
+    def _log(self, level, msg, args, **kwargs):  # noqa: ANN001 logging's own signature
+        if level >= logging.INFO:
+            self.messages.append((logging.getLevelName(level).lower(), str(msg)))
+
+
 def _run_program(
     stack: str,
     project_dir: Path,
@@ -58,11 +72,19 @@ def _run_program(
 
     resource_mocks = PlatformMocks(stack_outputs, SimulatedHardware(config, hardware_faults))
     monitor = RecordingMonitor(resource_mocks)
+    diagnostics = _DiagnosticsLogger()
     # A fresh runtime per evaluation, as a fresh process would have: no root Stack, and no
     # outputs or RPCs left pending by an earlier evaluation that failed.
     settings.ROOT.set(None)
     runtime_config.set_all_config(config, secret_keys)
-    set_mocks(resource_mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    set_mocks(
+        resource_mocks,
+        project=project,
+        stack=stack,
+        preview=preview,
+        logger=diagnostics,
+        monitor=monitor,
+    )
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
     _quiet_reported_errors()
@@ -96,6 +118,7 @@ def _run_program(
         component_outputs={
             urn: struct_to_masked(outputs) for urn, outputs in monitor.component_outputs.items()
         },
+        diagnostics=diagnostics.messages,
     )
     return graph, resource_mocks.missing_stack_references, error
 

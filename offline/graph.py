@@ -131,6 +131,8 @@ class Graph:
     """Stack outputs with secrets unwrapped: fed to StackReferences of other stacks."""
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     """What each component registered with `register_outputs`, masked, by URN."""
+    diagnostics: list[tuple[str, str]] = field(default_factory=list)
+    """(severity, message) the program logged: warnings and errors, as the CLI shows them."""
 
     def by_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]

@@ -42,6 +42,11 @@ def render_tree(graph: Graph) -> str:
             f" +   {prefix + resource.type:<{type_width}}{resource.name:<{name_width}}create"
         )
     lines.append("")
+    if graph.diagnostics:
+        lines.append("Diagnostics:")
+        for severity, message in graph.diagnostics:
+            lines.append(f"  {severity}: {message}")
+        lines.append("")
     if graph.outputs:
         lines.append("Outputs:")
         for name in sorted(graph.outputs):

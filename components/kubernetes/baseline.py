@@ -55,6 +55,7 @@ class ClusterBaseline(pulumi.ComponentResource):
     """Namespaces, quotas, limit ranges, priority classes (`deepseek:kubernetes:Baseline`)."""
 
     namespaces: dict[str, k8s.core.v1.Namespace]
+    priority_classes: list[k8s.scheduling.v1.PriorityClass]
 
     def __init__(
         self, name: str, args: BaselineArgs, opts: pulumi.ResourceOptions | None = None
@@ -101,8 +102,9 @@ class ClusterBaseline(pulumi.ComponentResource):
                 },
                 opts=in_namespace,
             )
+        self.priority_classes = []
         for suffix, class_name, value, preemption, description in PRIORITY_CLASSES:
-            k8s.scheduling.v1.PriorityClass(
+            priority_class = k8s.scheduling.v1.PriorityClass(
                 f"{name}-priority-{suffix}",
                 metadata={"name": class_name},
                 value=value,
@@ -111,4 +113,5 @@ class ClusterBaseline(pulumi.ComponentResource):
                 description=description,
                 opts=child,
             )
+            self.priority_classes.append(priority_class)
         self.register_outputs({})

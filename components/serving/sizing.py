@@ -24,6 +24,9 @@ class Placement:
     max_model_len: int
     concurrent_sequences: int
     gpu_memory_utilization: float
+    gpu_memory_gib: float | None = None
+    """Memory each GPU unit may use when the device plugin splits GPUs (time-slicing, MIG);
+    None: the whole GPU."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def memory_fit(p: Placement) -> Fit:
     weights = model.parameters_b * 1e9 * PRECISION_BYTES[p.precision] / GIB
     kv_cache = model.kv_bytes_per_token() * p.max_model_len * p.concurrent_sequences / GIB
     needed = weights + kv_cache + OVERHEAD_GIB_PER_GPU * gpus
-    available = gpus * gpu.memory_gib * p.gpu_memory_utilization
+    per_gpu = gpu.memory_gib if p.gpu_memory_gib is None else p.gpu_memory_gib
+    available = gpus * per_gpu * p.gpu_memory_utilization
     return Fit(needed, available, weights, kv_cache)
 
 
@@ -55,6 +59,12 @@ def runs_on(precision: str, gpu_model: str) -> bool:
 def _cc(gpu_model: str) -> str:
     major, minor = GPU_MODELS[gpu_model].compute_capability
     return f"{major}.{minor}"
+
+
+def _unit(p: Placement) -> str:
+    if p.gpu_memory_gib is None:
+        return p.gpu_model
+    return f"{p.gpu_model} share of {p.gpu_memory_gib:g} GiB"
 
 
 def ways_out(p: Placement, gpus_per_host: int, hosts_available: int, rdma: bool) -> list[str]:
@@ -78,6 +88,7 @@ def ways_out(p: Placement, gpus_per_host: int, hosts_available: int, rdma: bool)
                 p.max_model_len,
                 p.concurrent_sequences,
                 p.gpu_memory_utilization,
+                p.gpu_memory_gib,
             )
             if memory_fit(candidate).fits:
                 where = (
@@ -144,7 +155,7 @@ def check_placement(
             problems.append(
                 f"{p.model} in {p.precision} needs {fit.needed_gib:.0f} GiB (weights "
                 f"{fit.weights_gib:.0f} + KV cache {fit.kv_cache_gib:.0f} + overhead) but "
-                f"{tp * p.hosts}×{p.gpu_model} at {p.gpu_memory_utilization:.0%} give "
+                f"{tp * p.hosts}×{_unit(p)} at {p.gpu_memory_utilization:.0%} give "
                 f"{fit.available_gib:.0f} GiB: {out}"
             )
     return problems

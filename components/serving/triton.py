@@ -6,7 +6,9 @@ import json
 from components.config import ModelDeployment
 
 MODEL_ROOT = "/models"
-"""Where the serving pods mount the model repository."""
+"""Where the serving pods mount the model repository (config.pbtxt, model.json)."""
+WEIGHTS_ROOT = "/weights"
+"""Where the serving pods hold the weights fetched from the site's model store."""
 
 # vLLM engine settings per precision: the dtype for unquantized weights, the quantization
 # method for the rest (int8 W8A8 checkpoints are stored as compressed-tensors).
@@ -21,7 +23,7 @@ _VLLM_PRECISION = {
 
 
 def weights_path(deployment: ModelDeployment) -> str:
-    return f"{MODEL_ROOT}/{deployment.name}/weights/{deployment.model}-{deployment.precision}"
+    return f"{WEIGHTS_ROOT}/{deployment.model}-{deployment.precision}"
 
 
 def config_pbtxt(deployment: ModelDeployment) -> str:
@@ -58,13 +60,15 @@ def config_pbtxt(deployment: ModelDeployment) -> str:
     )
 
 
-def model_json(deployment: ModelDeployment) -> str:
-    """vLLM engine arguments (the vLLM backend's model.json)."""
+def model_json(deployment: ModelDeployment, shares_per_gpu: int = 1) -> str:
+    """vLLM engine arguments (the vLLM backend's model.json). vLLM sizes its KV cache as a
+    fraction of the whole GPU's memory: on a GPU time-sliced `shares_per_gpu` ways, each pod
+    takes that fraction of its share only."""
     arguments = {
         "model": weights_path(deployment),
         "tensor_parallel_size": deployment.tensor_parallel_size,
         "pipeline_parallel_size": deployment.hosts_per_replica,
-        "gpu_memory_utilization": deployment.gpu_memory_utilization,
+        "gpu_memory_utilization": round(deployment.gpu_memory_utilization / shares_per_gpu, 4),
         "max_model_len": deployment.max_model_len,
         "max_num_seqs": deployment.max_concurrent_sequences,
         "disable_log_requests": True,
@@ -73,9 +77,9 @@ def model_json(deployment: ModelDeployment) -> str:
     return json.dumps(arguments, indent=2, sort_keys=True) + "\n"
 
 
-def model_repository(deployment: ModelDeployment) -> dict[str, str]:
+def model_repository(deployment: ModelDeployment, shares_per_gpu: int = 1) -> dict[str, str]:
     """Path inside the repository → file content."""
     files = {f"{deployment.name}/config.pbtxt": config_pbtxt(deployment)}
     if deployment.backend == "vllm":
-        files[f"{deployment.name}/1/model.json"] = model_json(deployment)
+        files[f"{deployment.name}/1/model.json"] = model_json(deployment, shares_per_gpu)
     return files

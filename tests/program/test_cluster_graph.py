@@ -85,19 +85,21 @@ def test_helm_releases_come_from_the_internal_chart_mirror(prod):
         "tigera-operator",
         "gpu-operator",
         "training-operator",
+        "prometheus-adapter",
     }
     for release in releases:
         assert release.inputs["repositoryOpts"]["repo"] == "https://charts.bank.internal/stable"
 
 
-def test_gpu_operator_gets_time_slicing_profiles_per_model(prod):
+def test_gpu_operator_gets_a_sharing_profile_per_model(prod):
     (config_map, *_) = [
         r
         for r in prod.by_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["name"] == "device-plugin-sharing"
     ]
     assert set(config_map.inputs["data"]) == {"A100-80GB", "V100-32GB"}
-    assert "replicas: 2" in config_map.inputs["data"]["V100-32GB"]
+    # prod serves on whole GPUs; time-slicing's own entry is checked in the unit tests.
+    assert "sharing" not in config_map.inputs["data"]["V100-32GB"]
     (release, *_) = [
         r
         for r in prod.by_type("kubernetes:helm.sh/v3:Release")

@@ -7,6 +7,7 @@ import sys
 import pytest
 import yaml
 
+from components.config import SECRET_KEYS
 from components.preflight import ConfigError, check_inventory
 from components.stack_config import validate_config
 from tests.bad_stacks import PROJECT_DIR, case_names, load_case, write_bad_project
@@ -17,7 +18,7 @@ def _raw(stack: str) -> dict:
     return {
         key.split(":", 1)[1]: value
         for key, value in config.items()
-        if key.startswith("deepseek-onprem:") and not key.endswith(":sshPrivateKey")
+        if key.startswith("deepseek-onprem:") and key.split(":", 1)[1] not in SECRET_KEYS
     }
 
 

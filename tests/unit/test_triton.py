@@ -21,7 +21,12 @@ def test_vllm_repository_layout_and_engine_arguments():
     assert arguments["gpu_memory_utilization"] == 0.9
     assert arguments["max_model_len"] == 8192
     assert arguments["dtype"] == "bfloat16"
-    assert arguments["model"] == "/models/r1-qwen-32b/weights/DeepSeek-R1-Distill-Qwen-32B-bf16"
+    assert arguments["model"] == "/weights/DeepSeek-R1-Distill-Qwen-32B-bf16"
+
+
+def test_a_time_sliced_share_holds_vllm_to_its_part_of_the_gpu():
+    llama = prod_models()[1]
+    assert json.loads(model_json(llama, shares_per_gpu=2))["gpu_memory_utilization"] == 0.45
 
 
 def test_quantized_precisions_name_their_method():

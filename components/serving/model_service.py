@@ -1,0 +1,435 @@
+"""One model at one site: Triton pods (stable, and a canary when config has one), their
+Services, disruption budgets and the autoscaler on Triton's queue time.
+
+The pod specs are pure functions of the validated config and the site's serving plan, so
+tests read them without a Pulumi runtime."""
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.catalog import GPU_MODELS, MODELS, PRECISION_BYTES
+from components.config import Mirrors, Monitoring, Serving, Site
+from components.kubernetes import names
+from components.kubernetes.charts import mirror
+from components.kubernetes.local_path import checkov_skips
+from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
+from components.serving.capacity import ServingPlan
+from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
+
+HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
+TRITON_UID = 1000
+"""The NGC Triton images' `triton-server` user."""
+RCLONE_IMAGE = ("docker.io/rclone/rclone", "1.68.2")
+MODEL_STORE_SECRET = "model-store"
+"""Secret in the inference namespace holding rclone's config for the site's model store."""
+GIB = 2**30
+
+
+def weights_gib(plan: ServingPlan) -> float:
+    d = plan.deployment
+    return MODELS[d.model].parameters_b * 1e9 * PRECISION_BYTES[d.precision] / GIB
+
+
+def startup_budget_seconds(plan: ServingPlan) -> int:
+    """Time Triton may take from start to ready: loading the weights from the pod's disk
+    into the GPUs (10 s per GiB, a slow disk's pace) plus 10 minutes of engine start-up
+    (CUDA graphs, KV-cache allocation, warm-up)."""
+    return 600 + math.ceil(10 * weights_gib(plan))
+
+
+def _product_names(plan: ServingPlan) -> list[str]:
+    """`nvidia.com/gpu.product` values GPU Feature Discovery gives nodes with this GPU model:
+    the product name with '-' for ' ', and '-SHARED' appended on time-sliced GPUs."""
+    base = [n.replace(" ", "-") for n in GPU_MODELS[plan.deployment.gpu_model].smi_product_names]
+    return [n + "-SHARED" for n in base] if plan.share.mode == "time-slicing" else base
+
+
+def labels(plan: ServingPlan, track: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "triton",
+        "app.kubernetes.io/instance": plan.deployment.name,
+        "app.kubernetes.io/part-of": "deepseek-serving",
+        "deepseek.bank/track": track,
+    }
+
+
+def _security() -> dict:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": TRITON_UID,
+        "runAsGroup": TRITON_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_template(
+    plan: ServingPlan,
+    track: str,
+    revision: str,
+    site: Site,
+    serving: Serving,
+    mirrors: Mirrors,
+) -> dict:
+    """The pod of one replica: weights fetched from the site's store, then Triton."""
+    d = plan.deployment
+    gpus = d.tensor_parallel_size
+    weights = weights_gib(plan)
+    release = d.triton_release or serving.triton_release
+    flavour = "vllm" if d.backend == "vllm" else "trtllm"
+    image = f"{mirror(mirrors, 'nvcr.io/nvidia/tritonserver')}:{release}-{flavour}-python-py3"
+    shm_gib = 2 * gpus  # NCCL and vLLM's workers exchange tensors through /dev/shm
+    weights_volume_gib = math.ceil(weights * 1.1) + 1
+    triton_resources = {
+        plan.share.resource: str(gpus),
+        "cpu": str(4 * gpus),
+        # /dev/shm is memory-backed and counts against this limit.
+        "memory": f"{16 * gpus + shm_gib}Gi",
+        "ephemeral-storage": f"{weights_volume_gib + 10}Gi",
+    }
+    store = site.model_store
+    source = f"store:{store.bucket}/{d.model}/{d.precision}/{revision}" if store else ""
+    probe = {"port": "http"}
+    budget = startup_budget_seconds(plan)
+    return {
+        "metadata": {
+            "labels": {**labels(plan, track), "deepseek.bank/revision": revision},
+            "annotations": {
+                # Prometheus scrapes Triton's metrics (queue time feeds the autoscaler).
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(METRICS_PORT),
+                "prometheus.io/path": "/metrics",
+            },
+        },
+        "spec": {
+            "priorityClassName": names.HIGH_PRIORITY,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 120,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": TRITON_UID,
+                "runAsGroup": TRITON_UID,
+                "fsGroup": TRITON_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            # Data locality: the site's own region and inference pool, and the GPU product.
+            "nodeSelector": {
+                "topology.kubernetes.io/region": site.region,
+                "deepseek.bank/node-pool": "inference",
+                "deepseek.bank/gpu-model": d.gpu_model,
+            },
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "nvidia.com/gpu.product",
+                                        "operator": "In",
+                                        "values": _product_names(plan),
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "tolerations": [
+                {
+                    "key": "nvidia.com/gpu",
+                    "operator": "Equal",
+                    "value": "inference",
+                    "effect": "NoSchedule",
+                }
+            ],
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": labels(plan, track)},
+                }
+            ],
+            "initContainers": [
+                {
+                    "name": "fetch-weights",
+                    "image": f"{mirror(mirrors, RCLONE_IMAGE[0])}:{RCLONE_IMAGE[1]}",
+                    "imagePullPolicy": "IfNotPresent",
+                    "args": [
+                        "copy",
+                        "--config=/etc/rclone/rclone.conf",
+                        "--checksum",
+                        "--transfers=16",
+                        source,
+                        weights_path(d),
+                    ],
+                    "env": [{"name": "HOME", "value": "/tmp"}],
+                    "resources": {
+                        "requests": {"cpu": "2", "memory": "2Gi"},
+                        "limits": {"cpu": "2", "memory": "2Gi"},
+                    },
+                    "securityContext": _security(),
+                    "volumeMounts": [
+                        {"name": "weights", "mountPath": WEIGHTS_ROOT},
+                        {"name": "model-store", "mountPath": "/etc/rclone", "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "containers": [
+                {
+                    "name": "triton",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["tritonserver"],
+                    "args": [
+                        f"--model-repository={MODEL_ROOT}",
+                        "--model-control-mode=none",
+                        "--strict-readiness=true",
+                        "--exit-on-error=true",
+                        f"--http-port={HTTP_PORT}",
+                        f"--grpc-port={GRPC_PORT}",
+                        f"--metrics-port={METRICS_PORT}",
+                    ],
+                    "ports": [
+                        {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+                        {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+                        {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+                    ],
+                    "env": [
+                        # No model hub: weights come from the site's store only.
+                        {"name": "HF_HUB_OFFLINE", "value": "1"},
+                        {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
+                        {"name": "HF_HOME", "value": "/tmp/huggingface"},
+                        {"name": "HOME", "value": "/tmp"},
+                        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+                        {"name": "DO_NOT_TRACK", "value": "1"},
+                    ],
+                    # GPU requests equal limits: a replica gets exactly the GPUs it was sized for.
+                    "resources": {"requests": triton_resources, "limits": triton_resources},
+                    "startupProbe": {
+                        "httpGet": {"path": "/v2/health/ready", **probe},
+                        "periodSeconds": 10,
+                        "failureThreshold": math.ceil(budget / 10),
+                    },
+                    "readinessProbe": {
+                        "httpGet": {"path": "/v2/health/ready", **probe},
+                        "periodSeconds": 10,
+                        "timeoutSeconds": 5,
+                        "failureThreshold": 3,
+                    },
+                    "livenessProbe": {
+                        "httpGet": {"path": "/v2/health/live", **probe},
+                        "periodSeconds": 15,
+                        "timeoutSeconds": 5,
+                        "failureThreshold": 4,
+                    },
+                    "securityContext": _security(),
+                    "volumeMounts": [
+                        {"name": "model-repository", "mountPath": MODEL_ROOT, "readOnly": True},
+                        {"name": "weights", "mountPath": WEIGHTS_ROOT, "readOnly": True},
+                        {"name": "shm", "mountPath": "/dev/shm"},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "model-repository",
+                    "configMap": {
+                        "name": repository_config_map(plan),
+                        "items": [
+                            {"key": _key(path), "path": path}
+                            for path in sorted(model_repository(d, plan.share.per_gpu))
+                        ],
+                    },
+                },
+                {"name": "weights", "emptyDir": {"sizeLimit": f"{weights_volume_gib}Gi"}},
+                {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm_gib}Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+                {
+                    "name": "model-store",
+                    "secret": {"secretName": MODEL_STORE_SECRET, "defaultMode": 0o440},
+                },
+            ],
+        },
+    }
+
+
+def _key(path: str) -> str:
+    """ConfigMap key of a repository file (keys may not contain '/')."""
+    return path.rsplit("/", 1)[1]
+
+
+def repository_config_map(plan: ServingPlan) -> str:
+    return f"{plan.deployment.name}-model-repository"
+
+
+def deployment_name(plan: ServingPlan, track: str) -> str:
+    return plan.deployment.name if track == "stable" else f"{plan.deployment.name}-canary"
+
+
+def deployment_manifest(
+    plan: ServingPlan, track: str, site: Site, serving: Serving, mirrors: Mirrors
+) -> dict:
+    """metadata and spec of the Deployment of one track."""
+    d = plan.deployment
+    revision = d.revision if track == "stable" else d.canary.revision
+    return {
+        "metadata": {
+            "name": deployment_name(plan, track),
+            "namespace": names.INFERENCE,
+            "labels": labels(plan, track),
+            "annotations": {
+                **checkov_skips(
+                    (
+                        "CKV_K8S_43",
+                        "pinned by tag in the internal mirror; tags are immutable there",
+                    ),
+                ),
+                "deepseek.bank/estimated-requests-per-second": (
+                    f"{plan.estimate.requests_per_second:.2f}"
+                ),
+            },
+        },
+        "spec": {
+            # The stable track's replicas belong to the autoscaler once it runs: this is the
+            # count at first deploy and what a re-deploy resets to.
+            "replicas": plan.replicas if track == "stable" else plan.canary_replicas,
+            "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": startup_budget_seconds(plan) + 600,
+            "strategy": {
+                # Never below the serving count: a new pod must be ready before an old one
+                # goes, and GPUs for one extra replica are kept free by the ceiling.
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "selector": {"matchLabels": labels(plan, track)},
+            "template": pod_template(plan, track, revision, site, serving, mirrors),
+        },
+    }
+
+
+def service_spec(plan: ServingPlan, track: str) -> dict:
+    return {
+        "type": "ClusterIP",
+        "selector": labels(plan, track),
+        "ports": [
+            {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+        ],
+    }
+
+
+def routes(plan: ServingPlan) -> list[dict[str, object]]:
+    """Services of the model and the share of traffic the gateway sends to each."""
+    d = plan.deployment
+    if d.canary is None:
+        return [{"service": d.name, "weight": 100, "revision": d.revision}]
+    return [
+        {"service": d.name, "weight": 100 - d.canary.weight, "revision": d.revision},
+        {"service": f"{d.name}-canary", "weight": d.canary.weight, "revision": d.canary.revision},
+    ]
+
+
+@dataclass(frozen=True)
+class ModelServiceArgs:
+    """Inputs of `ModelService`."""
+
+    plan: ServingPlan
+    site: Site
+    serving: Serving
+    monitoring: Monitoring
+    mirrors: Mirrors
+    provider: k8s.Provider
+    depends_on: list[pulumi.Resource]
+    """The inference namespace, the model-store Secret, the priority classes."""
+
+
+class ModelService(pulumi.ComponentResource):
+    """A model served by Triton at one site (`deepseek:serving:ModelService`)."""
+
+    routes: pulumi.Output[list]
+
+    def __init__(
+        self, name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        plan = args.plan
+        d = plan.deployment
+        super().__init__(
+            "deepseek:serving:ModelService",
+            name,
+            {"model": d.model, "precision": d.precision, "gpuModel": d.gpu_model},
+            opts,
+        )
+        child = pulumi.ResourceOptions(
+            parent=self, provider=args.provider, depends_on=args.depends_on
+        )
+        files = model_repository(d, plan.share.per_gpu)
+        repository = k8s.core.v1.ConfigMap(
+            f"{name}-repository",
+            metadata={"name": repository_config_map(plan), "namespace": names.INFERENCE},
+            data={_key(path): text for path, text in files.items()},
+            opts=child,
+        )
+        tracks = ["stable"] + (["canary"] if d.canary else [])
+        for track in tracks:
+            suffix = "" if track == "stable" else "-canary"
+            manifest = deployment_manifest(plan, track, args.site, args.serving, args.mirrors)
+            deployment = k8s.apps.v1.Deployment(
+                f"{name}{suffix}",
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        depends_on=[repository],
+                        # The autoscaler owns the replica count after the first deploy.
+                        ignore_changes=["spec.replicas"] if track == "stable" else None,
+                    ),
+                ),
+            )
+            k8s.core.v1.Service(
+                f"{name}{suffix}-service",
+                metadata={
+                    "name": deployment_name(plan, track),
+                    "namespace": names.INFERENCE,
+                    "labels": labels(plan, track),
+                },
+                spec=service_spec(plan, track),
+                opts=child,
+            )
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}{suffix}-pdb",
+                metadata={"name": deployment_name(plan, track), "namespace": names.INFERENCE},
+                # Drains take one replica at a time; the rest keep serving.
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": labels(plan, track)}},
+                opts=child,
+            )
+            if track == "stable":
+                k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                    f"{name}-autoscaler",
+                    metadata={"name": d.name, "namespace": names.INFERENCE},
+                    spec=hpa_spec(plan, args.serving, args.monitoring, d.name),
+                    opts=pulumi.ResourceOptions.merge(
+                        child, pulumi.ResourceOptions(depends_on=[deployment])
+                    ),
+                )
+        self.routes = pulumi.Output.from_input(routes(plan))
+        self.register_outputs(
+            {
+                "routes": self.routes,
+                "queueTimeMetric": QUEUE_TIME_METRIC,
+                "replicas": plan.replicas,
+                "maxReplicas": plan.max_replicas,
+                "estimatedRequestsPerSecond": round(plan.capacity_rps, 2),
+            }
+        )
