@@ -220,6 +220,14 @@ class ModelStore(Model):
 
     endpoint: str = Field(pattern=r"^https://[a-z0-9.-]+(:[0-9]+)?/?$")
     bucket: str = Field(default="deepseek-models", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    networks: list[IPv4Network] = Field(min_length=1)
+    """Where the endpoint's addresses are (e.g. the RGW hosts' network): serving pods may
+    open connections there, on the endpoint's port, and nowhere else outside the cluster."""
+
+    @property
+    def port(self) -> int:
+        host = self.endpoint.removeprefix("https://").rstrip("/")
+        return int(host.split(":")[1]) if ":" in host else 443
 
     @field_validator("endpoint")
     @classmethod

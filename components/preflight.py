@@ -338,8 +338,11 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 f"models[{m}].tensorParallelSize",
                 deployment.tensor_parallel_size,
                 f"{deployment.gpu_model} GPUs are shared ({share.mode}, {share.resource}): "
-                "a pod asking for several shares may get parts of one GPU, and NCCL cannot "
-                "span MIG instances",
+                + (
+                    "a pod asking for several shares may get parts of one GPU"
+                    if share.mode == "time-slicing"
+                    else "NCCL cannot span MIG instances"
+                ),
                 f"set kubernetes.gpuSharing.{deployment.gpu_model}.mode to exclusive, or "
                 "serve the model with tensorParallelSize 1",
             )
@@ -385,6 +388,7 @@ def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
     if not config.models:
         return
     active = sum(1 for site in config.sites if site.role == "active")
+    reported: set[tuple[int, str, str]] = set()
     for s, site in enumerate(config.sites):
         if site.model_store is None:
             yield ConfigIssue(
@@ -393,8 +397,22 @@ def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 f"site {site.name} serves models but names no model store to fetch weights from",
                 "set modelStore.endpoint to the site's own S3 endpoint (Ceph RGW)",
             )
+        else:
+            allowed = [site.network.node_cidr, *site.network.egress_allow_list]
+            for n, network in enumerate(site.model_store.networks):
+                if not any(network.subnet_of(a) for a in allowed):
+                    yield ConfigIssue(
+                        f"sites[{s}].modelStore.networks[{n}]",
+                        str(network),
+                        f"is neither in site {site.name}'s node network nor on its egress "
+                        "allow-list: weights would come from outside the site",
+                        "name the site's own RGW network, or add it to network.egressAllowList",
+                    )
         _, problems = plan_site(site, config.models, config.kubernetes, active)
         for p in problems:
+            if (p.index, p.field, p.problem) in reported:
+                continue  # the same at every site: say it once
+            reported.add((p.index, p.field, p.problem))
             yield ConfigIssue(
                 f"models[{p.index}].{p.field}" if p.field else f"models[{p.index}]",
                 p.value if p.value is not None else "(default)",

@@ -111,7 +111,10 @@ def generated_inventory(gpu_hosts: int) -> dict:
                 "region": f"de-r{s}",
                 "zone": f"z{s}",
                 "role": "active",
-                "modelStore": {"endpoint": f"https://s3.bench-{s}.bank.internal"},
+                "modelStore": {
+                    "endpoint": f"https://s3.bench-{s}.bank.internal",
+                    "networks": [str(node)],
+                },
                 "network": {
                     "nodeCidr": str(node),
                     "podCidr": f"10.{140 + s}.0.0/16",

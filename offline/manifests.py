@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from offline.graph import Graph, RecordedResource
+from offline.graph import SECRET, Graph, RecordedResource
 
 SKIPPED_TYPES = ("kubernetes:helm.sh/v3:Release", "pulumi:providers:kubernetes")
 
@@ -25,7 +25,14 @@ def manifest(resource: RecordedResource) -> dict[str, Any]:
     ordered = {
         key: document.pop(key) for key in ("apiVersion", "kind", "metadata") if key in document
     }
-    return {**ordered, **document}
+    result = {**ordered, **document}
+    if resource.type == "kubernetes:core/v1:Secret":
+        # pulumi-kubernetes makes a Secret's whole data/stringData map secret, so the graph
+        # holds neither keys nor values: write an empty map, never the contents.
+        for field in ("data", "stringData"):
+            if result.get(field) == SECRET:
+                result[field] = {}
+    return result
 
 
 def _site_of(graph: Graph, resource: RecordedResource) -> str:

@@ -199,24 +199,56 @@ def plan_site(
             * (at_rest[i] + (models[i].canary.replicas if models[i].canary else 0))
         ]
         if not pack(resting, hosts):
+            stable_only = [
+                size for i in members for size in [models[i].tensor_parallel_size] * at_rest[i]
+            ]
             wanted = ", ".join(
                 f"{models[i].name} {at_rest[i]}"
                 + (f"+{models[i].canary.replicas} canary" if models[i].canary else "")
                 + f" × {models[i].tensor_parallel_size}"
                 for i in members
             )
+            where = (
+                f"at site {site.name}: the replicas on {gpu_model} ({wanted} {share.resource}) "
+                f"do not fit the {sum(hosts)} that its {len(hosts)} "
+                f"host{'s' if len(hosts) > 1 else ''} offer"
+            )
             for i in members:
-                problems.append(
-                    Problem(
-                        i,
-                        "canary" if models[i].canary else "replicas",
-                        at_rest[i],
-                        f"at site {site.name}: the replicas on {gpu_model} ({wanted} "
-                        f"{share.resource}) do not fit the {sum(hosts)} that its "
-                        f"{len(hosts)} host{'s' if len(hosts) > 1 else ''} offer",
-                        "lower replicas or canary.replicas, or add hosts",
+                d = models[i]
+                if d.canary and pack(stable_only, hosts):
+                    problems.append(
+                        Problem(
+                            i,
+                            "canary.replicas",
+                            d.canary.replicas,
+                            f"{where}: the canary does not fit beside the stable version",
+                            "lower canary.replicas or replicas, or promote the canary",
+                        )
                     )
-                )
+                elif d.replicas is not None:
+                    problems.append(
+                        Problem(
+                            i,
+                            "replicas",
+                            d.replicas,
+                            where,
+                            "lower replicas, or add hosts",
+                        )
+                    )
+                else:
+                    share_rps = d.requests_per_second / active_sites
+                    problems.append(
+                        Problem(
+                            i,
+                            "requestsPerSecond",
+                            d.requests_per_second,
+                            f"{where}; its share of the load ({share_rps:g} requests/s at an "
+                            f"estimated {estimates[i].requests_per_second:.2f} per replica) "
+                            f"needs {at_rest[i]} replicas at rest",
+                            f"add {gpu_model} hosts, use a faster precision, or lower "
+                            "requestsPerSecond",
+                        )
+                    )
             continue
         for i in members:
             d = models[i]
@@ -256,7 +288,9 @@ def plan_site(
                         "requestsPerSecond",
                         d.requests_per_second,
                         f"site {site.name} must carry the whole load alone when the other "
-                        f"site is down, but its {ceiling + canary} replicas at most on "
+                        f"site is down, but its {ceiling} replicas at most"
+                        + (f" and {canary} canary" if canary else "")
+                        + f" on "
                         f"{gpu_model} serve an estimated {plan.capacity_rps:.1f} requests/s "
                         f"({per:.2f} each: {estimates[i].tokens_per_second:.0f} tokens/s at "
                         f"{d.max_concurrent_sequences} sequences, "

@@ -20,8 +20,9 @@ from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
 
 HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
-TRITON_UID = 1000
-"""The NGC Triton images' `triton-server` user."""
+TRITON_UID = 10001
+"""A UID no image user owns (checkov CKV_K8S_40): Triton's files under /opt/tritonserver are
+world-readable, everything it writes goes to /tmp, and fsGroup makes the weights readable."""
 RCLONE_IMAGE = ("docker.io/rclone/rclone", "1.68.2")
 MODEL_STORE_SECRET = "model-store"
 """Secret in the inference namespace holding rclone's config for the site's model store."""
@@ -161,7 +162,7 @@ def pod_template(
                 {
                     "name": "fetch-weights",
                     "image": f"{mirror(mirrors, RCLONE_IMAGE[0])}:{RCLONE_IMAGE[1]}",
-                    "imagePullPolicy": "IfNotPresent",
+                    "imagePullPolicy": "Always",
                     "args": [
                         "copy",
                         "--config=/etc/rclone/rclone.conf",
@@ -187,7 +188,7 @@ def pod_template(
                 {
                     "name": "triton",
                     "image": image,
-                    "imagePullPolicy": "IfNotPresent",
+                    "imagePullPolicy": "Always",
                     "command": ["tritonserver"],
                     "args": [
                         f"--model-repository={MODEL_ROOT}",
@@ -329,6 +330,55 @@ def service_spec(plan: ServingPlan, track: str) -> dict:
     }
 
 
+def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
+    """Who may reach the model's pods, and what they may reach: the gateway on the
+    inference ports, monitoring on the metrics port; out, only DNS and the model store."""
+    store = site.model_store
+    return {
+        "podSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "triton",
+                "app.kubernetes.io/instance": plan.deployment.name,
+            }
+        },
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
+            {
+                "from": [_namespace(names.GATEWAY)],
+                "ports": [
+                    {"protocol": "TCP", "port": HTTP_PORT},
+                    {"protocol": "TCP", "port": GRPC_PORT},
+                ],
+            },
+            {
+                "from": [_namespace(names.MONITORING)],
+                "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+            },
+        ],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                        },
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            },
+            {
+                "to": [{"ipBlock": {"cidr": str(network)}} for network in store.networks],
+                "ports": [{"protocol": "TCP", "port": store.port}],
+            },
+        ],
+    }
+
+
+def _namespace(name: str) -> dict:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
 def routes(plan: ServingPlan) -> list[dict[str, object]]:
     """Services of the model and the share of traffic the gateway sends to each."""
     d = plan.deployment
@@ -378,6 +428,12 @@ class ModelService(pulumi.ComponentResource):
             f"{name}-repository",
             metadata={"name": repository_config_map(plan), "namespace": names.INFERENCE},
             data={_key(path): text for path, text in files.items()},
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": f"{d.name}-triton", "namespace": names.INFERENCE},
+            spec=network_policy_spec(plan, args.site),
             opts=child,
         )
         tracks = ["stable"] + (["canary"] if d.canary else [])
