@@ -82,8 +82,10 @@ class RecordedResource:
     protect: bool
     retain_on_delete: bool
     inputs: dict[str, Any]
+    ignore_changes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"ignoreChanges": list(self.ignore_changes)} if self.ignore_changes else {}
         return {
             "urn": self.urn,
             "type": self.type,
@@ -95,6 +97,7 @@ class RecordedResource:
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
             "inputs": self.inputs,
+            **extra,
         }
 
 
@@ -115,6 +118,7 @@ def recorded_resource(urn: str, request: Any) -> RecordedResource:
         protect=not is_read and bool(request.protect),
         retain_on_delete=not is_read and bool(request.retainOnDelete),
         inputs=struct_to_masked(request.properties if is_read else request.object),
+        ignore_changes=() if is_read else tuple(request.ignoreChanges),
     )
 
 
