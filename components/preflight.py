@@ -373,7 +373,10 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 continue
             gpus_per_host = min(h.gpu.count for h in hosts)
             rdma = all(h.rdma for h in hosts)
-            for problem in check_placement(placement, gpus_per_host, len(hosts), rdma):
+            # The serving layer deploys a replica on one host: suggest only such placements.
+            for problem in check_placement(
+                placement, gpus_per_host, len(hosts), rdma, suggest_multi_host=False
+            ):
                 yield ConfigIssue(
                     f"models[{m}]",
                     deployment.name,

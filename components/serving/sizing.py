@@ -110,12 +110,17 @@ def ways_out(p: Placement, gpus_per_host: int, hosts_available: int, rdma: bool)
 
 
 def check_placement(
-    p: Placement, gpus_per_host: int, hosts_available: int, rdma: bool
+    p: Placement,
+    gpus_per_host: int,
+    hosts_available: int,
+    rdma: bool,
+    suggest_multi_host: bool = True,
 ) -> list[str]:
-    """Every reason the placement cannot work, each with the numbers and a way out."""
+    """Every reason the placement cannot work, each with the numbers and a way out (across
+    hosts too, unless `suggest_multi_host` is off because the caller cannot deploy that)."""
     problems = []
     model, gpu = MODELS[p.model], GPU_MODELS[p.gpu_model]
-    alternatives = ways_out(p, gpus_per_host, hosts_available, rdma)
+    alternatives = ways_out(p, gpus_per_host, hosts_available, rdma and suggest_multi_host)
     out = (
         f"use {' or '.join(alternatives[:2])}"
         if alternatives
