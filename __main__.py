@@ -20,5 +20,15 @@ pulumi.export(
     "serving",
     {name: site.serving.models for name, site in platform.sites.items() if site.serving},
 )
+# Per site: the gateway's address and names, for the bank's DNS (the global name resolves to
+# every active site's address).
+pulumi.export(
+    "gateways",
+    {
+        name: {"address": site.gateway.address, "hostnames": site.gateway.hostnames}
+        for name, site in platform.sites.items()
+        if site.gateway
+    },
+)
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.catalog import GPU_MODELS, MODELS, known_gpu_models
+from components.kubernetes.names import PRIVILEGED_BY_DEFAULT, SYSTEM_NAMESPACES
 
 PROJECT = "deepseek-onprem"
 
@@ -160,6 +161,29 @@ class Network(Model):
         return cidrs
 
 
+class BgpPeer(Model):
+    """A router the site's load-balancer addresses are announced to."""
+
+    address: IPv4Address
+    asn: int = Field(ge=1, le=4_294_967_294)
+
+
+class LoadBalancer(Model):
+    """Addresses for the one LoadBalancer Service of the site (the gateway's), and how the
+    network learns them: MetalLB answering ARP (`l2`) or peering with the routers (`bgp`),
+    or the SDN announcing them itself (`sdn`, no MetalLB)."""
+
+    addresses: list[IPv4Network] = Field(min_length=1)
+    """The pool; the gateway takes the first address."""
+    mode: Literal["l2", "bgp", "sdn"] = "l2"
+    local_asn: int | None = Field(default=None, ge=1, le=4_294_967_294)
+    peers: list[BgpPeer] = []
+
+    @property
+    def gateway_address(self) -> str:
+        return str(self.addresses[0][0])
+
+
 class Site(Model):
     """One data center."""
 
@@ -171,6 +195,8 @@ class Site(Model):
     role: Literal["active", "dr"]
     network: Network
     hosts: list[Host] = Field(min_length=1)
+    load_balancer: LoadBalancer | None = None
+    """Where the gateway's address comes from (required when the stack has a gateway)."""
     model_store: "ModelStore | None" = None
     """Where this site's serving pods fetch model weights: the site's own S3 endpoint (Ceph
     RGW), so weights never cross a site boundary at serving time."""
@@ -304,6 +330,64 @@ class Serving(Model):
     prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=r"^v?[0-9.]+$")
 
 
+class IdentityProvider(Model):
+    """The enterprise OIDC provider whose JWTs the gateway accepts."""
+
+    issuer: str = Field(pattern=r"^https://")
+    jwks_uri: str = Field(pattern=r"^https://")
+    audiences: list[str] = Field(min_length=1)
+    tenant_claim: str = Field(default="tenant", pattern=r"^[A-Za-z0-9_.-]+$")
+    """The JWT claim naming the caller's tenant (the key of its rate limit)."""
+    networks: list[IPv4Network] = Field(min_length=1)
+    """Where the provider's JWKS endpoint is: the gateway's only egress besides the models."""
+
+
+class Tenant(Model):
+    name: DnsLabel
+    requests_per_minute: int = Field(ge=1, le=1_000_000)
+
+
+PemCertificate = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?$"
+    ),
+]
+
+
+class Gateway(Model):
+    """The zero-trust gateway in front of every model (Envoy Gateway, Gateway API)."""
+
+    hostname: str = Field(pattern=r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
+    """The global service name, served by every active site; each site also answers to
+    `<site>.<hostname>`."""
+    client_authentication: Literal["jwt", "mtls", "jwt+mtls"] = "jwt+mtls"
+    identity_provider: IdentityProvider
+    client_networks: list[IPv4Network] = Field(min_length=1)
+    """Internal networks clients connect from: the gateway accepts nothing else."""
+    ca_certificate: PemCertificate
+    """The internal CA (an intermediate of the bank's PKI) that signs the gateway's
+    certificates and the clients' (mTLS); its key is the `gatewayCaPrivateKey` secret."""
+    tenants: list[Tenant] = []
+    default_requests_per_minute: int = Field(default=60, ge=1)
+    """Per tenant not listed in `tenants`."""
+    replicas: int = Field(default=2, ge=1, le=16)
+    envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=r"^v?[0-9.]+$")
+    cert_manager_chart_version: str = Field(default="v1.16.2", pattern=r"^v?[0-9.]+$")
+    metallb_chart_version: str = Field(default="0.14.9", pattern=r"^v?[0-9.]+$")
+
+    @field_validator("client_networks")
+    @classmethod
+    def _internal_clients(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        for cidr in cidrs:
+            if cidr.prefixlen < 8:
+                raise ValueError(
+                    f"{cidr} admits a large part of the internet; "
+                    "fix: list only the internal networks clients connect from"
+                )
+        return cidrs
+
+
 class Preflight(Model):
     """Minimums the preflight diagnostics must measure before a host is configured."""
 
@@ -367,6 +451,20 @@ class Kubernetes(Model):
     """Device-plugin profile per GPU model (catalog name); every model in the inventory
     needs one."""
     training_example: TrainingExample = TrainingExample()
+    privileged_namespaces: list[str] = list(PRIVILEGED_BY_DEFAULT)
+    """System namespaces whose Pod Security level is `privileged` (every other namespace is
+    `restricted`); only cluster plumbing that needs host access belongs here."""
+
+    @field_validator("privileged_namespaces")
+    @classmethod
+    def _only_system_namespaces(cls, value: list[str]) -> list[str]:
+        for namespace in value:
+            if namespace not in SYSTEM_NAMESPACES:
+                raise ValueError(
+                    f"{namespace} is not a system namespace of the platform; fix: list only "
+                    f"namespaces among {', '.join(SYSTEM_NAMESPACES)}"
+                )
+        return value
 
 
 class Monitoring(Model):
@@ -417,6 +515,7 @@ class PlatformConfig(Model):
     kubernetes: Kubernetes = Kubernetes()
     models: list[ModelDeployment] = []
     serving: Serving = Serving()
+    gateway: Gateway | None = None
     monitoring: Monitoring = Monitoring()
     backup: Backup = Backup()
     replication: Replication | None = None
@@ -442,7 +541,13 @@ SECRET_KEYS = {
         "pulumi config set --secret modelStoreSecretAccessKey",
     ),
 }
+SECRET_KEYS["gatewayCaPrivateKey"] = (
+    "the private key of the gateway's internal CA (PEM)",
+    "pulumi config set --secret gatewayCaPrivateKey < gateway-ca.key",
+)
 SECRET_KEYS_FOR_MODELS = ("modelStoreAccessKeyId", "modelStoreSecretAccessKey")
 """Needed only when the stack serves models."""
+SECRET_KEYS_FOR_GATEWAY = ("gatewayCaPrivateKey",)
+"""Needed only when the stack has a gateway."""
 
 CONFIG_KEYS = tuple(field.alias or name for name, field in PlatformConfig.model_fields.items())

@@ -47,6 +47,8 @@ class Platform(pulumi.ComponentResource):
                     serving=config.serving,
                     monitoring=config.monitoring,
                     active_sites=sum(1 for s in config.sites if s.role == "active"),
+                    sites=config.sites,
+                    gateway=config.gateway,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

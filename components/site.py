@@ -7,6 +7,7 @@ import pulumi
 import pulumi_command
 
 from components.config import (
+    Gateway,
     Kubernetes,
     Mirrors,
     ModelDeployment,
@@ -17,6 +18,10 @@ from components.config import (
     Ssh,
 )
 from components.config import Site as SiteSpec
+from components.gateway.certificates import InternalCa, InternalCaArgs
+from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
+from components.gateway.load_balancer import MetalLb, MetalLbArgs
+from components.gateway.routes import ModelRoutes, ModelRoutesArgs
 from components.inventory import api_endpoint, gpu_inventory, site_summary
 from components.kubernetes import names
 from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
@@ -24,6 +29,11 @@ from components.kubernetes.cluster import ClusterArgs, KubernetesCluster
 from components.kubernetes.cni import Calico, CalicoArgs
 from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
+from components.kubernetes.network_policies import (
+    IsolationArgs,
+    NamespaceIsolation,
+    peer_gateways,
+)
 from components.kubernetes.training import TrainingArgs, TrainingOperator
 from components.metal.host import BareMetalHost, HostArgs
 from components.metal.steps import peer_ring
@@ -48,6 +58,8 @@ class SiteArgs:
         serving: Serving,
         monitoring: Monitoring,
         active_sites: int,
+        sites: list[SiteSpec],
+        gateway: Gateway | None,
     ) -> None:
         self.spec = spec
         """The validated site config."""
@@ -71,6 +83,9 @@ class SiteArgs:
         self.monitoring = monitoring
         self.active_sites = active_sites
         """Active sites of the stack: at rest each carries its share of the load."""
+        self.sites = sites
+        """Every site of the stack (the gateway fails over to the other active ones)."""
+        self.gateway = gateway
 
 
 class Site(pulumi.ComponentResource):
@@ -115,7 +130,11 @@ class Site(pulumi.ComponentResource):
         # Everything in-cluster goes through the cluster's provider and hangs under it.
         provider = cluster.provider
         under_cluster = pulumi.ResourceOptions(parent=cluster)
-        baseline = ClusterBaseline(f"{name}-baseline", BaselineArgs(provider), under_cluster)
+        baseline = ClusterBaseline(
+            f"{name}-baseline",
+            BaselineArgs(provider, tuple(args.kubernetes.privileged_namespaces)),
+            under_cluster,
+        )
         namespaces = baseline.namespaces
         Calico(
             f"{name}-calico",
@@ -142,6 +161,14 @@ class Site(pulumi.ComponentResource):
             ),
             under_cluster,
         )
+        NamespaceIsolation(
+            f"{name}-isolation",
+            IsolationArgs(args.spec, args.sites, args.gateway, provider, namespaces),
+            under_cluster,
+        )
+        self.gateway = None
+        if args.gateway is not None:
+            self.gateway = self._gateway(name, args, provider, namespaces, under_cluster)
         self.serving = None
         if args.models:
             self.serving = SiteServing(
@@ -163,6 +190,19 @@ class Site(pulumi.ComponentResource):
                 ),
                 under_cluster,
             )
+        if self.gateway is not None and self.serving is not None:
+            ModelRoutes(
+                f"{name}-routes",
+                ModelRoutesArgs(
+                    site=args.spec,
+                    peers=peer_gateways(args.spec, args.sites),
+                    gateway=args.gateway,
+                    routes=self.serving.routes,
+                    provider=provider,
+                    after=[self.gateway, self.serving],
+                ),
+                under_cluster,
+            )
         TrainingOperator(
             f"{name}-training",
             TrainingArgs(
@@ -171,6 +211,41 @@ class Site(pulumi.ComponentResource):
                 provider,
                 namespaces[names.KUBEFLOW],
                 namespaces[names.TRAINING],
+            ),
+            under_cluster,
+        )
+
+    def _gateway(self, name, args, provider, namespaces, under_cluster) -> ZeroTrustGateway:
+        ca = InternalCa(
+            f"{name}-internal-ca",
+            InternalCaArgs(
+                args.gateway,
+                args.mirrors,
+                provider,
+                namespaces,
+                args.secrets.gateway_ca_private_key,
+            ),
+            under_cluster,
+        )
+        after: list[pulumi.Resource] = [ca.issuer, *ca.bundles.values()]
+        if args.spec.load_balancer.mode != "sdn":
+            after.append(
+                MetalLb(
+                    f"{name}-metallb",
+                    MetalLbArgs(
+                        args.spec.load_balancer,
+                        args.gateway,
+                        args.mirrors,
+                        provider,
+                        namespaces[names.METALLB],
+                    ),
+                    under_cluster,
+                )
+            )
+        return ZeroTrustGateway(
+            f"{name}-gateway",
+            GatewayArgs(
+                args.spec, args.gateway, args.mirrors, provider, namespaces[names.GATEWAY], after
             ),
             under_cluster,
         )

@@ -17,6 +17,7 @@ from components.config import (
     CONFIG_KEYS,
     PROJECT,
     SECRET_KEYS,
+    SECRET_KEYS_FOR_GATEWAY,
     SECRET_KEYS_FOR_MODELS,
     PlatformConfig,
 )
@@ -58,6 +59,7 @@ class PlatformSecrets:
     ssh_private_key: pulumi.Output[str]
     model_store_access_key_id: pulumi.Output[str] | None = None
     model_store_secret_access_key: pulumi.Output[str] | None = None
+    gateway_ca_private_key: pulumi.Output[str] | None = None
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -146,6 +148,8 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
         if runtime_config.get_config(full_key) is None:
             if key in SECRET_KEYS_FOR_MODELS and not raw.get("models"):
                 continue
+            if key in SECRET_KEYS_FOR_GATEWAY and not raw.get("gateway"):
+                continue
             issues.append(ConfigIssue(key, "(not set)", f"{what} is required", f"run `{command}`"))
         elif not runtime_config.is_config_secret(full_key):
             issues.append(
@@ -167,5 +171,6 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
         ssh_private_key=config.require_secret("sshPrivateKey"),
         model_store_access_key_id=config.get_secret("modelStoreAccessKeyId"),
         model_store_secret_access_key=config.get_secret("modelStoreSecretAccessKey"),
+        gateway_ca_private_key=config.get_secret("gatewayCaPrivateKey"),
     )
     return platform_config, secrets

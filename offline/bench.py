@@ -111,6 +111,7 @@ def generated_inventory(gpu_hosts: int) -> dict:
                 "region": f"de-r{s}",
                 "zone": f"z{s}",
                 "role": "active",
+                "loadBalancer": {"addresses": [f"10.{100 + s}.15.240/29"]},
                 "modelStore": {
                     "endpoint": f"https://s3.bench-{s}.bank.internal",
                     "networks": [str(node)],
@@ -121,7 +122,11 @@ def generated_inventory(gpu_hosts: int) -> dict:
                     "serviceCidr": f"10.{150 + s}.0.0/20",
                     "apiVip": str(vip),
                     "ntpServers": ["10.200.0.123"],
-                    "egressAllowList": ["10.200.0.0/24"],
+                    "egressAllowList": [
+                        "10.200.0.0/24",
+                        "10.200.1.0/24",
+                        f"10.{101 - s}.15.240/29",  # the other site's gateway
+                    ],
                 },
                 "hosts": hosts,
             }

@@ -49,6 +49,8 @@ class BaselineArgs:
 
     provider: k8s.Provider
     """The site cluster's provider."""
+    privileged_namespaces: tuple[str, ...] = names.PRIVILEGED_BY_DEFAULT
+    """System namespaces whose Pod Security level is privileged."""
 
 
 class ClusterBaseline(pulumi.ComponentResource):
@@ -64,7 +66,7 @@ class ClusterBaseline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.namespaces = {}
         for namespace in (*names.WORKLOAD_NAMESPACES, *names.SYSTEM_NAMESPACES):
-            level = "restricted" if namespace in names.WORKLOAD_NAMESPACES else "privileged"
+            level = "privileged" if namespace in args.privileged_namespaces else "restricted"
             self.namespaces[namespace] = k8s.core.v1.Namespace(
                 f"{name}-ns-{namespace}",
                 metadata={

@@ -15,6 +15,7 @@ from components.config import Mirrors, Monitoring, Serving, Site
 from components.kubernetes import names
 from components.kubernetes.charts import mirror
 from components.kubernetes.local_path import checkov_skips
+from components.kubernetes.network_policies import ENVOY_PROXY
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
 from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
@@ -344,7 +345,13 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
             {
-                "from": [_namespace(names.GATEWAY)],
+                # The gateway's Envoy proxies only: nothing else reaches a model.
+                "from": [
+                    {
+                        **_namespace(names.GATEWAY),
+                        "podSelector": {"matchLabels": ENVOY_PROXY},
+                    }
+                ],
                 "ports": [
                     {"protocol": "TCP", "port": HTTP_PORT},
                     {"protocol": "TCP", "port": GRPC_PORT},

@@ -10,7 +10,12 @@ from components.config import Kubernetes, Mirrors, ModelDeployment, Monitoring, 
 from components.kubernetes import names
 from components.serving.autoscaling import QueueMetricsAdapter, QueueMetricsArgs
 from components.serving.capacity import plan_site
-from components.serving.model_service import MODEL_STORE_SECRET, ModelService, ModelServiceArgs
+from components.serving.model_service import (
+    MODEL_STORE_SECRET,
+    ModelService,
+    ModelServiceArgs,
+    routes,
+)
 
 
 def rclone_config(endpoint: str, access_key_id: str, secret_access_key: str) -> str:
@@ -56,6 +61,8 @@ class SiteServing(pulumi.ComponentResource):
         site = args.site
         # Config validation has already refused any plan with problems.
         plans, _ = plan_site(site, args.models, args.kubernetes, args.active_sites)
+        self.routes = {name: routes(plan) for name, plan in plans.items()}
+        """Model → its Services and the share of traffic each gets, for the gateway."""
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         store = k8s.core.v1.Secret(
             f"{name}-model-store",

@@ -86,6 +86,9 @@ def test_helm_releases_come_from_the_internal_chart_mirror(prod):
         "gpu-operator",
         "training-operator",
         "prometheus-adapter",
+        "cert-manager",
+        "metallb",
+        "gateway-helm",
     }
     for release in releases:
         assert release.inputs["repositoryOpts"]["repo"] == "https://charts.bank.internal/stable"

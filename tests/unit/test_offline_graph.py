@@ -39,6 +39,7 @@ def test_secrets_unknowns_and_numbers_are_masked_as_the_snapshot_shows_them():
 def test_secure_values_become_secret_placeholders():
     config, secret_keys = read_stack_config("prod")
     assert secret_keys == [
+        "deepseek-onprem:gatewayCaPrivateKey",
         "deepseek-onprem:modelStoreAccessKeyId",
         "deepseek-onprem:modelStoreSecretAccessKey",
         "deepseek-onprem:sshPrivateKey",

@@ -1,0 +1,238 @@
+"""Egress control (the guide's 出口流量管控): every namespace denies all traffic in both
+directions, then allows what its workloads need, by name. Pure functions build the specs;
+`NamespaceIsolation` registers them.
+
+Calico enforces NetworkPolicy after a Service's DNAT, so a pod reaching the API server
+through the `kubernetes` Service is seen going to a control-plane node on 6443, and a
+webhook call from the API server comes from a node address (the API server runs on the host
+network). Ingress from outside the cluster is matched on the client's own address: the
+gateway's Service keeps it (externalTrafficPolicy: Local)."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import Gateway, Site
+from components.kubernetes import names
+
+ENVOY_PROXY = {
+    "app.kubernetes.io/component": "proxy",
+    "app.kubernetes.io/managed-by": "envoy-gateway",
+}
+"""Labels Envoy Gateway puts on the proxy pods it runs for a Gateway."""
+ENVOY_CONTROLLER = {"control-plane": "envoy-gateway"}
+"""Labels of the Envoy Gateway controller's pods (its Helm chart)."""
+ENVOY_LISTENER_PORT = 10443
+"""Envoy Gateway binds a listener on port 443 to container port 10443 (privileged ports
++10000), so the proxies run without NET_BIND_SERVICE."""
+ENVOY_METRICS_PORT = 19001
+ENVOY_XDS_PORT = 18000
+
+# Metrics ports the monitoring namespace scrapes, per namespace.
+SCRAPE_PORTS = {
+    names.INFERENCE: [8002],
+    names.GATEWAY: [ENVOY_METRICS_PORT],
+    names.GPU_OPERATOR: [9400],
+    names.CERT_MANAGER: [9402],
+    names.METALLB: [7472],
+}
+# Webhooks the API server calls, per namespace (their container ports).
+WEBHOOK_PORTS = {names.KUBEFLOW: [9443], names.CERT_MANAGER: [10250], names.METALLB: [9443]}
+# Namespaces whose pods talk to the API server.
+API_CLIENTS = (
+    names.GPU_OPERATOR,
+    names.CALICO_OPERATOR,
+    names.KUBEFLOW,
+    names.CERT_MANAGER,
+    names.METALLB,
+    names.MONITORING,
+    names.TRAINING,
+)
+
+
+def _tcp(*ports: int) -> list[dict]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+def _in_namespace(namespace: str, pods: dict[str, str] | None = None) -> dict:
+    peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pods:
+        peer["podSelector"] = {"matchLabels": pods}
+    return peer
+
+
+def _blocks(cidrs) -> list[dict]:
+    return [{"ipBlock": {"cidr": str(cidr)}} for cidr in cidrs]
+
+
+def default_deny() -> dict:
+    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def dns_egress() -> dict:
+    return {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [_in_namespace(names.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }
+        ],
+    }
+
+
+def api_server_egress(site: Site, pods: dict[str, str] | None = None) -> dict:
+    control_planes = [f"{h.address}/32" for h in site.hosts_with_role("control-plane")]
+    return {
+        "podSelector": {"matchLabels": pods} if pods else {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": _blocks([*control_planes, f"{site.network.api_vip}/32"]), "ports": _tcp(6443)}
+        ],
+    }
+
+
+def peer_gateways(site: Site, sites: list[Site]) -> list[Site]:
+    """The other active sites, whose gateways take this site's traffic when its models are
+    down (none for a DR site)."""
+    if site.role != "active":
+        return []
+    return [s for s in sites if s.role == "active" and s.name != site.name and s.load_balancer]
+
+
+def namespace_policies(
+    site: Site, sites: list[Site], gateway: Gateway | None
+) -> dict[str, dict[str, dict]]:
+    """namespace → policy name → NetworkPolicy spec, for every namespace we create."""
+    policies: dict[str, dict[str, dict]] = {
+        namespace: {"default-deny": default_deny(), "allow-dns": dns_egress()}
+        for namespace in (*names.WORKLOAD_NAMESPACES, *names.SYSTEM_NAMESPACES)
+    }
+    for namespace in API_CLIENTS:
+        policies[namespace]["allow-api-server"] = api_server_egress(site)
+    for namespace, ports in WEBHOOK_PORTS.items():
+        policies[namespace]["allow-webhooks-from-api-server"] = {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": _blocks([site.network.node_cidr]), "ports": _tcp(*ports)}],
+        }
+    for namespace, ports in SCRAPE_PORTS.items():
+        if namespace == names.INFERENCE:
+            continue  # each model's own policy admits the scrapes of its metrics port
+        pods = ENVOY_PROXY if namespace == names.GATEWAY else None
+        policies[namespace]["allow-metrics-scrapes"] = {
+            "podSelector": {"matchLabels": pods} if pods else {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [_in_namespace(names.MONITORING)], "ports": _tcp(*ports)}],
+        }
+    # Monitoring scrapes the namespaces above; the metrics adapter answers the API server
+    # and asks Prometheus, both inside the namespace.
+    policies[names.MONITORING]["allow-scrapes"] = {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [_in_namespace(namespace)], "ports": _tcp(*ports)}
+            for namespace, ports in sorted(SCRAPE_PORTS.items())
+        ],
+    }
+    policies[names.MONITORING]["allow-within-namespace"] = _within_namespace([9090])
+    policies[names.MONITORING]["allow-api-server-to-adapter"] = {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": _blocks([site.network.node_cidr]), "ports": _tcp(6443)}],
+    }
+    # MPI ranks of a job reach each other on ports they pick at run time.
+    policies[names.TRAINING]["allow-within-namespace"] = _within_namespace(None)
+    if gateway is not None:
+        policies[names.GATEWAY].update(_gateway_policies(site, sites, gateway))
+    return policies
+
+
+def _within_namespace(ports: list[int] | None) -> dict:
+    rule: dict = {"podSelector": {}}
+    ingress: dict = {"from": [rule]}
+    egress: dict = {"to": [rule]}
+    if ports:
+        ingress["ports"] = egress["ports"] = _tcp(*ports)
+    return {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [ingress],
+        "egress": [egress],
+    }
+
+
+def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[str, dict]:
+    peers = peer_gateways(site, sites)
+    clients = [*gateway.client_networks, *(p.network.node_cidr for p in peers)]
+    proxy_egress = [
+        {
+            "to": [_in_namespace(names.INFERENCE, {"app.kubernetes.io/name": "triton"})],
+            "ports": _tcp(8000, 8001),
+        },
+        {"to": _blocks(gateway.identity_provider.networks), "ports": _tcp(443)},
+        {"to": [{"podSelector": {"matchLabels": ENVOY_CONTROLLER}}], "ports": _tcp(ENVOY_XDS_PORT)},
+    ]
+    if peers:
+        proxy_egress.append(
+            {
+                "to": _blocks(f"{p.load_balancer.gateway_address}/32" for p in peers),
+                "ports": _tcp(443),
+            }
+        )
+    return {
+        "envoy-proxy": {
+            "podSelector": {"matchLabels": ENVOY_PROXY},
+            "policyTypes": ["Ingress", "Egress"],
+            # Clients, and the other active sites' gateways failing over to this one.
+            "ingress": [{"from": _blocks(clients), "ports": _tcp(ENVOY_LISTENER_PORT)}],
+            "egress": proxy_egress,
+        },
+        "envoy-gateway-controller": {
+            "podSelector": {"matchLabels": ENVOY_CONTROLLER},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": ENVOY_PROXY}}],
+                    "ports": _tcp(ENVOY_XDS_PORT),
+                }
+            ],
+            "egress": api_server_egress(site)["egress"],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class IsolationArgs:
+    """Inputs of `NamespaceIsolation`."""
+
+    site: Site
+    sites: list[Site]
+    gateway: Gateway | None
+    provider: k8s.Provider
+    namespaces: dict[str, k8s.core.v1.Namespace]
+
+
+class NamespaceIsolation(pulumi.ComponentResource):
+    """Default-deny and the explicit allows of every namespace
+    (`deepseek:kubernetes:NamespaceIsolation`)."""
+
+    def __init__(
+        self, name: str, args: IsolationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deepseek:kubernetes:NamespaceIsolation", name, None, opts)
+        for namespace, policies in namespace_policies(args.site, args.sites, args.gateway).items():
+            for policy, spec in policies.items():
+                k8s.networking.v1.NetworkPolicy(
+                    f"{name}-{namespace}-{policy}",
+                    metadata={"name": policy, "namespace": namespace},
+                    spec=spec,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        provider=args.provider,
+                        depends_on=[args.namespaces[namespace]],
+                    ),
+                )
+        self.register_outputs({})
