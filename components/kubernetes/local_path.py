@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from components.config import Kubernetes, Mirrors, Site
 from components.kubernetes import names
 from components.kubernetes.charts import mirror
+from components.kubernetes.network_policies import api_servers
 
 APP = "local-path-provisioner"
 DATA_DIR = "/var/lib/deepseek/local-path"
@@ -225,7 +226,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
             ),
         )
         # Nothing may reach the provisioner, and it reaches only the API server: through
-        # the `kubernetes` Service, which Calico sees after DNAT as a node address on 6443.
+        # the `kubernetes` Service, which Calico sees after DNAT as a control plane on 6443.
         network = args.site.network
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
@@ -235,10 +236,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [],
                 "egress": [
-                    {
-                        "to": [{"ipBlock": {"cidr": str(network.node_cidr)}}],
-                        "ports": [{"protocol": "TCP", "port": 6443}],
-                    },
+                    {"to": api_servers(args.site), "ports": [{"protocol": "TCP", "port": 6443}]},
                     {
                         "to": [{"ipBlock": {"cidr": f"{network.service_cidr[1]}/32"}}],
                         "ports": [{"protocol": "TCP", "port": 443}],

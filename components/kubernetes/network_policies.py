@@ -83,14 +83,18 @@ def dns_egress() -> dict:
     }
 
 
-def api_server_egress(site: Site, pods: dict[str, str] | None = None) -> dict:
+def api_servers(site: Site) -> list[dict]:
+    """The API server's addresses: the control-plane hosts and the VIP. Webhook and
+    aggregated-API calls come from the control-plane hosts too."""
     control_planes = [f"{h.address}/32" for h in site.hosts_with_role("control-plane")]
+    return _blocks([*control_planes, f"{site.network.api_vip}/32"])
+
+
+def api_server_egress(site: Site, pods: dict[str, str] | None = None) -> dict:
     return {
         "podSelector": {"matchLabels": pods} if pods else {},
         "policyTypes": ["Egress"],
-        "egress": [
-            {"to": _blocks([*control_planes, f"{site.network.api_vip}/32"]), "ports": _tcp(6443)}
-        ],
+        "egress": [{"to": api_servers(site), "ports": _tcp(6443)}],
     }
 
 
@@ -116,7 +120,7 @@ def namespace_policies(
         policies[namespace]["allow-webhooks-from-api-server"] = {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": _blocks([site.network.node_cidr]), "ports": _tcp(*ports)}],
+            "ingress": [{"from": api_servers(site), "ports": _tcp(*ports)}],
         }
     for namespace, ports in SCRAPE_PORTS.items():
         if namespace == names.INFERENCE:
@@ -141,7 +145,7 @@ def namespace_policies(
     policies[names.MONITORING]["allow-api-server-to-adapter"] = {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter"}},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": _blocks([site.network.node_cidr]), "ports": _tcp(6443)}],
+        "ingress": [{"from": api_servers(site), "ports": _tcp(6443)}],
     }
     # MPI ranks of a job reach each other on ports they pick at run time.
     policies[names.TRAINING]["allow-within-namespace"] = _within_namespace(None)

@@ -13,7 +13,24 @@ from offline.manifests import is_plain_manifest, write_manifests
 from tests.bad_stacks import PROJECT_DIR
 
 # Custom resources: their schemas come with the operators' CRDs, not with Kubernetes.
-CRD_KINDS = {"MPIJob"}
+CRD_KINDS = {
+    "MPIJob",
+    "Certificate",
+    "ClusterIssuer",
+    "IPAddressPool",
+    "L2Advertisement",
+    "BGPPeer",
+    "BGPAdvertisement",
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "BackendTLSPolicy",
+    "EnvoyProxy",
+    "SecurityPolicy",
+    "ClientTrafficPolicy",
+    "BackendTrafficPolicy",
+    "Backend",
+}
 CHECKOV = PROJECT_DIR / ".venv-validators" / "bin" / "checkov"
 
 
