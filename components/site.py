@@ -208,6 +208,7 @@ class Site(pulumi.ComponentResource):
             TrainingArgs(
                 args.kubernetes,
                 args.mirrors,
+                args.spec.region,
                 provider,
                 namespaces[names.KUBEFLOW],
                 namespaces[names.TRAINING],

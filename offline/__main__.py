@@ -25,6 +25,20 @@ def _evaluate_or_exit(stack: str, project_dir: Path):
         sys.exit(2)
 
 
+def _run_policies(stack: str, graph, summary_only: bool) -> bool:
+    """Prints the policy results; True when a mandatory policy is violated."""
+    from offline.policy import policy_server, render
+
+    with policy_server(stack) as server:
+        violations = server.analyze(graph)
+    text = render(violations)
+    if summary_only:
+        lines = text.splitlines()
+        text = "\n".join(lines[:2] + lines[-1:]) + "\n"
+    print(text)
+    return any(v.level == "mandatory" for v in violations)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     manifests = commands.add_parser("manifests", help="write the stack's Kubernetes objects")
     manifests.add_argument("stack")
     manifests.add_argument("directory", type=Path)
+    policy = commands.add_parser("policy", help="run the policy pack over a stack's graph")
+    policy.add_argument("stack")
     bench = commands.add_parser("bench", help="time large generated inventories")
     bench.add_argument("--hosts", type=int, nargs="*", default=[100, 1000])
-    for command in (preview, snapshot, manifests):
+    preview.add_argument("--no-policy", action="store_true", help="skip the policy pack's summary")
+    for command in (preview, snapshot, manifests, policy):
         command.add_argument(
             "-C", "--project-dir", type=Path, default=PROJECT_DIR, help="the Pulumi project"
         )
@@ -46,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "preview":
         from offline.tree import render_tree
 
+        failed = False
         for stack in args.stacks:
-            print(render_tree(_evaluate_or_exit(stack, args.project_dir)))
+            graph = _evaluate_or_exit(stack, args.project_dir)
+            print(render_tree(graph))
+            if not args.no_policy:
+                failed |= _run_policies(stack, graph, summary_only=True)
+        return 1 if failed else 0
     elif args.command == "snapshot":
         sys.stdout.write(_evaluate_or_exit(args.stack, args.project_dir).snapshot_json())
     elif args.command == "manifests":
@@ -56,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         graph = _evaluate_or_exit(args.stack, args.project_dir)
         written = write_manifests(graph, args.directory / args.stack)
         print(f"wrote {len(written)} manifests under {args.directory / args.stack}")
+    elif args.command == "policy":
+        graph = _evaluate_or_exit(args.stack, args.project_dir)
+        return 1 if _run_policies(args.stack, graph, summary_only=False) else 0
     elif args.command == "bench":
         from offline.bench import run_bench
 

@@ -83,6 +83,9 @@ class RecordedResource:
     retain_on_delete: bool
     inputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
+    engine_properties: Any = field(default=None, repr=False, compare=False)
+    """The inputs as the engine holds them (a protobuf Struct: secrets wrapped, unknowns as
+    the sentinel), for the policy pack; never written to snapshots."""
 
     def to_json(self) -> dict[str, Any]:
         extra = {"ignoreChanges": list(self.ignore_changes)} if self.ignore_changes else {}
@@ -119,6 +122,7 @@ def recorded_resource(urn: str, request: Any) -> RecordedResource:
         retain_on_delete=not is_read and bool(request.retainOnDelete),
         inputs=struct_to_masked(request.properties if is_read else request.object),
         ignore_changes=() if is_read else tuple(request.ignoreChanges),
+        engine_properties=request.properties if is_read else request.object,
     )
 
 

@@ -11,7 +11,7 @@ from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 
-def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors) -> dict:
+def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
     example = kubernetes.training_example
     image = f"{mirrors.image_registry}/{example.image}"
     security = {
@@ -24,7 +24,11 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors) -> dict:
     pod = {
         "priorityClassName": names.BATCH_PRIORITY,
         "automountServiceAccountToken": False,
-        "nodeSelector": {"deepseek.bank/node-pool": "training"},
+        # Training data stays in the site's region: its nodes only.
+        "nodeSelector": {
+            "deepseek.bank/node-pool": "training",
+            "topology.kubernetes.io/region": region,
+        },
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     }
     worker_resources = {
@@ -93,6 +97,7 @@ class TrainingArgs:
 
     kubernetes: Kubernetes
     mirrors: Mirrors
+    region: str
     provider: k8s.Provider
     operator_namespace: k8s.core.v1.Namespace
     training_namespace: k8s.core.v1.Namespace
@@ -122,7 +127,7 @@ class TrainingOperator(pulumi.ComponentResource):
                 api_version="kubeflow.org/v1",
                 kind="MPIJob",
                 metadata={"name": "deepseek-train", "namespace": names.TRAINING},
-                spec=mpijob_spec(args.kubernetes, args.mirrors),
+                spec=mpijob_spec(args.kubernetes, args.mirrors, args.region),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=args.provider,
