@@ -10,17 +10,20 @@ DIR ?= out
 VALIDATORS_VENV := .venv-validators
 VALIDATORS_STAMP := $(VALIDATORS_VENV)/.setup-stamp
 
-.PHONY: setup tools validators preview snapshot manifests bench test lint
+.PHONY: setup tools validators preview snapshot manifests policy bench test lint
 
 # Setup is idempotent: it reinstalls only when a requirements file changed.
 setup: $(STAMP)
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r policies/requirements.txt >&2
 	@touch $(STAMP)
 
-preview: setup  ## evaluate prod and dr offline and print their resource trees
+preview: setup  ## evaluate prod and dr offline: resource trees, outputs, policy summary
 	@$(PY) -m offline preview prod dr
+
+policy: setup  ## the policy pack over STACK through its real analyzer server; fails on a mandatory violation
+	@$(PY) -m offline policy $(STACK)
 
 snapshot: setup  ## the stable JSON graph of STACK on stdout (nothing else)
 	@$(PY) -m offline snapshot $(STACK)

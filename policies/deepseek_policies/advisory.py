@@ -10,6 +10,7 @@ from pulumi_policy import (
 )
 
 from deepseek_policies.common import (
+    cluster_of,
     config_value,
     describe,
     kind_of,
@@ -51,7 +52,7 @@ probes = ResourceValidationPolicy(
 def _pdb(args: StackValidationArgs, report: ReportViolation) -> None:
     namespaces = config_value(args, "servingNamespaces", SERVING["default"])
     budgets = [
-        (namespace_of(r.props), (r.props.get("spec") or {}).get("selector"))
+        (cluster_of(r), namespace_of(r.props), (r.props.get("spec") or {}).get("selector"))
         for r in args.resources
         if kind_of(r.resource_type) == "PodDisruptionBudget"
     ]
@@ -64,7 +65,11 @@ def _pdb(args: StackValidationArgs, report: ReportViolation) -> None:
         labels = (((r.props.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
             "labels"
         ) or {}
-        if not any(ns == namespace and selector_matches(sel, labels) for ns, sel in budgets):
+        cluster = cluster_of(r)
+        if not any(
+            (c, ns) == (cluster, namespace) and selector_matches(sel, labels)
+            for c, ns, sel in budgets
+        ):
             report(
                 f"{describe(r.resource_type, r.props, r.name)} has no PodDisruptionBudget; "
                 "add one so drains keep replicas serving.",

@@ -13,6 +13,7 @@ from pulumi_policy import (
 
 from deepseek_policies.common import (
     LIST,
+    cluster_of,
     config_list,
     containers,
     describe,
@@ -177,35 +178,27 @@ STATEFUL_KINDS = (
 
 
 def _stateful(args: StackValidationArgs, report: ReportViolation) -> None:
-    classes = {
-        name_of(r.props): r.props.get("reclaimPolicy") or "Delete"
+    retains = {
+        (cluster_of(r), name_of(r.props)): (r.props.get("reclaimPolicy") or "Delete") == "Retain"
         for r in args.resources
         if kind_of(r.resource_type) == "StorageClass"
     }
     for r in args.resources:
         kind = kind_of(r.resource_type)
         protected = bool(getattr(r.opts, "protect", False))
+        who = describe(r.resource_type, r.props, r.name)
         if kind in STATEFUL_KINDS and not protected:
-            report(
-                f"{describe(r.resource_type, r.props, r.name)} holds data but is not protected; "
-                "set protect (or retainOnDelete) on it.",
-                r.urn,
-            )
+            report(f"{who} holds data but is not protected; set protect on it.", r.urn)
         elif kind == "PersistentVolumeClaim" and not protected:
             storage_class = (r.props.get("spec") or {}).get("storageClassName")
-            if classes.get(storage_class) != "Retain":
+            if not retains.get((cluster_of(r), storage_class)):
                 report(
-                    f"{describe(r.resource_type, r.props, r.name)} would lose its data on "
-                    f"delete (class {storage_class} does not retain); protect it or use a "
-                    "class with reclaimPolicy Retain.",
+                    f"{who} would lose its data on delete (class {storage_class} does not "
+                    "retain volumes); protect it or use a class with reclaimPolicy Retain.",
                     r.urn,
                 )
-        elif kind == "StorageClass" and classes.get(name_of(r.props)) != "Retain":
-            report(
-                f"{describe(r.resource_type, r.props, r.name)} deletes volumes with their "
-                "claims; set reclaimPolicy: Retain.",
-                r.urn,
-            )
+        elif kind == "StorageClass" and not retains[(cluster_of(r), name_of(r.props))]:
+            report(f"{who} deletes volumes with their claims; set reclaimPolicy: Retain.", r.urn)
 
 
 stateful = StackValidationPolicy(

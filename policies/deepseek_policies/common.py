@@ -143,6 +143,13 @@ def selector_matches(selector: dict | None, labels: dict) -> bool:
     return True
 
 
+def cluster_of(resource: Any) -> str:
+    """Resources of one cluster share a provider: its URN tells clusters apart in a stack
+    policy (the same namespace or class name exists in every site's cluster)."""
+    provider = getattr(resource, "provider", None)
+    return getattr(provider, "urn", "") or ""
+
+
 def describe(resource_type: str, props: dict, fallback: str) -> str:
     """How a message names a resource: `Deployment inference/r1-qwen-32b`."""
     kind = kind_of(resource_type)

@@ -13,6 +13,7 @@ from pulumi_policy import (
 
 from deepseek_policies.common import (
     LIST,
+    cluster_of,
     config_list,
     config_value,
     containers,
@@ -31,12 +32,6 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
 
-def _cluster(resource) -> str:
-    """Resources of one cluster share a provider: its URN is the cluster's identity."""
-    provider = getattr(resource, "provider", None)
-    return getattr(provider, "urn", "") or ""
-
-
 def _is_default_deny(props: dict) -> bool:
     spec = props.get("spec") or {}
     return (
@@ -50,9 +45,9 @@ def _default_deny(args: StackValidationArgs, report: ReportViolation) -> None:
     denied = defaultdict(set)
     for r in args.resources:
         if r.resource_type == NETPOL and _is_default_deny(r.props):
-            denied[_cluster(r)].add(namespace_of(r.props))
+            denied[cluster_of(r)].add(namespace_of(r.props))
     for r in args.resources:
-        if r.resource_type == NAMESPACE and name_of(r.props) not in denied[_cluster(r)]:
+        if r.resource_type == NAMESPACE and name_of(r.props) not in denied[cluster_of(r)]:
             report(
                 f"Namespace {name_of(r.props)} has no default-deny egress NetworkPolicy; add one "
                 "with podSelector {} and policyTypes [Egress] (and Ingress) and no egress rules.",

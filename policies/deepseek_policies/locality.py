@@ -1,7 +1,6 @@
 """Data locality: data and models stay on the bank's own storage, in the regions and
 jurisdictions the bank allows, with enough replicas."""
 
-import re
 from urllib.parse import urlparse
 
 from pulumi_policy import (
@@ -121,20 +120,16 @@ data_pinned = ResourceValidationPolicy(
 )
 
 
-_ENDPOINT_KEYS = re.compile(r"(?i)^(s3url|s3endpoint|endpoint|url|peer|remote)$")
-
-
 def _endpoints(value, path=""):
+    """Every URL in an object: wherever a replication target names where data goes."""
     if is_map(value):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else key
-            if isinstance(item, str) and _ENDPOINT_KEYS.match(key) and "://" in item:
-                yield where, item
-            else:
-                yield from _endpoints(item, where)
+            yield from _endpoints(item, f"{path}.{key}" if path else key)
     elif is_list(value):
         for index, item in enumerate(value):
             yield from _endpoints(item, f"{path}[{index}]")
+    elif isinstance(value, str) and "://" in value:
+        yield path, value
 
 
 REPLICATION_KINDS = (
