@@ -172,7 +172,14 @@ def pod_template(
                         source,
                         weights_path(d),
                     ],
-                    "env": [{"name": "HOME", "value": "/tmp"}],
+                    "env": [
+                        {"name": "HOME", "value": "/tmp"},
+                        # rclone reads a remote's options from RCLONE_CONFIG_<REMOTE>_<OPTION>.
+                        {
+                            "name": "RCLONE_CONFIG_STORE_ENDPOINT",
+                            "value": store.endpoint if store else "",
+                        },
+                    ],
                     "resources": {
                         "requests": {"cpu": "2", "memory": "2Gi"},
                         "limits": {"cpu": "2", "memory": "2Gi"},

@@ -18,13 +18,14 @@ from components.serving.model_service import (
 )
 
 
-def rclone_config(endpoint: str, access_key_id: str, secret_access_key: str) -> str:
-    """rclone's config for the site's S3 store (Ceph RGW)."""
+def rclone_config(access_key_id: str, secret_access_key: str) -> str:
+    """rclone's credentials for the site's S3 store (Ceph RGW). The endpoint is not secret:
+    it stands in the pod spec (RCLONE_CONFIG_STORE_ENDPOINT), where reviews and the policy
+    pack see where weights come from."""
     return (
         "[store]\n"
         "type = s3\n"
         "provider = Ceph\n"
-        f"endpoint = {endpoint}\n"
         f"access_key_id = {access_key_id}\n"
         f"secret_access_key = {secret_access_key}\n"
     )
@@ -71,7 +72,7 @@ class SiteServing(pulumi.ComponentResource):
             string_data={
                 "rclone.conf": pulumi.Output.secret(
                     pulumi.Output.all(args.access_key_id, args.secret_access_key).apply(
-                        lambda keys: rclone_config(site.model_store.endpoint, *keys)
+                        lambda keys: rclone_config(*keys)
                     )
                 )
             },

@@ -1,6 +1,7 @@
 """Data locality: data and models stay on the bank's own storage, in the regions and
 jurisdictions the bank allows, with enough replicas."""
 
+import re
 from urllib.parse import urlparse
 
 from pulumi_policy import (
@@ -143,33 +144,59 @@ REPLICATION_KINDS = (
 )
 
 
+ENDPOINT_NAME = re.compile(r"(?i)(s3|endpoint|objectstore|bucket)")
+
+
+def _named_endpoints(value, path=""):
+    """URLs that name an object store outside replication objects: keys such as s3Url or
+    endpoint, and env vars named like one (RCLONE_CONFIG_STORE_ENDPOINT, AWS_S3_ENDPOINT)."""
+    if is_map(value):
+        env_name = value.get("name") if isinstance(value.get("name"), str) else None
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            named = ENDPOINT_NAME.search(key) or (
+                key == "value" and env_name and ENDPOINT_NAME.search(env_name)
+            )
+            if isinstance(item, str) and "://" in item and named:
+                yield where, item
+            else:
+                yield from _named_endpoints(item, where)
+    elif is_list(value):
+        for index, item in enumerate(value):
+            yield from _named_endpoints(item, f"{path}[{index}]")
+
+
 def _targets(args: ResourceValidationArgs, report: ReportViolation) -> None:
     kind = kind_of(args.resource_type)
-    if kind not in REPLICATION_KINDS:
+    if kind is None or args.resource_type.startswith("kubernetes:helm.sh"):
         return
     domains = config_list(args, "allowedEndpointDomains")
     regions = config_list(args, "allowedRegions")
     who = describe(args.resource_type, args.props, args.name)
     spec = args.props.get("spec") or {}
-    region = (spec.get("config") or {}).get("region")
-    if region is not None and region not in regions:
-        report(
-            f"{who} stores copies in region {region}; use one of "
-            f"{', '.join(regions) or '(none)'} so data stays in the jurisdiction."
-        )
-    for path, url in _endpoints(spec, "spec"):
+    if kind in REPLICATION_KINDS:
+        region = (spec.get("config") or {}).get("region")
+        if region is not None and region not in regions:
+            report(
+                f"{who} stores copies in region {region}; use one of "
+                f"{', '.join(regions) or '(none)'} so data stays in the jurisdiction."
+            )
+        urls = _endpoints(spec, "spec")
+    else:
+        urls = _named_endpoints(spec, "spec")
+    for path, url in urls:
         host = (urlparse(url).hostname or "").lower()
         if not any(host == d or host.endswith("." + d) for d in domains):
             report(
-                f"{who} sends data to {host} ({path}), outside the allowed domains; point it "
-                f"at an endpoint under {', '.join(domains) or '(none)'}."
+                f"{who} sends or fetches data at {host} ({path}), outside the allowed "
+                f"domains; point it at an endpoint under {', '.join(domains) or '(none)'}."
             )
 
 
 replication_targets = ResourceValidationPolicy(
     name="replication-targets-in-jurisdiction",
-    description="Backup and replication targets (Velero, Ceph RGW/RBD peers, S3 endpoints) "
-    "stay in allowed regions and domains.",
+    description="Backup and replication targets (Velero, Ceph RGW/RBD peers) and every S3 "
+    "endpoint stay in allowed regions and domains.",
     validate=_targets,
     config_schema=_schema(allowedEndpointDomains=LIST, allowedRegions=LIST),
 )

@@ -145,6 +145,10 @@ def test_triton_pod_spec(prod, dc_a_plans):
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     (fetch,) = pod["initContainers"]
     assert "store:deepseek-models/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-01-20" in fetch["args"]
+    # The store's address is in the pod spec for reviews and policies; only keys are secret.
+    assert {"name": "RCLONE_CONFIG_STORE_ENDPOINT", "value": "https://s3.dc-a.bank.internal"} in (
+        fetch["env"]
+    )
     canary = deployment_manifest(plan, "canary", prod.sites[0], prod.serving, prod.mirrors)
     assert canary["metadata"]["name"] == "r1-qwen-32b-canary"
     assert canary["spec"]["replicas"] == 1
