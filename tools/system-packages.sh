@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests call: shellcheck, and the preflight tools the host
-# scripts run for real (fio, iperf3, lspci) with sudo, as the SSH steps invoke them.
+# Installs the Debian packages the tests call: shellcheck, promtool (package prometheus), and
+# the preflight tools the host scripts run for real (fio, iperf3, lspci) with sudo, as the SSH
+# steps invoke them.
 # Idempotent and quick when everything is present.
 set -euo pipefail
 
-packages=(shellcheck fio iperf3 pciutils sudo iproute2)
+packages=(shellcheck fio iperf3 pciutils sudo iproute2 prometheus)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "${package}" 2>/dev/null | grep -q 'install ok installed'; then
