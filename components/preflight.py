@@ -21,7 +21,7 @@ from components.catalog import (
 )
 from components.config import PlatformConfig, Site
 from components.serving.capacity import gpu_share, plan_site
-from components.serving.sizing import Placement, check_placement
+from components.serving.sizing import Placement, check_placement, ways_out
 
 
 @dataclass(frozen=True)
@@ -323,16 +323,6 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 f"set models[{m}].tritonRelease to {VOLTA_LAST_TRITON_RELEASE} or earlier, "
                 "the last release built for Volta",
             )
-        if deployment.hosts_per_replica > 1:
-            yield ConfigIssue(
-                f"models[{m}].hostsPerReplica",
-                deployment.hosts_per_replica,
-                "the sizing allows a replica across hosts, but the serving layer deploys "
-                "each replica as one pod on one host (multi-host replicas need a "
-                "LeaderWorkerSet, not built yet)",
-                "use a precision that fits one host (see the sizing message) or set "
-                "hostsPerReplica: 1",
-            )
         share = gpu_share(config.kubernetes, deployment.gpu_model)
         if share.splits_a_gpu and deployment.tensor_parallel_size > 1:
             yield ConfigIssue(
@@ -374,6 +364,19 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 continue
             gpus_per_host = min(h.gpu.count for h in hosts)
             rdma = all(h.rdma for h in hosts)
+            if deployment.hosts_per_replica > 1:
+                one_host = ways_out(placement, gpus_per_host, len(hosts), rdma=False)
+                yield ConfigIssue(
+                    f"models[{m}].hostsPerReplica",
+                    deployment.hosts_per_replica,
+                    f"at site {site.name}: the sizing allows a replica across hosts, but the "
+                    "serving layer deploys each replica as one pod on one host (multi-host "
+                    "replicas need a LeaderWorkerSet, Ray and RDMA device access, not built)",
+                    f"use {' or '.join(one_host[:2])} with hostsPerReplica: 1"
+                    if one_host
+                    else "place the model on GPUs where one host holds a replica",
+                )
+                continue
             # The serving layer deploys a replica on one host: suggest only such placements.
             for problem in check_placement(
                 placement, gpus_per_host, len(hosts), rdma, suggest_multi_host=False
