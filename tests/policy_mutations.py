@@ -274,6 +274,16 @@ CASES = [
         ),
     ),
     Case(
+        "model-store-abroad",
+        "replication-targets-in-jurisdiction",
+        edit(
+            TRITON,
+            lambda p: _pod(p)["initContainers"][0]["env"][1].update(
+                {"value": "https://s3.eu-west-1.amazonaws.com"}
+            ),
+        ),
+    ),
+    Case(
         "site-in-a-foreign-jurisdiction",
         "sites-in-allowed-jurisdictions",
         edit(lambda r: r.type == "deepseek:site:Site", _site_props),
