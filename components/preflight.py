@@ -61,6 +61,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *_stack_shape(config),
         *_gpu_sharing(config),
         *_gateway_rules(config),
+        *_model_stores(config),
         *(placements := list(_model_placements(config))),
         # Counting replicas is only meaningful once every placement runs and fits.
         *(_site_capacity(config) if not placements else []),
@@ -389,13 +390,10 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 )
 
 
-def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
-    """Replicas of all models fit each site's GPUs together, and every active site carries
-    the whole declared load alone."""
+def _model_stores(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Every site that serves models fetches weights from a store inside the site."""
     if not config.models:
         return
-    active = sum(1 for site in config.sites if site.role == "active")
-    reported: set[tuple[int, str, str]] = set()
     for s, site in enumerate(config.sites):
         if site.model_store is None:
             yield ConfigIssue(
@@ -415,6 +413,16 @@ def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
                         "allow-list: weights would come from outside the site",
                         "name the site's own RGW network, or add it to network.egressAllowList",
                     )
+
+
+def _site_capacity(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Replicas of all models fit each site's GPUs together, and every active site carries
+    the whole declared load alone."""
+    if not config.models:
+        return
+    active = sum(1 for site in config.sites if site.role == "active")
+    reported: set[tuple[int, str, str]] = set()
+    for site in config.sites:
         _, problems = plan_site(site, config.models, config.kubernetes, active)
         for p in problems:
             if (p.index, p.field, p.problem) in reported:
