@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.cost import stack_cost
 from components.platform import Platform, PlatformArgs
 from components.stack_config import load_stack_config
 
@@ -30,5 +31,7 @@ pulumi.export(
         if site.gateway
     },
 )
+# Estimated monthly cost: energy at the sites' PUE and amortized hardware (config `cost`).
+pulumi.export("cost", stack_cost(config.sites, config.cost, config.models, config.kubernetes))
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

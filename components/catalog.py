@@ -23,6 +23,8 @@ class GpuModel:
     """Whether multi-GPU servers of this model connect their GPUs with NVLink/NVSwitch."""
     bandwidth_gbs: int
     """Memory bandwidth, GB/s (the SXM part where there are two): what decoding is bound by."""
+    tdp_watts: int
+    """Board power (the SXM part where there are two): what the cost estimate draws."""
 
 
 # Memory, bandwidth and compute capability from NVIDIA's data sheets and the CUDA GPUs table
@@ -37,6 +39,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             ("NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB"),
             True,
             1555,
+            400,
         ),
         GpuModel(
             "A100-80GB",
@@ -45,6 +48,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             ("NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe"),
             True,
             2039,
+            400,
         ),
         GpuModel(
             "V100-16GB",
@@ -53,6 +57,7 @@ GPU_MODELS: dict[str, GpuModel] = {
             ("Tesla V100-SXM2-16GB", "Tesla V100-PCIE-16GB"),
             True,
             900,
+            300,
         ),
         GpuModel(
             "V100-32GB",
@@ -61,9 +66,10 @@ GPU_MODELS: dict[str, GpuModel] = {
             ("Tesla V100-SXM2-32GB", "Tesla V100-PCIE-32GB", "Tesla V100S-PCIE-32GB"),
             True,
             900,
+            300,
         ),
-        GpuModel("A40", 48, (8, 6), ("NVIDIA A40",), False, 696),
-        GpuModel("L40S", 48, (8, 9), ("NVIDIA L40S",), False, 864),
+        GpuModel("A40", 48, (8, 6), ("NVIDIA A40",), False, 696, 300),
+        GpuModel("L40S", 48, (8, 9), ("NVIDIA L40S",), False, 864, 350),
         GpuModel(
             "H100-80GB",
             80,
@@ -71,8 +77,9 @@ GPU_MODELS: dict[str, GpuModel] = {
             ("NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "NVIDIA H100 NVL"),
             True,
             3350,
+            700,
         ),
-        GpuModel("H200", 141, (9, 0), ("NVIDIA H200", "NVIDIA H200 NVL"), True, 4800),
+        GpuModel("H200", 141, (9, 0), ("NVIDIA H200", "NVIDIA H200 NVL"), True, 4800, 700),
     )
 }
 

@@ -487,6 +487,24 @@ class Backup(Model):
     media: int = Field(default=2, ge=2)
 
 
+class Cost(Model):
+    """Inputs of the monthly cost estimate: the bank's own prices, not list prices."""
+
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    energy_price_per_kwh: float = Field(default=0.25, ge=0)
+    pue: float = Field(default=1.4, ge=1.0, le=3.0)
+    """Power usage effectiveness of the data centers (facility power / IT power)."""
+    gpu_power_fraction: float = Field(default=0.7, gt=0, le=1.0)
+    """Average GPU draw as a share of board power."""
+    server_watts: int = Field(default=500, ge=0)
+    """Average draw of one server without its GPUs (CPUs, memory, disks, NICs, fans)."""
+    server_price: float = Field(default=0, ge=0)
+    """Purchase price of one server without GPUs; 0 leaves hardware out of the estimate."""
+    gpu_prices: dict[GpuModelName, float] = {}
+    """Purchase price per GPU, by GPU model."""
+    amortization_years: int = Field(default=4, ge=1, le=10)
+
+
 class Ssh(Model):
     """How the deploy reaches the hosts. The private key is the `sshPrivateKey` secret."""
 
@@ -518,6 +536,7 @@ class PlatformConfig(Model):
     gateway: Gateway | None = None
     monitoring: Monitoring = Monitoring()
     backup: Backup = Backup()
+    cost: Cost = Cost()
     replication: Replication | None = None
 
     @property

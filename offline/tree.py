@@ -47,6 +47,18 @@ def render_tree(graph: Graph) -> str:
         for severity, message in graph.diagnostics:
             lines.append(f"  {severity}: {message}")
         lines.append("")
+    cost = graph.plain_outputs.get("cost")
+    if cost:
+        lines.append(f"Cost (estimate, {cost['currency']} per month):")
+        for site, c in sorted(cost["sites"].items()):
+            per_million = c.get("perMillionTokensAtFullLoad")
+            tokens = f", {per_million:g} per million tokens at full load" if per_million else ""
+            lines.append(
+                f"    {site}: {c['totalPerMonth']:,.0f} (energy {c['energyPerMonth']:,.0f} for "
+                f"{c['facilityKilowatts']:g} kW, hardware {c['hardwarePerMonth']:,.0f}){tokens}"
+            )
+        lines.append(f"    total: {cost['totalPerMonth']:,.0f}")
+        lines.append("")
     if graph.outputs:
         lines.append("Outputs:")
         for name in sorted(graph.outputs):

@@ -104,3 +104,9 @@ def test_prod_evaluates_in_under_five_seconds():
     start = time.perf_counter()
     evaluate("prod")
     assert time.perf_counter() - start < 5
+
+
+def test_the_cost_estimate_is_a_stack_output(prod):
+    cost = prod.plain_outputs["cost"]
+    assert set(cost["sites"]) == {"dc-a", "dc-b"}
+    assert cost["totalPerMonth"] > 0 and cost["currency"] == "EUR"
