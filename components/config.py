@@ -137,6 +137,16 @@ class Host(Model):
         return any(nic.rdma for nic in self.nics)
 
 
+def _internal_networks(
+    cidrs: list[ipaddress.IPv4Network], verb: str, fix: str
+) -> list[ipaddress.IPv4Network]:
+    """Refuses a network wider than a /8: that is a large part of the internet."""
+    for cidr in cidrs:
+        if cidr.prefixlen < 8:
+            raise ValueError(f"{cidr} {verb} a large part of the internet; fix: {fix}")
+    return cidrs
+
+
 class Network(Model):
     """A site's address plan."""
 
@@ -152,13 +162,9 @@ class Network(Model):
     @field_validator("egress_allow_list")
     @classmethod
     def _no_open_egress(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
-        for cidr in cidrs:
-            if cidr.prefixlen < 8:
-                raise ValueError(
-                    f"{cidr} opens egress to a large part of the internet; "
-                    "fix: list only the internal networks workloads must reach"
-                )
-        return cidrs
+        return _internal_networks(
+            cidrs, "opens egress to", "list only the internal networks workloads must reach"
+        )
 
 
 class BgpPeer(Model):
@@ -379,13 +385,9 @@ class Gateway(Model):
     @field_validator("client_networks")
     @classmethod
     def _internal_clients(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
-        for cidr in cidrs:
-            if cidr.prefixlen < 8:
-                raise ValueError(
-                    f"{cidr} admits a large part of the internet; "
-                    "fix: list only the internal networks clients connect from"
-                )
-        return cidrs
+        return _internal_networks(
+            cidrs, "admits", "list only the internal networks clients connect from"
+        )
 
 
 class Preflight(Model):

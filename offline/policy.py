@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from offline.graph import SECRET, UNKNOWN, Graph, RecordedResource
+from offline.graph import Graph, RecordedResource
 from offline.stack_files import PROJECT_DIR
 
 PACK_DIR = PROJECT_DIR / "policies"
-SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
-UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -44,34 +42,6 @@ class Violation:
     message: str
 
 
-def _engine_value(value: Any) -> Any:
-    """A masked recorded value as the engine marshals it to analyzers: secrets wrapped in
-    the secret signature, unknowns as the unknown sentinel."""
-    if value == SECRET:
-        return {**SECRET_SIG, "value": SECRET}
-    if value == UNKNOWN:
-        return UNKNOWN_SENTINEL
-    if isinstance(value, dict):
-        return {k: _engine_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_engine_value(v) for v in value]
-    return value
-
-
-def _struct(props: dict) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(_engine_value(props))
-    return struct
-
-
-def _properties(resource: RecordedResource) -> struct_pb2.Struct:
-    """What the engine sends: the recorded request's own Struct where the graph has it, else
-    (a graph built by hand, a mutated copy) the masked inputs re-marshalled."""
-    if resource.engine_properties is not None:
-        return resource.engine_properties
-    return _struct(resource.inputs)
-
-
 def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
         protect=resource.protect,
@@ -86,7 +56,7 @@ def _provider(graph_index: dict[str, RecordedResource], resource: RecordedResour
         return None
     return analyzer_pb2.AnalyzerProviderResource(
         type=provider.type,
-        properties=_properties(provider),
+        properties=provider.engine_properties,
         urn=provider.urn,
         name=provider.name,
     )
@@ -165,7 +135,7 @@ class PolicyServer:
                 continue
             request = analyzer_pb2.AnalyzeRequest(
                 type=resource.type,
-                properties=_properties(resource),
+                properties=resource.engine_properties,
                 urn=resource.urn,
                 name=resource.name,
                 options=_options(resource),
@@ -177,7 +147,7 @@ class PolicyServer:
             resources=[
                 analyzer_pb2.AnalyzerResource(
                     type=r.type,
-                    properties=_properties(r),
+                    properties=r.engine_properties,
                     urn=r.urn,
                     name=r.name,
                     options=_options(r),

@@ -55,7 +55,7 @@ def _tcp(*ports: int) -> list[dict]:
     return [{"protocol": "TCP", "port": port} for port in ports]
 
 
-def _in_namespace(namespace: str, pods: dict[str, str] | None = None) -> dict:
+def in_namespace(namespace: str, pods: dict[str, str] | None = None) -> dict:
     peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
     if pods:
         peer["podSelector"] = {"matchLabels": pods}
@@ -76,7 +76,7 @@ def dns_egress() -> dict:
         "policyTypes": ["Egress"],
         "egress": [
             {
-                "to": [_in_namespace(names.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
+                "to": [in_namespace(names.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
             }
         ],
@@ -90,9 +90,9 @@ def api_servers(site: Site) -> list[dict]:
     return _blocks([*control_planes, f"{site.network.api_vip}/32"])
 
 
-def api_server_egress(site: Site, pods: dict[str, str] | None = None) -> dict:
+def api_server_egress(site: Site) -> dict:
     return {
-        "podSelector": {"matchLabels": pods} if pods else {},
+        "podSelector": {},
         "policyTypes": ["Egress"],
         "egress": [{"to": api_servers(site), "ports": _tcp(6443)}],
     }
@@ -129,7 +129,7 @@ def namespace_policies(
         policies[namespace]["allow-metrics-scrapes"] = {
             "podSelector": {"matchLabels": pods} if pods else {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_in_namespace(names.MONITORING)], "ports": _tcp(*ports)}],
+            "ingress": [{"from": [in_namespace(names.MONITORING)], "ports": _tcp(*ports)}],
         }
     # Monitoring scrapes the namespaces above; the metrics adapter answers the API server
     # and asks Prometheus, both inside the namespace.
@@ -137,7 +137,7 @@ def namespace_policies(
         "podSelector": {},
         "policyTypes": ["Egress"],
         "egress": [
-            {"to": [_in_namespace(namespace)], "ports": _tcp(*ports)}
+            {"to": [in_namespace(namespace)], "ports": _tcp(*ports)}
             for namespace, ports in sorted(SCRAPE_PORTS.items())
         ],
     }
@@ -173,7 +173,7 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
     clients = [*gateway.client_networks, *(p.network.node_cidr for p in peers)]
     proxy_egress = [
         {
-            "to": [_in_namespace(names.INFERENCE, {"app.kubernetes.io/name": "triton"})],
+            "to": [in_namespace(names.INFERENCE, {"app.kubernetes.io/name": "triton"})],
             "ports": _tcp(8000, 8001),
         },
         {"to": _blocks(gateway.identity_provider.networks), "ports": _tcp(443)},

@@ -186,25 +186,25 @@ def plan_site(
             # A DR site idles warm and scales up when it takes over.
             at_rest[i] = MIN_REPLICAS_AT_REST
 
+    def canary_of(i: int) -> int:
+        return models[i].canary.replicas if models[i].canary else 0
+
+    def pods(i: int, replicas: int) -> list[int]:
+        """GPU units of each pod of `replicas` replicas of model i."""
+        return [models[i].tensor_parallel_size] * replicas
+
     for gpu_model in sorted({d.gpu_model for d in models}):
         members = [i for i, d in enumerate(models) if d.gpu_model == gpu_model]
         share = shares[members[0]]
         hosts = [count * share.per_gpu for count in _pool(site, gpu_model)]
         if not hosts:
             continue  # sizing reports a GPU model the site lacks
-        resting = [
-            size
-            for i in members
-            for size in [models[i].tensor_parallel_size]
-            * (at_rest[i] + (models[i].canary.replicas if models[i].canary else 0))
-        ]
+        resting = [size for i in members for size in pods(i, at_rest[i] + canary_of(i))]
         if not pack(resting, hosts):
-            stable_only = [
-                size for i in members for size in [models[i].tensor_parallel_size] * at_rest[i]
-            ]
+            stable_only = [size for i in members for size in pods(i, at_rest[i])]
             wanted = ", ".join(
                 f"{models[i].name} {at_rest[i]}"
-                + (f"+{models[i].canary.replicas} canary" if models[i].canary else "")
+                + (f"+{canary_of(i)} canary" if canary_of(i) else "")
                 + f" × {models[i].tensor_parallel_size}"
                 for i in members
             )
@@ -253,20 +253,14 @@ def plan_site(
         for i in members:
             d = models[i]
             others = [
-                size
-                for j in members
-                if j != i
-                for size in [models[j].tensor_parallel_size]
-                * (at_rest[j] + (models[j].canary.replicas if models[j].canary else 0))
+                size for j in members if j != i for size in pods(j, at_rest[j] + canary_of(j))
             ]
-            canary = d.canary.replicas if d.canary else 0
+            canary = canary_of(i)
             ceiling = at_rest[i]
             limit = d.max_replicas if d.max_replicas is not None else 256
             # The ceiling keeps GPUs for one more pod: a rolling update starts the new pod
             # before it stops an old one (maxUnavailable 0), also at the ceiling.
-            while ceiling < limit and pack(
-                others + [d.tensor_parallel_size] * (ceiling + 1 + canary + 1), hosts
-            ):
+            while ceiling < limit and pack(others + pods(i, ceiling + 1 + canary + 1), hosts):
                 ceiling += 1
             if d.max_replicas is not None and d.max_replicas < at_rest[i]:
                 problems.append(

@@ -15,7 +15,7 @@ from components.config import Mirrors, Monitoring, Serving, Site
 from components.kubernetes import names
 from components.kubernetes.charts import mirror
 from components.kubernetes.local_path import checkov_skips
-from components.kubernetes.network_policies import ENVOY_PROXY
+from components.kubernetes.network_policies import ENVOY_PROXY, in_namespace
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
 from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
@@ -340,7 +340,8 @@ def service_spec(plan: ServingPlan, track: str) -> dict:
 
 def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
     """Who may reach the model's pods, and what they may reach: the gateway on the
-    inference ports, monitoring on the metrics port; out, only DNS and the model store."""
+    inference ports, monitoring on the metrics port; out, the model store (DNS is the
+    namespace's `allow-dns`)."""
     store = site.model_store
     return {
         "podSelector": {
@@ -353,44 +354,24 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
         "ingress": [
             {
                 # The gateway's Envoy proxies only: nothing else reaches a model.
-                "from": [
-                    {
-                        **_namespace(names.GATEWAY),
-                        "podSelector": {"matchLabels": ENVOY_PROXY},
-                    }
-                ],
+                "from": [in_namespace(names.GATEWAY, ENVOY_PROXY)],
                 "ports": [
                     {"protocol": "TCP", "port": HTTP_PORT},
                     {"protocol": "TCP", "port": GRPC_PORT},
                 ],
             },
             {
-                "from": [_namespace(names.MONITORING)],
+                "from": [in_namespace(names.MONITORING)],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             },
         ],
         "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                        },
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            },
             {
                 "to": [{"ipBlock": {"cidr": str(network)}} for network in store.networks],
                 "ports": [{"protocol": "TCP", "port": store.port}],
             },
         ],
     }
-
-
-def _namespace(name: str) -> dict:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
 
 def routes(plan: ServingPlan) -> list[dict[str, object]]:

@@ -28,6 +28,7 @@ from deepseek_policies.common import (
 )
 from deepseek_policies.common import schema as _schema
 
+GATEWAY_NAMESPACE = "gateway"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
@@ -103,7 +104,7 @@ egress_allow_list = ResourceValidationPolicy(
 
 def _exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
     kind = kind_of(args.resource_type)
-    gateway_namespace = config_value(args, "gatewayNamespace", "gateway")
+    gateway_namespace = config_value(args, "gatewayNamespace", GATEWAY_NAMESPACE)
     namespace = namespace_of(args.props)
     who = describe(args.resource_type, args.props, args.name)
     if kind == "Service":
@@ -130,7 +131,7 @@ exposure = ResourceValidationPolicy(
     name="only-the-gateway-is-exposed",
     description="No LoadBalancer, NodePort or externalIPs except the gateway's.",
     validate=_exposure,
-    config_schema=_schema(gatewayNamespace={"type": "string", "default": "gateway"}),
+    config_schema=_schema(gatewayNamespace={"type": "string", "default": GATEWAY_NAMESPACE}),
 )
 
 

@@ -25,6 +25,8 @@ from deepseek_policies.common import (
 )
 from deepseek_policies.common import schema as _schema
 
+DATA_NAMESPACES = ["inference", "training"]
+MIN_CEPH_REPLICAS = 3
 CEPH_KINDS = ("CephBlockPool", "CephObjectStore", "CephFilesystem")
 
 
@@ -94,7 +96,7 @@ def _holds_data(pod: dict, namespace: str, data_namespaces: list[str]) -> bool:
 
 def _data_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     regions = config_list(args, "allowedRegions")
-    data_namespaces = config_value(args, "dataNamespaces", ["inference", "training"])
+    data_namespaces = config_value(args, "dataNamespaces", DATA_NAMESPACES)
     namespace = namespace_of(args.props)
     for pod in workload_pod_specs(args.resource_type, args.props):
         if _holds_data(pod, namespace, data_namespaces) and not _pinned(pod, regions):
@@ -112,11 +114,7 @@ data_pinned = ResourceValidationPolicy(
     validate=_data_pinned,
     config_schema=_schema(
         allowedRegions=LIST,
-        dataNamespaces={
-            "type": "array",
-            "items": {"type": "string"},
-            "default": ["inference", "training"],
-        },
+        dataNamespaces={"type": "array", "items": {"type": "string"}, "default": DATA_NAMESPACES},
     ),
 )
 
@@ -230,7 +228,7 @@ sites_in_jurisdiction = StackValidationPolicy(
 def _ceph_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if kind_of(args.resource_type) not in CEPH_KINDS:
         return
-    minimum = config_value(args, "minReplicas", 3)
+    minimum = config_value(args, "minReplicas", MIN_CEPH_REPLICAS)
     spec = args.props.get("spec") or {}
     pools = [("spec", spec)] if "replicated" in spec or "erasureCoded" in spec else []
     pools += [
@@ -250,7 +248,9 @@ ceph_replicas = ResourceValidationPolicy(
     name="ceph-pools-replicated",
     description="Ceph pools keep at least three replicas.",
     validate=_ceph_replicas,
-    config_schema=_schema(minReplicas={"type": "integer", "minimum": 2, "default": 3}),
+    config_schema=_schema(
+        minReplicas={"type": "integer", "minimum": 2, "default": MIN_CEPH_REPLICAS}
+    ),
 )
 
 POLICIES = [storage_classes, data_pinned, replication_targets, sites_in_jurisdiction, ceph_replicas]

@@ -80,12 +80,6 @@ def test_each_deployment_has_service_pdb_and_the_stable_one_an_autoscaler(prod):
             assert deployment.ignore_changes == ("spec.replicas",)
 
 
-def test_only_cluster_ip_services(prod, dr):
-    for graph in (prod, dr):
-        for service in graph.by_type("kubernetes:core/v1:Service"):
-            assert service.inputs["spec"].get("type", "ClusterIP") == "ClusterIP"
-
-
 def test_model_repository_config_map_holds_the_generated_files(prod):
     config = validate_config(_raw("prod"), "prod")
     (config_map, *_) = _named(prod, "kubernetes:core/v1:ConfigMap", "r1-qwen-32b-model-repository")

@@ -204,7 +204,7 @@ def test_autoscaler_on_triton_queue_time(prod, dc_a_plans):
     assert "nv_inference_request_success" in rule["metricsQuery"]
 
 
-def test_triton_pods_reach_only_dns_and_the_model_store(prod, dc_a_plans):
+def test_triton_pods_reach_only_the_model_store_outside_the_cluster(prod, dc_a_plans):
     spec = network_policy_spec(dc_a_plans["r1-qwen-32b"], prod.sites[0])
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     blocks = [
