@@ -35,7 +35,7 @@ from components.kubernetes.network_policies import (
     peer_gateways,
 )
 from components.kubernetes.training import TrainingArgs, TrainingOperator
-from components.metal.host import BareMetalHost, HostArgs
+from components.metal.host import BareMetalHost, HostArgs, preflight_run_id
 from components.metal.steps import peer_ring
 from components.serving.site_serving import SiteServing, SiteServingArgs
 from components.stack_config import PlatformSecrets
@@ -257,6 +257,8 @@ class Site(pulumi.ComponentResource):
         spec = args.spec
         peers = peer_ring([host.name for host in spec.hosts])
         addresses = {host.name: str(host.address) for host in spec.hosts}
+        specs = {host.name: host for host in spec.hosts}
+        clients = {peer: client for client, peer in peers.items()}
         # A host's link test needs its peer's iperf3 server, and the peers form a ring, so
         # each host receives its peer's server as a future, resolved when the peer exists.
         loop = asyncio.get_event_loop()
@@ -279,6 +281,13 @@ class Site(pulumi.ComponentResource):
                         nvidia=args.nvidia,
                         peer_address=addresses[peer] if peer else None,
                         peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
+                        iperf_client=(
+                            preflight_run_id(
+                                specs[clients[host.name]], args.preflight, addresses[host.name]
+                            )
+                            if host.name in clients
+                            else None
+                        ),
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )

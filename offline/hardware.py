@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.catalog import GPU_MODELS
-from components.metal.diagnostics import SECTION_MARKER
-from components.metal.steps import parse_shell_command
+from components.metal.steps import STEPS, format_result, parse_shell_command
 
 # PCI device IDs of the GPUs we simulate (pci-ids database), and NVSwitch bridges.
 _PCI = {
@@ -213,37 +212,72 @@ class SimulatedHardware:
         self.faults = faults
 
     def stdout(self, step: str, address: str, create: str) -> str:
+        """What the step's script prints on this host: a human line and its result line,
+        the same shape the real script prints (tests/external proves it in the sandbox)."""
         host = self.hosts.get(address, {"name": address, "roles": ["worker"]})
         fault = self.faults.get(host["name"], HardwareFaults())
-        gpu = host.get("gpu")
-        if step == "preflight":
-            return self._preflight(host, fault, address, parse_shell_command(create))
-        if step == "gpu-check" and gpu:
-            count = gpu["count"] - fault.gpus_missing
-            return _sections(
-                ("nvidia-smi-query", nvidia_smi_csv(gpu["model"], count)),
-                (
-                    "nvidia-smi-topo",
-                    topology_matrix(gpu["model"], count, fault.pairs_without_nvlink),
-                ),
-            )
-        if step == "kubeadm-init":
-            digest = hashlib.sha256(address.encode()).hexdigest()
-            return json.dumps({"caCertHash": f"sha256:{digest}", "node": host["name"]})
-        if step == "admin-kubeconfig":
-            return admin_kubeconfig(host.get("name", address))
-        return {
-            "net-server": "iperf3 server listening on port 5201 for 1800s",
-            "os-prep": "os-prep: kernel 5.15.0-119-generic, congestion control bbr",
-            "container-runtime": "container-runtime: containerd 1.7.12",
-            "nvidia-stack": "nvidia-stack: driver 535.183.01 loaded",
-            "kubeadm-join": f"kubeadm-join: {host['name']} joined",
-            "api-ready": "api-ready: /healthz ok",
-        }.get(step, "")
+        env = parse_shell_command(create) if create else {}
+        human, fields = self._simulators[step](host, fault, address, env)
+        return f"{human}\n" + format_result(step, fields)
+
+    @property
+    def _simulators(self) -> dict[str, Any]:
+        simulators = {
+            "net-server": lambda host, fault, address, env: (
+                f"iperf3 server listening on port {env.get('IPERF_PORT', '5201')}",
+                {"port": env.get("IPERF_PORT", "5201"), "server": "started"},
+            ),
+            "preflight": self._preflight,
+            "os-prep": lambda host, fault, address, env: (
+                "os-prep: kernel 5.15.0-119-generic, congestion control bbr",
+                {"kernel": "5.15.0-119-generic", "congestionControl": "bbr"},
+            ),
+            "container-runtime": lambda host, fault, address, env: (
+                "changed: /etc/containerd/certs.d/docker.io/hosts.toml",
+                {"containerd": "containerd containerd.io 1.7.12"},
+            ),
+            "nvidia-stack": lambda host, fault, address, env: (
+                "nvidia-stack: driver 535.183.01 loaded",
+                {"driver": "loaded", "version": "535.183.01"},
+            ),
+            "gpu-check": self._gpu_check,
+            "kubeadm-init": lambda host, fault, address, env: (
+                # What the real script prints first (lib.sh's changed: lines) precedes it.
+                "changed: /etc/apt/sources.list.d/deepseek-kubernetes.list",
+                {
+                    "caCertHash": "sha256:" + hashlib.sha256(address.encode()).hexdigest(),
+                    "node": host["name"],
+                },
+            ),
+            "kubeadm-join": lambda host, fault, address, env: (
+                f"kubeadm-join: {host['name']} joined",
+                {"node": host["name"]},
+            ),
+            "admin-kubeconfig": lambda host, fault, address, env: (
+                "",
+                {"kubeconfig": admin_kubeconfig(host.get("name", address))},
+            ),
+            "api-ready": lambda host, fault, address, env: (
+                "api-ready: /healthz ok",
+                {"endpoint": env.get("API_ENDPOINT", "")},
+            ),
+        }
+        assert set(simulators) == set(STEPS), "a registered step has no simulator"
+        return simulators
+
+    def _gpu_check(
+        self, host: dict[str, Any], fault: HardwareFaults, address: str, env: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        gpu = host.get("gpu") or {"model": "A100-80GB", "count": 0}
+        count = gpu["count"] - fault.gpus_missing
+        return "", {
+            "nvidia-smi-query": nvidia_smi_csv(gpu["model"], count),
+            "nvidia-smi-topo": topology_matrix(gpu["model"], count, fault.pairs_without_nvlink),
+        }
 
     def _preflight(
         self, host: dict[str, Any], fault: HardwareFaults, address: str, env: dict[str, str]
-    ) -> str:
+    ) -> tuple[str, dict[str, str]]:
         total = fault.disk_iops or (180_000 if "storage" in host["roles"] else 90_000)
         sections = [("fio", fio_json(total * 0.7, total * 0.3, env.get("PREFLIGHT_DIR", "/")))]
         if env.get("PEER_ADDRESS"):
@@ -261,8 +295,4 @@ class SimulatedHardware:
         if env.get("COUNT_PCI_GPUS") == "true" and host.get("gpu"):
             gpu = host["gpu"]
             sections.append(("lspci", lspci(gpu["model"], gpu["count"] - fault.gpus_missing)))
-        return _sections(*sections)
-
-
-def _sections(*sections: tuple[str, str]) -> str:
-    return "".join(f"{SECTION_MARKER}{name}\n{text.rstrip()}\n" for name, text in sections)
+        return "", dict(sections)

@@ -9,11 +9,8 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
 
-from components.kubernetes.cluster import SCRIPTS as KUBERNETES_SCRIPTS
-from components.metal.steps import SCRIPTS_DIR
+from components.metal.steps import step_by_digest
 from offline.hardware import SimulatedHardware
-
-STEPS = tuple(sorted(p.stem for d in (SCRIPTS_DIR, KUBERNETES_SCRIPTS) for p in d.glob("*.sh")))
 
 # Per resource type: the outputs a real provider would add to the inputs.
 OutputMock = Callable[[mocks.MockResourceArgs], dict[str, Any]]
@@ -79,6 +76,7 @@ class PlatformMocks(mocks.Mocks):
             "command:remote:Command": self._remote_command,
             "random:index/randomPassword:RandomPassword": self._random_password,
             "random:index/randomId:RandomId": self._random_id,
+            "random:index/randomBytes:RandomBytes": self._random_bytes_resource,
         }
 
     @staticmethod
@@ -100,12 +98,23 @@ class PlatformMocks(mocks.Mocks):
         raw = self._random_bytes(args.name, int(args.inputs.get("byteLength", 8)))
         return {**args.inputs, "hex": raw.hex(), "b64Std": base64.b64encode(raw).decode()}
 
+    def _random_bytes_resource(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        raw = self._random_bytes(args.name, int(args.inputs.get("length", 32)))
+        return {**args.inputs, "hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
+
     def _remote_command(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
-        step = max((s for s in STEPS if args.name.endswith(f"-{s}")), key=len, default="")
+        # The step is the one whose script digest leads the Command's triggers.
+        triggers = args.inputs.get("triggers") or [None]
+        step = step_by_digest().get(triggers[0])
+        if step is None:
+            raise RuntimeError(
+                f"Command {args.name!r} runs no registered step (triggers[0]={triggers[0]!r}); "
+                "register it in components/metal/steps.py"
+            )
         # The SDK sends the whole connection as a secret, since it holds the private key.
         connection = _reveal(args.inputs.get("connection"))
         address = connection.get("host", "") if isinstance(connection, dict) else ""
-        stdout = self.hardware.stdout(step, address, args.inputs.get("create", ""))
+        stdout = self.hardware.stdout(step.name, address, args.inputs.get("create", ""))
         return {"stdout": stdout, "stderr": ""}
 
     def _stack_reference(self, args: mocks.MockResourceArgs) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """A site's Kubernetes cluster: kubeadm HA control plane behind kube-vip, worker joins, and
 the Kubernetes provider built from the new cluster's admin kubeconfig."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from components.config import Kubernetes, Mirrors, Site
 from components.inventory import api_endpoint
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
 from components.metal.host import BareMetalHost
-from components.metal.remote_script import run_script, with_secrets
+from components.metal.remote_script import read_result, run_script, with_secrets
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -72,8 +71,9 @@ class KubernetesCluster(pulumi.ComponentResource):
             upper=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        certificate_key = random.RandomId(
-            f"{name}-certificate-key", byte_length=32, opts=pulumi.ResourceOptions(parent=self)
+        # RandomBytes keeps its value secret in state (RandomId's hex is plain).
+        certificate_key = random.RandomBytes(
+            f"{name}-certificate-key", length=32, opts=pulumi.ResourceOptions(parent=self)
         )
         token = pulumi.Output.secret(
             pulumi.Output.concat(token_id.result, ".", token_secret.result)
@@ -105,7 +105,10 @@ class KubernetesCluster(pulumi.ComponentResource):
             init_stdin,
             [],
         )
-        ca_hash = init.stdout.apply(lambda out: json.loads(out)["caCertHash"])
+        first_where = f"{first.name} (control plane of site {site.name})"
+        ca_hash = init.stdout.apply(
+            lambda out: str(read_result("kubeadm-init", out, first_where)["caCertHash"])
+        )
 
         # Control planes join one at a time: etcd grows by one member per join.
         previous = init
@@ -151,9 +154,12 @@ class KubernetesCluster(pulumi.ComponentResource):
             provider=args.command_provider,
             parent=self,
             depends_on=[init],
-            secret_stdout=True,
         )
-        self.kubeconfig = pulumi.Output.secret(admin.stdout)
+        self.kubeconfig = pulumi.Output.secret(
+            admin.stdout.apply(
+                lambda out: str(read_result("admin-kubeconfig", out, first_where)["kubeconfig"])
+            )
+        )
         # Commands run only on `up`, so this waits for /healthz exactly when pulumi-eks
         # does: outside preview, before the provider is first used.
         api_ready = run_script(

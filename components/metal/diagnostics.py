@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
@@ -19,30 +20,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 class DiagnosticsParseError(ValueError):
     """A tool's output is not what that tool prints; the message says what was expected."""
-
-
-# --- the steps' stdout: one section per tool -------------------------------------------
-
-SECTION_MARKER = "##### deepseek-preflight: "
-"""Printed by the preflight scripts before each tool's output (`SECTION_MARKER + tool`)."""
-
-
-def split_sections(text: str, required: tuple[str, ...]) -> dict[str, str]:
-    """Splits a step's stdout into each tool's output, exactly as the tool printed it."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines(keepends=True):
-        if line.startswith(SECTION_MARKER):
-            current = sections.setdefault(line[len(SECTION_MARKER) :].strip(), [])
-        elif current is not None:
-            current.append(line)
-    missing = [name for name in required if name not in sections]
-    if missing:
-        raise DiagnosticsParseError(
-            f"the step printed no {', '.join(missing)} output (sections found: "
-            f"{', '.join(sections) or 'none'}); was the script cut short?"
-        )
-    return {name: "".join(lines) for name, lines in sections.items()}
 
 
 # --- nvidia-smi topo -m ----------------------------------------------------------------
@@ -382,18 +359,21 @@ def check_hardware(
     return _report(expect.host, findings, measured)
 
 
-def check_preflight_output(expect: PreflightExpectations, stdout: str) -> PreflightReport:
-    """`check_hardware` on the stdout of the preflight step."""
-    required = ("fio",) + (("lspci",) if expect.gpu_count else ())
-    sections = split_sections(stdout, required)
-    network = sections.get("iperf3", json.dumps({"error": "no peer host to measure"}))
-    return check_hardware(expect, sections["fio"], network, sections.get("lspci"))
+def check_preflight_output(
+    expect: PreflightExpectations, outputs: Mapping[str, Any]
+) -> PreflightReport:
+    """`check_hardware` on the tool outputs of the preflight step's result line."""
+    if expect.gpu_count and "lspci" not in outputs:
+        raise DiagnosticsParseError("lspci: the step reported no listing for this GPU host")
+    network = outputs.get("iperf3", json.dumps({"error": "no peer host to measure"}))
+    return check_hardware(expect, outputs["fio"], network, outputs.get("lspci"))
 
 
-def check_gpu_check_output(expect: PreflightExpectations, stdout: str) -> PreflightReport:
-    """`check_gpus` on the stdout of the gpu-check step."""
-    sections = split_sections(stdout, ("nvidia-smi-query", "nvidia-smi-topo"))
-    return check_gpus(expect, sections["nvidia-smi-query"], sections["nvidia-smi-topo"])
+def check_gpu_check_output(
+    expect: PreflightExpectations, outputs: Mapping[str, Any]
+) -> PreflightReport:
+    """`check_gpus` on the tool outputs of the gpu-check step's result line."""
+    return check_gpus(expect, outputs["nvidia-smi-query"], outputs["nvidia-smi-topo"])
 
 
 def check_gpus(

@@ -1,7 +1,9 @@
 """One bare-metal host brought up over SSH: preflight diagnostics that gate everything else,
 then OS preparation, container runtime and, on GPU hosts, the NVIDIA stack."""
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +18,8 @@ from components.metal.diagnostics import (
     check_gpu_check_output,
     check_preflight_output,
 )
-from components.metal.remote_script import run_script
-from components.metal.steps import metal_script
+from components.metal.remote_script import StepFailed, read_result, run_script
+from components.metal.steps import metal_script, script_digest
 
 # Upstream registries whose pulls containerd routes to the internal mirror.
 MIRRORED_REGISTRIES = ("docker.io", "registry.k8s.io", "nvcr.io", "quay.io", "ghcr.io", "gcr.io")
@@ -63,6 +65,38 @@ class HostArgs:
     """The host this one measures its link to (iperf3), None for a lone host."""
     peer_server: pulumi.Input[pulumi.Resource] | None
     """That peer's iperf3 server step: the only cross-host dependency."""
+    iperf_client: str | None = None
+    """Which run of which host measures against this host's iperf3 server
+    (`preflight_run_id` of that client); its change restarts the server."""
+
+
+def preflight_environment(
+    spec: Host, preflight: Preflight, peer_address: str | None
+) -> dict[str, str]:
+    """The preflight step's inputs on a host (pure: the peer's server needs them too)."""
+    return {
+        "PREFLIGHT_DIR": spec.preflight_dir,
+        "FIO_SIZE_MIB": str(preflight.fio_size_mib),
+        "FIO_RUNTIME_SECONDS": str(preflight.fio_runtime_seconds),
+        "PEER_ADDRESS": peer_address or "",
+        "IPERF_PORT": str(preflight.iperf_port),
+        "IPERF_SECONDS": str(preflight.iperf_seconds),
+        "COUNT_PCI_GPUS": "true" if spec.gpu else "false",
+    }
+
+
+def preflight_run_id(spec: Host, preflight: Preflight, peer_address: str | None) -> str:
+    """Identifies one run of a host's preflight: its address and a digest of everything that
+    re-runs it (script and inputs). The peer's iperf3 server step takes it as an input, so
+    whenever the client measures again (a host added, removed, replaced, or the settings
+    changed), its server is started afresh rather than found expired."""
+    environment = preflight_environment(spec, preflight, peer_address)
+    digest = hashlib.sha256(
+        (
+            script_digest(metal_script("preflight")) + json.dumps(environment, sort_keys=True)
+        ).encode()
+    ).hexdigest()
+    return f"{spec.address}/{digest[:16]}"
 
 
 class BareMetalHost(pulumi.ComponentResource):
@@ -111,23 +145,18 @@ class BareMetalHost(pulumi.ComponentResource):
             {
                 "IPERF_PORT": str(preflight.iperf_port),
                 "IPERF_SERVER_SECONDS": str(max(1800, preflight.iperf_seconds * 10)),
+                "IPERF_CLIENT": args.iperf_client or "",
             },
         )
         preflight_step = self._step(
             "preflight",
-            {
-                "PREFLIGHT_DIR": spec.preflight_dir,
-                "FIO_SIZE_MIB": str(preflight.fio_size_mib),
-                "FIO_RUNTIME_SECONDS": str(preflight.fio_runtime_seconds),
-                "PEER_ADDRESS": args.peer_address or "",
-                "IPERF_PORT": str(preflight.iperf_port),
-                "IPERF_SECONDS": str(preflight.iperf_seconds),
-                "COUNT_PCI_GPUS": "true" if spec.gpu else "false",
-            },
+            preflight_environment(spec, preflight, args.peer_address),
             depends_on=[args.peer_server] if args.peer_server is not None else [],
         )
         hardware = preflight_step.stdout.apply(
-            lambda stdout: self._gate("preflight", check_preflight_output(expect, stdout))
+            lambda stdout: self._gate(
+                "preflight", stdout, lambda outputs: check_preflight_output(expect, outputs)
+            )
         )
 
         # 2-4. Configuration, in order, only after the preflight passed.
@@ -180,7 +209,7 @@ class BareMetalHost(pulumi.ComponentResource):
                 )
                 gpus = gpu_check.stdout.apply(
                     lambda stdout: self._gate(
-                        "the GPU check", check_gpu_check_output(expect, stdout)
+                        "gpu-check", stdout, lambda outputs: check_gpu_check_output(expect, outputs)
                     )
                 )
                 reports.append(gpus)
@@ -237,7 +266,30 @@ class BareMetalHost(pulumi.ComponentResource):
             depends_on=depends_on,
         )
 
-    def _gate(self, phase: str, report: PreflightReport) -> PreflightReport:
+    def _gate(
+        self,
+        step: str,
+        stdout: str,
+        check: "Callable[[dict[str, Any]], PreflightReport]",
+    ) -> PreflightReport:
+        """The step's result judged against config: a host whose tools printed something
+        unreadable, or whose measurements fall short, stops here with a message naming it."""
+        where = f"{self._args.spec.name} ({self._args.config_path})"
+        outputs = read_result(step, stdout, where)
+        try:
+            report = check(outputs)
+        except Exception as error:  # noqa: BLE001 any unreadable tool output stops this host alone
+            raise StepFailed(where, step, _describe(error)) from None
         if not report.passed:
+            phase = {"gpu-check": "the GPU check"}.get(step, step)
             raise PreflightFailed(self._args.config_path, phase, report)
         return report
+
+
+def _describe(error: Exception) -> str:
+    """What was wrong with a tool's output, for a person: the parser's own message, or the
+    exception's kind when a parser met something it never expected."""
+    text = str(error) or "(no detail)"
+    if isinstance(error, ValueError):
+        return text
+    return f"unreadable tool output ({type(error).__name__}: {text})"

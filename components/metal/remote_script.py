@@ -8,7 +8,29 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from components.metal.steps import script_digest, script_text, shell_command
+from components.metal.steps import (
+    StepOutputError,
+    parse_result,
+    script_digest,
+    script_text,
+    shell_command,
+    step,
+)
+
+
+class StepFailed(pulumi.RunError):
+    """A step on a host printed something the program cannot read; only that host stops."""
+
+    def __init__(self, where: str, step_name: str, problem: str) -> None:
+        super().__init__(f"host {where}: step {step_name}: {problem}")
+
+
+def read_result(step_name: str, stdout: str | None, where: str) -> dict[str, Any]:
+    """The step's result fields (its one result line), or StepFailed naming the host."""
+    try:
+        return parse_result(step_name, stdout or "")
+    except StepOutputError as error:
+        raise StepFailed(where, step_name, str(error)) from None
 
 
 def run_script(
@@ -21,11 +43,17 @@ def run_script(
     parent: pulumi.Resource,
     depends_on: list[Any] | None = None,
     secret_stdin: pulumi.Output[str] | None = None,
-    secret_stdout: bool = False,
 ) -> remote.Command:
     """`script` on stdin of `sudo env <environment> bash -s`, re-run when the script or an
     input changes. Secret inputs arrive as `secret_stdin` (from `with_secrets`), so they
-    never appear on a command line (or in `ps`) and stay Pulumi secrets."""
+    never appear on a command line (or in `ps`) and stay Pulumi secrets. A step whose stdout
+    carries a secret (the registry says which) has it as a secret output, never logged."""
+    spec = step(script.stem)
+    if spec.script != script:
+        raise ValueError(f"{script} is not the registered script of step {spec.name!r}")
+    unknown = sorted(set(environment) - set(spec.inputs))
+    if unknown:
+        raise ValueError(f"step {spec.name!r} does not read {unknown}; register them")
     text = script_text(script)
     # Only the inputs that are Outputs are awaited; the plain ones join them in the apply
     # (wrapping every string in an Output costs the SDK dearly at a thousand hosts).
@@ -47,11 +75,14 @@ def run_script(
         stdin=stdin,
         # Re-run when the script or one of its inputs changes, never by renaming.
         triggers=[script_digest(script), resolved],
+        # Only stderr of a secret-bearing step reaches the update's log; the scripts print
+        # nothing secret there.
+        logging=remote.Logging.STDERR if spec.secret_stdout else remote.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions(
             parent=parent,
             provider=provider,
             depends_on=depends_on or [],
-            additional_secret_outputs=["stdout"] if secret_stdout else None,
+            additional_secret_outputs=["stdout"] if spec.secret_stdout else None,
         ),
     )
 

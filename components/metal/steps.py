@@ -1,34 +1,160 @@
-"""How a remote step is run: a script file from `scripts/` on the shell's stdin, its inputs
-as environment variables, re-run when the script or an input changes. Pure functions."""
+"""The registry of remote steps and how one is run: a script file on the shell's stdin (after
+lib.sh), its inputs as environment variables, re-run when the script or an input changes; and
+the output contract: the one result line a step prints, the only part the program parses.
+Pure functions."""
 
+import base64
+import binascii
 import functools
 import hashlib
+import json
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+COMPONENTS_DIR = Path(__file__).resolve().parent.parent
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 LIB = SCRIPTS_DIR / "lib.sh"
 
-# A script that uses the shared functions says so in its header; it gets lib.sh first.
-_USES_LIB = "Runs after lib.sh"
+RESULT_MARKER = "##### deepseek-result: "
+"""Starts the one line of a step's stdout that the program reads (lib.sh `result_emit`)."""
+
+_ENCODED = ".b64"
 
 
-def metal_script(step: str) -> Path:
-    return SCRIPTS_DIR / f"{step}.sh"
+@dataclass(frozen=True)
+class Step:
+    """One remote step: what it runs, what it reads, what it promises to print."""
+
+    name: str
+    layer: str
+    """The layer whose `scripts/` folder holds `<name>.sh`."""
+    inputs: tuple[str, ...]
+    """Environment variables the script reads from its command line."""
+    secret_inputs: tuple[str, ...] = ()
+    """Environment variables that arrive as `export` lines on stdin (secrets)."""
+    result: tuple[str, ...] = ()
+    """Fields its result line always holds (tool outputs without their `.b64` suffix)."""
+    optional_result: tuple[str, ...] = ()
+    """Fields its result line may hold (a tool that runs only on some hosts)."""
+    secret_stdout: bool = False
+    """Its stdout carries a secret: a secret output, and never logged."""
+    uses_lib: bool = True
+    """lib.sh (shared functions and the result line) is sent ahead of the script."""
+
+    @property
+    def script(self) -> Path:
+        return COMPONENTS_DIR / self.layer / "scripts" / f"{self.name}.sh"
+
+
+_KUBEADM = ("KUBERNETES_VERSION", "KUBERNETES_APT_REPO", "KUBEADM_CONFIG", "HOST_READY")
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        Step(
+            "net-server",
+            "metal",
+            ("IPERF_PORT", "IPERF_SERVER_SECONDS", "IPERF_CLIENT"),
+            result=("port", "server"),
+        ),
+        Step(
+            "preflight",
+            "metal",
+            (
+                "PREFLIGHT_DIR",
+                "FIO_SIZE_MIB",
+                "FIO_RUNTIME_SECONDS",
+                "PEER_ADDRESS",
+                "IPERF_PORT",
+                "IPERF_SECONDS",
+                "COUNT_PCI_GPUS",
+            ),
+            result=("fio",),
+            optional_result=("iperf3", "lspci"),
+        ),
+        Step(
+            "os-prep",
+            "metal",
+            ("PREFLIGHT_VERDICT", "APT_MIRROR", "NTP_SERVERS", "RDMA", "HUGEPAGES_2MI"),
+            result=("kernel", "congestionControl"),
+        ),
+        Step(
+            "container-runtime",
+            "metal",
+            ("IMAGE_REGISTRY", "MIRRORED_REGISTRIES"),
+            result=("containerd",),
+        ),
+        Step(
+            "nvidia-stack",
+            "metal",
+            ("DRIVER_MANAGED_BY", "DRIVER_PACKAGE", "TOOLKIT_PACKAGE"),
+            result=("driver",),
+            optional_result=("version",),
+        ),
+        Step(
+            "gpu-check",
+            "metal",
+            ("GPU_QUERY_FIELDS",),
+            result=("nvidia-smi-query", "nvidia-smi-topo"),
+        ),
+        Step(
+            "kubeadm-init",
+            "kubernetes",
+            (*_KUBEADM, "KUBE_VIP_MANIFEST"),
+            secret_inputs=("KUBEADM_TOKEN", "KUBEADM_CERTIFICATE_KEY"),
+            result=("caCertHash", "node"),
+            # kubeadm's own output on a failed init can echo the configuration it read.
+            secret_stdout=True,
+        ),
+        Step(
+            "kubeadm-join",
+            "kubernetes",
+            (*_KUBEADM, "CONTROL_PLANE", "KUBEADM_CA_CERT_HASH", "KUBE_VIP_MANIFEST"),
+            secret_inputs=("KUBEADM_TOKEN", "KUBEADM_CERTIFICATE_KEY"),
+            result=("node",),
+            secret_stdout=True,
+        ),
+        Step("admin-kubeconfig", "kubernetes", (), result=("kubeconfig",), secret_stdout=True),
+        Step("api-ready", "kubernetes", ("API_ENDPOINT",), result=("endpoint",)),
+    )
+}
+
+
+class StepOutputError(ValueError):
+    """A step's stdout breaks the output contract; the message says what was wrong."""
+
+
+def step(name: str) -> Step:
+    try:
+        return STEPS[name]
+    except KeyError:
+        raise KeyError(f"unknown remote step {name!r}; registered: {', '.join(STEPS)}") from None
+
+
+def metal_script(name: str) -> Path:
+    return step(name).script
 
 
 @functools.cache
 def script_text(script: Path) -> str:
-    """What a step sends on stdin: the script, with lib.sh ahead of it if it uses it."""
+    """What a step sends on stdin: lib.sh, then the script."""
     body = script.read_text()
-    if _USES_LIB in body:
+    registered = {s.script: s for s in STEPS.values()}.get(script)
+    if registered is None or registered.uses_lib:
         return LIB.read_text() + "\n" + body
     return body
 
 
 def script_digest(script: Path) -> str:
     return hashlib.sha256(script_text(script).encode()).hexdigest()
+
+
+@functools.cache
+def step_by_digest() -> dict[str, Step]:
+    """Each registered step by the digest its Command carries first in `triggers`."""
+    return {script_digest(s.script): s for s in STEPS.values()}
 
 
 def shell_command(environment: Mapping[str, str]) -> str:
@@ -52,6 +178,66 @@ def parse_shell_command(command: str) -> dict[str, str]:
         key, value = word.split("=", 1)
         environment[key] = value
     return environment
+
+
+def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
+    """The result of step `name` from its stdout: the last result line, decoded (`.b64`
+    fields become the tool's text). Raises StepOutputError saying what is wrong."""
+    spec = step(name)
+    lines = [line for line in stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if not lines:
+        tail = stdout.strip().splitlines()[-1:] or ["(nothing)"]
+        raise StepOutputError(
+            f"printed no result line (its last line: {tail[0][:120]!r}); was it cut short?"
+        )
+    try:
+        document = json.loads(lines[-1][len(RESULT_MARKER) :])
+    except json.JSONDecodeError as error:
+        raise StepOutputError(f"its result line is not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise StepOutputError("its result line is not a JSON object")
+    if document.get("step") != name:
+        raise StepOutputError(f"its result line is for step {document.get('step')!r}")
+    if not isinstance(document.get("changed"), bool):
+        raise StepOutputError("its result line has no true/false 'changed'")
+    fields: dict[str, str | bool] = {"changed": document["changed"]}
+    for key, value in document.items():
+        if key in ("step", "changed"):
+            continue
+        if not isinstance(value, str):
+            raise StepOutputError(f"result field {key!r} is not a string")
+        if key.endswith(_ENCODED):
+            key = key.removesuffix(_ENCODED)
+            try:
+                value = base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
+            except (binascii.Error, ValueError):
+                raise StepOutputError(f"result field {key!r} is not valid base64") from None
+        fields[key] = value
+    missing = [key for key in spec.result if key not in fields]
+    if missing:
+        raise StepOutputError(f"its result line lacks {', '.join(missing)}")
+    unknown = sorted(set(fields) - {"changed", *spec.result, *spec.optional_result})
+    if unknown:
+        raise StepOutputError(f"its result line has fields the step does not promise: {unknown}")
+    return fields
+
+
+def format_result(name: str, fields: Mapping[str, str], *, changed: bool = False) -> str:
+    """The result line as lib.sh prints it (for simulated steps and tests); tool outputs
+    (fields the step lists as tool outputs) are base64-encoded as the script encodes them."""
+    document: dict[str, str | bool] = {"step": name, "changed": changed}
+    for key, value in fields.items():
+        if key in _TOOL_OUTPUTS:
+            document[key + _ENCODED] = base64.b64encode(value.encode()).decode()
+        else:
+            document[key] = value
+    return RESULT_MARKER + json.dumps(document, separators=(",", ":")) + "\n"
+
+
+# Fields that carry a tool's output verbatim (`.b64` on the result line).
+_TOOL_OUTPUTS = frozenset(
+    {"fio", "iperf3", "lspci", "nvidia-smi-query", "nvidia-smi-topo", "kubeconfig"}
+)
 
 
 def peer_ring(names: list[str]) -> dict[str, str]:

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from components.metal.diagnostics import (
-    SECTION_MARKER,
     DiagnosticsParseError,
     PreflightExpectations,
     check_gpu_check_output,
@@ -18,8 +17,8 @@ from components.metal.diagnostics import (
     parse_gpu_topology,
     parse_iperf3,
     parse_pci_gpus,
-    split_sections,
 )
+from components.metal.steps import format_result, parse_result
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "diagnostics"
 LOCAL = Path(__file__).resolve().parents[1] / "fixtures"
@@ -298,38 +297,46 @@ def test_gpu_check_passes_for_a_matching_h200():
     assert report.measurements["gpus"][0]["memoryMiB"] == 143771
 
 
-# --- the steps' stdout ---
+# --- the steps' results ---
 
 
-def test_sections_keep_each_tools_output_as_printed():
+def _result(step: str, **outputs: str) -> dict:
+    """The result fields of a step as the program reads them from its result line."""
+    return parse_result(step, "changed: /etc/x\n" + format_result(step, outputs))
+
+
+def test_a_result_line_keeps_each_tools_output_as_printed():
     fio = shared("fio_randrw_direct_libaio.json")
     iperf = shared("iperf3_client_tcp_loopback.json")
-    stdout = f"{SECTION_MARKER}fio\n{fio}{SECTION_MARKER}iperf3\n{iperf}"
-    sections = split_sections(stdout, ("fio", "iperf3"))
-    assert sections == {"fio": fio, "iperf3": iperf}
+    fields = _result("preflight", fio=fio, iperf3=iperf)
+    assert fields == {"changed": False, "fio": fio, "iperf3": iperf}
 
 
-def test_a_missing_section_is_a_clear_error():
-    stdout = f"{SECTION_MARKER}fio\n{shared('fio_randread_4k.json')}"
-    with pytest.raises(DiagnosticsParseError, match="printed no lspci output .*found: fio"):
-        split_sections(stdout, ("fio", "lspci"))
-
-
-def test_preflight_output_of_a_gpu_host_is_checked_section_by_section():
-    stdout = (
-        f"{SECTION_MARKER}fio\n{shared('fio_randrw_direct_libaio.json')}"
-        f"{SECTION_MARKER}iperf3\n{shared('iperf3_client_error_refused.json')}"
-        f"{SECTION_MARKER}lspci\n{local('lspci-8xa100.txt')}"
+def test_preflight_output_of_a_gpu_host_is_checked_tool_by_tool():
+    outputs = _result(
+        "preflight",
+        fio=shared("fio_randrw_direct_libaio.json"),
+        iperf3=shared("iperf3_client_error_refused.json"),
+        lspci=local("lspci-8xa100.txt"),
     )
-    report = check_preflight_output(A100_HOST, stdout)
+    report = check_preflight_output(A100_HOST, outputs)
     assert [f.check for f in report.findings] == ["iperf3 to peer"]
     assert report.measurements["pciGpus"] == 8
 
 
-def test_gpu_check_output_is_checked_section_by_section():
-    stdout = (
-        f"{SECTION_MARKER}nvidia-smi-query\n{shared('nvidia-smi-query-gpu-h200.csv')}"
-        f"{SECTION_MARKER}nvidia-smi-topo\n\tGPU0\tCPU Affinity\nGPU0\t X \t0-63\n"
+def test_a_gpu_host_without_its_lspci_listing_is_a_clear_error():
+    outputs = _result("preflight", fio=shared("fio_randrw_direct_libaio.json"))
+    with pytest.raises(DiagnosticsParseError, match="lspci: .*no listing"):
+        check_preflight_output(A100_HOST, outputs)
+
+
+def test_gpu_check_output_is_checked_tool_by_tool():
+    outputs = _result(
+        "gpu-check",
+        **{
+            "nvidia-smi-query": shared("nvidia-smi-query-gpu-h200.csv"),
+            "nvidia-smi-topo": "\tGPU0\tCPU Affinity\nGPU0\t X \t0-63\n",
+        },
     )
-    report = check_gpu_check_output(PreflightExpectations("h", "H200", 1, 0, 0), stdout)
+    report = check_gpu_check_output(PreflightExpectations("h", "H200", 1, 0, 0), outputs)
     assert report.passed

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reads the cluster's admin kubeconfig (server: the API VIP) for the program's Kubernetes
-# provider. Its stdout is a Pulumi secret. Read-only: safe to run again.
+# provider, verbatim in the result line. Its stdout is a Pulumi secret and is never logged.
+# Read-only: safe to run again.
+# Runs after lib.sh (sent ahead of it by the component).
 set -euo pipefail
-
-cat /etc/kubernetes/admin.conf
+result_output kubeconfig /etc/kubernetes/admin.conf
+result_emit admin-kubeconfig

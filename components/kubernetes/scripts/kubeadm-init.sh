@@ -23,7 +23,7 @@ if [[ ! -f /etc/kubernetes/admin.conf ]]; then
   printf '%s\n' "${KUBE_VIP_MANIFEST}" |
     sed 's|path: /etc/kubernetes/admin.conf|path: /etc/kubernetes/super-admin.conf|' |
     write_if_changed /etc/kubernetes/manifests/kube-vip.yaml 0600
-  kubeadm init --config "${config}" --upload-certs
+  kubeadm init --config "${config}" --upload-certs --skip-token-print --skip-certificate-key-print
 else
   kubeadm init phase upload-certs --upload-certs --config "${config}" >/dev/null
   # kubeadm takes the token only as an argument here; this path runs on re-runs alone.
@@ -36,4 +36,6 @@ printf '%s\n' "${KUBE_VIP_MANIFEST}" | write_if_changed /etc/kubernetes/manifest
 ca_hash=$(openssl x509 -pubkey -in /etc/kubernetes/pki/ca.crt |
   openssl pkey -pubin -outform der |
   openssl dgst -sha256 -hex | sed 's/^.* //')
-printf '{"caCertHash": "sha256:%s", "node": "%s"}\n' "${ca_hash}" "$(hostname)"
+result_field caCertHash "sha256:${ca_hash}"
+result_field node "$(hostname)"
+result_emit kubeadm-init

@@ -17,6 +17,8 @@ install_kubernetes "${KUBERNETES_VERSION}" "${KUBERNETES_APT_REPO}"
 
 if [[ -f /etc/kubernetes/kubelet.conf ]]; then
   echo "kubeadm-join: $(hostname) has already joined"
+  result_field node "$(hostname)"
+  result_emit kubeadm-join
   exit 0
 fi
 
@@ -28,3 +30,6 @@ config=/etc/kubernetes/deepseek/kubeadm-join.yaml
 kubeadm_config "${KUBEADM_CONFIG}" "${config}"
 kubeadm join --config "${config}"
 echo "kubeadm-join: $(hostname) joined"
+note_change
+result_field node "$(hostname)"
+result_emit kubeadm-join

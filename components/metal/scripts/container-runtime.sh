@@ -55,4 +55,10 @@ systemctl enable --now containerd >/dev/null
 if ((restart)); then
   systemctl restart containerd
 fi
-echo "container-runtime: $(containerd --version)"
+version=$(containerd --version)
+echo "container-runtime: ${version}"
+if ((restart)); then
+  note_change
+fi
+result_field containerd "${version}"
+result_emit container-runtime

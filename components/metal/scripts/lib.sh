@@ -2,6 +2,10 @@
 # Shared functions of the host configuration scripts. The component sends this file ahead of
 # each configuration script on the same shell's stdin, so the functions are defined there.
 
+# `producer | write_if_changed …` must set CHANGED in this shell, not in a pipeline subshell
+# (non-interactive bash runs a pipeline's last command in the current shell with lastpipe).
+shopt -s lastpipe
+
 # write_if_changed PATH MODE < content: writes PATH only when its content differs, and sets
 # CHANGED to 1 if it wrote, 0 if the file already held exactly that content.
 # shellcheck disable=SC2034 # CHANGED is read by the script that follows this file
@@ -15,6 +19,7 @@ write_if_changed() {
     install -D -m "${mode}" "${staged}" "${path}"
     echo "changed: ${path}"
     CHANGED=1
+    note_change
   fi
   rm -f "${staged}"
 }
@@ -72,4 +77,51 @@ kubeadm_config() {
     umask 077
     printf '%s\n' "${text}" >"${path}"
   )
+}
+
+# --- the step's result: the one line the program reads -------------------------------------
+# A step's machine-readable result is one line, printed last:
+#   ##### deepseek-result: {"step":"<step>","changed":true|false,<fields>}
+# Everything else the script or its tools print is for people and may go anywhere; the
+# program parses only this line (components/metal/steps.py: parse_result). A field whose key
+# ends in ".b64" holds a tool's output verbatim, base64-encoded, so any bytes fit on the line.
+RESULT_FIELDS=()
+CHANGES=0
+
+# json_string VALUE: VALUE as a JSON string (quotes, backslashes and control characters escaped).
+json_string() {
+  local value=$1
+  value=${value//\\/\\\\}
+  value=${value//\"/\\\"}
+  value=${value//$'\t'/\\t}
+  value=${value//$'\r'/\\r}
+  value=${value//$'\n'/\\n}
+  printf '"%s"' "$(printf '%s' "${value}" | tr -d '\000-\037')"
+}
+
+# note_change: the run changed the host in a way write_if_changed did not see.
+note_change() {
+  CHANGES=$((CHANGES + 1))
+}
+
+# result_field KEY VALUE: a plain value of the result.
+result_field() {
+  RESULT_FIELDS+=("\"$1\":$(json_string "$2")")
+}
+
+# result_output KEY FILE: a tool's output (saved in FILE) in the result, verbatim: base64
+# under the key KEY.b64. (A file, not a pipe: a function at the end of a pipe runs in a
+# subshell and its fields would be lost.)
+result_output() {
+  RESULT_FIELDS+=("\"$1.b64\":\"$(base64 -w0 <"$2")\"")
+}
+
+# result_emit STEP: prints the result line; "changed" is true when the run changed the host.
+result_emit() {
+  local changed=false fields=""
+  if ((CHANGES)); then changed=true; fi
+  if ((${#RESULT_FIELDS[@]})); then
+    fields=$(IFS=,; printf ',%s' "${RESULT_FIELDS[*]}")
+  fi
+  printf '##### deepseek-result: {"step":"%s","changed":%s%s}\n' "$1" "${changed}" "${fields}"
 }

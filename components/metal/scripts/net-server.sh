@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Preflight: keep an iperf3 server listening for a bounded time, so that the peer host can
 # measure its link to this one. Idempotent: a server already listening is left alone.
+# Runs after lib.sh (sent ahead of it by the component).
 set -euo pipefail
 
 : "${IPERF_PORT:?IPERF_PORT is required}"
@@ -17,6 +18,9 @@ command -v iperf3 >/dev/null || {
 
 if listening; then
   echo "iperf3 server already listening on port ${IPERF_PORT}"
+  result_field port "${IPERF_PORT}"
+  result_field server running
+  result_emit net-server
   exit 0
 fi
 
@@ -27,6 +31,10 @@ setsid --fork timeout "${IPERF_SERVER_SECONDS}" iperf3 --server --port "${IPERF_
 for _ in $(seq 1 50); do
   if listening; then
     echo "iperf3 server listening on port ${IPERF_PORT} for ${IPERF_SERVER_SECONDS}s"
+    note_change
+    result_field port "${IPERF_PORT}"
+    result_field server started
+    result_emit net-server
     exit 0
   fi
   sleep 0.1

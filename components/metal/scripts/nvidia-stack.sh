@@ -19,6 +19,8 @@ nouveau_changed=${CHANGED}
 
 if [[ "${DRIVER_MANAGED_BY}" == gpu-operator ]]; then
   echo "nvidia-stack: driver and toolkit are managed by the GPU Operator"
+  result_field driver gpu-operator
+  result_emit nvidia-stack
   exit 0
 fi
 
@@ -32,11 +34,18 @@ if [[ "$(file_digest "${config}")" != "${before}" ]]; then
 fi
 
 if nvidia-smi -L >/dev/null 2>&1; then
-  echo "nvidia-stack: driver $(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1) loaded"
+  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
+  echo "nvidia-stack: driver ${driver} loaded"
+  result_field driver loaded
+  result_field version "${driver}"
+  result_emit nvidia-stack
   exit 0
 fi
 if ! lsmod | grep -q '^nouveau' && modprobe nvidia 2>/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   echo "nvidia-stack: driver loaded without a reboot"
+  note_change
+  result_field driver loaded
+  result_emit nvidia-stack
   exit 0
 fi
 if ((nouveau_changed)); then
@@ -44,3 +53,6 @@ if ((nouveau_changed)); then
 fi
 systemd-run --on-active=5 --unit=deepseek-driver-reboot systemctl reboot
 echo "nvidia-stack: driver installed; the host reboots in 5 s to load it"
+note_change
+result_field driver reboot-scheduled
+result_emit nvidia-stack

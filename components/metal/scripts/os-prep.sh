@@ -90,4 +90,9 @@ if [[ "${RDMA}" == true ]]; then
   apt_install rdma-core ibverbs-utils infiniband-diags
 fi
 
-echo "os-prep: kernel $(uname -r), congestion control $(sysctl -n net.ipv4.tcp_congestion_control)"
+kernel=$(uname -r)
+congestion_control=$(sysctl -n net.ipv4.tcp_congestion_control)
+echo "os-prep: kernel ${kernel}, congestion control ${congestion_control}"
+result_field kernel "${kernel}"
+result_field congestionControl "${congestion_control}"
+result_emit os-prep

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Preflight diagnostics, before anything is installed: fio 4K random read/write on a file in
 # PREFLIGHT_DIR (never a raw device), iperf3 to the peer host's server, and the NVIDIA GPUs
-# on the PCI bus. Each tool's output is printed exactly as the tool prints it, after a marker
-# line naming the tool; the program parses and judges it, this script only measures.
+# on the PCI bus. Each tool's output goes verbatim into the result line (lib.sh); the program
+# parses and judges it, this script only measures.
+# Runs after lib.sh (sent ahead of it by the component).
 # Read-only: the fio file is removed afterwards, so a second run finds the host unchanged.
 set -euo pipefail
 
@@ -22,9 +23,6 @@ need() {
     exit 127
   }
 }
-section() {
-  printf '##### deepseek-preflight: %s\n' "$1"
-}
 
 need fio
 if [[ -n "${PEER_ADDRESS}" ]]; then
@@ -36,19 +34,18 @@ fi
 
 mkdir -p "${PREFLIGHT_DIR}"
 test_file="${PREFLIGHT_DIR}/fio-preflight.dat"
-trap 'rm -f "${test_file}"' EXIT
-
-section fio
+outputs=$(mktemp -d)
+trap 'rm -rf "${test_file}" "${outputs}"' EXIT
 fio --name=preflight --filename="${test_file}" \
   --rw=randrw --rwmixread=70 --bs=4k --size="${FIO_SIZE_MIB}M" \
   --runtime="${FIO_RUNTIME_SECONDS}" --time_based \
   --direct="${FIO_DIRECT}" --ioengine=libaio --iodepth=32 \
-  --output-format=json
+  --output-format=json >"${outputs}/fio"
+result_output fio "${outputs}/fio"
 
 if [[ -n "${PEER_ADDRESS}" ]]; then
   # A refused connection is reported in iperf3's own JSON (3.12 even exits 0): the program
   # reads it there. The peer may still be starting its server, so retry a few times.
-  section iperf3
   for ((attempt = 1; attempt <= IPERF_ATTEMPTS; attempt++)); do
     result=$(iperf3 --client "${PEER_ADDRESS}" --port "${IPERF_PORT}" --time "${IPERF_SECONDS}" --json) || true
     if ! grep -q '"error"' <<<"${result}" || ((attempt == IPERF_ATTEMPTS)); then
@@ -56,10 +53,12 @@ if [[ -n "${PEER_ADDRESS}" ]]; then
     fi
     sleep 2
   done
-  printf '%s\n' "${result}"
+  printf '%s\n' "${result}" >"${outputs}/iperf3"
+  result_output iperf3 "${outputs}/iperf3"
 fi
 
 if [[ "${COUNT_PCI_GPUS}" == true ]]; then
-  section lspci
-  lspci -nn -d 10de:
+  lspci -nn -d 10de: >"${outputs}/lspci"
+  result_output lspci "${outputs}/lspci"
 fi
+result_emit preflight
