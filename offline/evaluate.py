@@ -119,6 +119,7 @@ def _run_program(
             urn: struct_to_masked(outputs) for urn, outputs in monitor.component_outputs.items()
         },
         diagnostics=diagnostics.messages,
+        resource_outputs=monitor.resource_outputs,
     )
     return graph, resource_mocks.missing_stack_references, error
 

@@ -83,6 +83,7 @@ class RecordedResource:
     retain_on_delete: bool
     inputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
+    additional_secret_outputs: tuple[str, ...] = ()
     engine_properties: Any = field(default=None, repr=False, compare=False)
     """The inputs as the engine holds them (a protobuf Struct: secrets wrapped, unknowns as
     the sentinel), for the policy pack; never written to snapshots."""
@@ -122,6 +123,7 @@ def recorded_resource(urn: str, request: Any) -> RecordedResource:
         retain_on_delete=not is_read and bool(request.retainOnDelete),
         inputs=struct_to_masked(request.properties if is_read else request.object),
         ignore_changes=() if is_read else tuple(request.ignoreChanges),
+        additional_secret_outputs=() if is_read else tuple(request.additionalSecretOutputs),
         engine_properties=request.properties if is_read else request.object,
     )
 
@@ -141,6 +143,9 @@ class Graph:
     """What each component registered with `register_outputs`, masked, by URN."""
     diagnostics: list[tuple[str, str]] = field(default_factory=list)
     """(severity, message) the program logged: warnings and errors, as the CLI shows them."""
+    resource_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """What each custom resource's (mocked) provider returned, unmasked Structs by URN: what
+    state would hold. Never written to snapshots; the secret scan reads it."""
 
     def by_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]

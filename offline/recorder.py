@@ -31,6 +31,9 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(resource_mocks)
         self.requests: list[tuple[str, resource_pb2.RegisterResourceRequest]] = []
         self.component_outputs: dict[str, Any] = {}
+        self.resource_outputs: dict[str, Any] = {}
+        """What the mocks answered for each custom resource (a Struct), by URN: the values a
+        real provider would put in state, for the secret scan."""
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine builds URNs: the qualified type chains every ancestor's type except
@@ -42,7 +45,10 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: resource_pb2.RegisterResourceRequest):  # noqa: N802
         urn = self.make_urn(request.parent, request.type, request.name)
         self.requests.append((urn, request))
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        if request.custom:
+            self.resource_outputs[urn] = response.object
+        return response
 
     def ReadResource(self, request: resource_pb2.ReadResourceRequest):  # noqa: N802
         # Reads (StackReference, `.get()`) are part of the graph too.
