@@ -152,7 +152,8 @@ def test_state_keeps_every_secret_secret(stack):
                 continue
             for path, text in _strings_outside_secrets(value, key):
                 for label, secret in secrets.items():
-                    assert secret not in _readable(text), f"{label} in plain state {resource.name}.{path}"
+                    where = f"{resource.name}.{path}"
+                    assert secret not in _readable(text), f"{label} in plain state {where}"
 
 
 def test_secret_bearing_steps_are_secret_outputs_and_never_logged(stack):
