@@ -10,7 +10,7 @@ DIR ?= out
 VALIDATORS_VENV := .venv-validators
 VALIDATORS_STAMP := $(VALIDATORS_VENV)/.setup-stamp
 
-.PHONY: setup tools validators preview snapshot manifests policy bench test lint
+.PHONY: setup tools validators preview snapshot manifests policy bench check test lint
 
 # Setup is idempotent: it reinstalls only when a requirements file changed.
 setup: $(STAMP)
@@ -47,6 +47,9 @@ lint: setup
 
 tools:  ## Debian packages the tests use (shellcheck, fio, iperf3, ...)
 	@bash tools/system-packages.sh
+
+check: lint  ## the quick lane: lint, pure and graph tests (no external tools)
+	@$(PY) -m pytest -q tests/unit tests/program
 
 test: setup tools validators  ## the whole test suite (what CI runs)
 	@$(PY) -m pytest -q
