@@ -5,9 +5,11 @@ CIDRs, hosts outside their network) live in `components.preflight`.
 """
 
 import ipaddress
+import posixpath
 import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +45,18 @@ PUBLIC_REGISTRIES = (
     "huggingface.co",
 )
 
+# Suffixes under which anyone can register names: never "internal" to the bank, whatever a
+# stack file says. Single labels (`com`, `io`, `internal`, ...) are refused on their own.
+PUBLIC_SUFFIXES = frozenset(
+    {
+        "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "co.jp", "ne.jp", "com.br",
+        "com.cn", "co.in", "co.nz", "co.za", "com.tr", "com.mx", "co.kr", "com.sg", "com.hk",
+        "github.io", "gitlab.io", "amazonaws.com", "cloudfront.net", "azurewebsites.net",
+        "cloudapp.net", "appspot.com", "herokuapp.com", "pages.dev", "workers.dev",
+        "netlify.app", "vercel.app", "ngrok.io", "ngrok-free.app", "nip.io", "sslip.io",
+    }
+)  # fmt: skip
+
 SSH_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$"
 )
@@ -56,6 +70,9 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+        # `.inf` and `.nan` are valid YAML floats: refused here, naming the field, rather
+        # than surfacing later as an OverflowError in sizing or cost arithmetic.
+        allow_inf_nan=False,
     )
 
 
@@ -93,7 +110,36 @@ class Bmc(Model):
 
 HostRole = Literal["control-plane", "worker", "storage"]
 NodePool = Literal["general", "inference", "training"]
-AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
+HOST_PATH_PREFIXES = ("/var/lib", "/srv", "/data", "/mnt", "/opt")
+"""Where a directory the platform writes on a host may be: data areas, never the system's own
+trees (/, /etc, /usr, /boot, /proc, /sys, /dev, ...)."""
+
+
+def _host_path(path: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", path):
+        raise ValueError(
+            "may hold only letters, digits and . _ - / (no whitespace, quotes, $ or other "
+            "characters a shell would interpret); fix: use a plain absolute path such as "
+            "/var/lib/deepseek-preflight"
+        )
+    if not path.startswith("/"):
+        raise ValueError("is not an absolute path; fix: start it with /, e.g. /var/lib/deepseek")
+    # normpath folds `..`, `.`, `//` and a trailing slash: any difference is one of them.
+    if path.startswith("//") or posixpath.normpath(path) != path:
+        raise ValueError(
+            f"is not a normalized path (no '..', '.', '//' or trailing '/'); fix: write it as "
+            f"{posixpath.normpath('/' + path.lstrip('/'))} if that is what is meant"
+        )
+    if not any(path.startswith(prefix + "/") for prefix in HOST_PATH_PREFIXES):
+        raise ValueError(
+            f"is outside the directories the platform may write on a host; fix: use a "
+            f"directory below one of {', '.join(HOST_PATH_PREFIXES)}"
+        )
+    return path
+
+
+HostPath = Annotated[str, AfterValidator(_host_path)]
+"""A directory the platform writes on a host: absolute, normalized, below `HOST_PATH_PREFIXES`."""
 
 
 class Host(Model):
@@ -110,7 +156,7 @@ class Host(Model):
     """Which workloads the host is for; `inference` and `training` need GPUs."""
     nics: list[Nic] = []
     bmc: Bmc | None = None
-    preflight_dir: AbsolutePath = "/var/lib/deepseek-preflight"
+    preflight_dir: HostPath = "/var/lib/deepseek-preflight"
     """Directory on the data disk where fio writes its test file (never a raw device)."""
     hugepages_2mi: int = Field(default=0, ge=0, le=1_000_000)
     """2 MiB hugepages to reserve (RDMA and DPDK workloads); 0 leaves the kernel default."""
@@ -211,46 +257,170 @@ class Site(Model):
         return [host for host in self.hosts if role in host.roles]
 
 
-def _internal(url: str, what: str) -> str:
-    host = re.sub(r"^[a-z]+://", "", url).split("/")[0].split(":")[0].lower()
-    if any(host == public or host.endswith("." + public) for public in PUBLIC_REGISTRIES):
+# What would end a `deb <url> <suite>` line, split or escape a shell word, or smuggle a second
+# host into a URL. Checked before parsing, so the message names the character itself.
+_SHELL_SPECIAL = set("\\'\"`$;&|<>(){}[]*!^%")
+# Used with fullmatch: `$` would also match before a trailing newline.
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+)
+_NETLOC = re.compile(r"(?P<host>[^:]*)(:(?P<port>[0-9]{1,5}))?")
+
+
+def _forbidden_character(value: str) -> str | None:
+    for char in value:
+        if char in "\n\r":
+            return (
+                "contains a line break, which would start a new line in the file it is written to"
+            )
+        if char.isspace():
+            return f"contains whitespace ({char!r}), which would split it into several words"
+        if ord(char) < 0x20 or ord(char) == 0x7F:
+            return f"contains the control character {char!r}"
+        if not char.isascii():
+            return f"contains the non-ASCII character {char!r}"
+        if char in _SHELL_SPECIAL:
+            return f"contains {char!r}, which a shell or a host file would interpret"
+    return None
+
+
+def parse_url(value: str, schemes: tuple[str, ...], *, path: bool = True) -> tuple[str, int | None]:
+    """Checks a URL the platform writes into a shell, a host file or a manifest, and returns its
+    host and port. `schemes=()` parses `host[:port][/path]` without a scheme (an image
+    registry). Raises ValueError with the problem and its fix."""
+    if not schemes:
+        example = "registry.bank.internal/deepseek"
+    else:
+        example = f"{schemes[0]}://mirror.bank.internal" + ("/path" if path else ":8443")
+    problem = _forbidden_character(value)
+    if problem:
+        raise ValueError(f"{problem}; fix: write one plain URL and nothing else, e.g. {example}")
+    if schemes:
+        scheme, separator, _ = value.partition("://")
+        if not separator or scheme not in schemes:
+            allowed = " or ".join(f"{s}://" for s in schemes)
+            raise ValueError(f"must start with {allowed}; fix: write it like {example}")
+        parts = urlsplit(value)
+    else:
+        if "://" in value:
+            raise ValueError(
+                f"is written with a scheme; fix: name the registry host only, like {example}"
+            )
+        parts = urlsplit("//" + value)
+    if "?" in value or "#" in value:
         raise ValueError(
-            f"{host} is a public {what}; fix: name the internal mirror that proxies it"
+            f"has a query or a fragment, which means nothing here; fix: remove it, e.g. {example}"
         )
-    return url
+    if "@" in parts.netloc:
+        userinfo, _, real_host = parts.netloc.rpartition("@")
+        raise ValueError(
+            f"puts {userinfo!r} before '@': that is a user name, and the host actually reached "
+            f"is {real_host}; fix: remove the user part, e.g. {example}"
+        )
+    netloc = _NETLOC.fullmatch(parts.netloc)
+    host = netloc.group("host") if netloc else ""
+    if not netloc or not _DNS_NAME.fullmatch(host):
+        raise ValueError(
+            f"has no valid host name ({parts.netloc!r}; lower-case DNS names only); "
+            f"fix: write it like {example}"
+        )
+    port = int(netloc.group("port")) if netloc.group("port") else None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"has port {port}, outside 1-65535; fix: correct the port")
+    url_path = parts.path
+    if url_path and not path:
+        raise ValueError(
+            f"has a path ({url_path}), which this endpoint does not take; "
+            f"fix: write the scheme, host and port only, e.g. {example}"
+        )
+    segments = url_path.split("/")[1:]
+    if any(segment in (".", "..") for segment in segments) or not re.fullmatch(
+        r"[A-Za-z0-9._~+/-]*", url_path
+    ):
+        raise ValueError(
+            f"has a path ({url_path}) with '.' or '..' segments or characters other than letters, "
+            f"digits and . _ ~ + - /; fix: write the plain path, e.g. {example}"
+        )
+    return host, port
+
+
+def url_host(value: str) -> str:
+    """The host of a URL (or a scheme-less registry reference) that passed `parse_url`."""
+    return urlsplit(value if "://" in value else "//" + value).hostname or ""
+
+
+def _url(*schemes: str, path: bool = True) -> AfterValidator:
+    def check(value: str) -> str:
+        parse_url(value, schemes, path=path)
+        return value
+
+    return AfterValidator(check)
+
+
+def inside_domains(host: str, domains: list[str]) -> bool:
+    """Whether `host` is one of `domains` or a name below one of them."""
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def public_registry(host: str) -> bool:
+    return inside_domains(host, list(PUBLIC_REGISTRIES))
+
+
+def _internal_domain(domain: str) -> str:
+    if not _DNS_NAME.fullmatch(domain):
+        raise ValueError(
+            "is not a lower-case DNS suffix; fix: write the domain alone, e.g. bank.internal "
+            "(no scheme, no leading dot, no wildcard)"
+        )
+    if "." not in domain or domain in PUBLIC_SUFFIXES:
+        raise ValueError(
+            "is a public suffix under which anyone can register names; fix: name the bank's "
+            "own domain, e.g. bank.internal or corp.bank.example"
+        )
+    if public_registry(domain) or any(r.endswith("." + domain) for r in PUBLIC_REGISTRIES):
+        raise ValueError(
+            "holds public registries; fix: name only the bank's own domains, where its mirrors are"
+        )
+    return domain
+
+
+InternalDomain = Annotated[str, AfterValidator(_internal_domain)]
+"""A DNS suffix the bank owns, e.g. `bank.internal`."""
+
+AptUrl = Annotated[str, _url("https", "http")]
+ChartRepositoryUrl = Annotated[str, _url("https", "oci")]
+RegistryReference = Annotated[str, _url()]
+HttpsUrl = Annotated[str, _url("https")]
+ServiceEndpoint = Annotated[str, _url("https", "http", path=False)]
+S3Endpoint = Annotated[str, _url("https", path=False)]
 
 
 class Mirrors(Model):
     """Internal mirrors: the only sources of images, charts and OS packages."""
 
-    image_registry: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$")
+    internal_domains: list[InternalDomain] = Field(min_length=1)
+    """The allow-list: DNS suffixes of the bank's own names. Every mirror, repository,
+    registry, model store and identity provider host must be one of them or below one."""
+    image_registry: RegistryReference
     """Registry host (and optional path prefix) without a scheme."""
-    chart_repository: str = Field(pattern=r"^(https|oci)://")
-    apt_mirror: str = Field(pattern=r"^https?://")
-    kubernetes_apt_repo: str = Field(pattern=r"^https?://")
+    chart_repository: ChartRepositoryUrl
+    apt_mirror: AptUrl
+    kubernetes_apt_repo: AptUrl
     """Mirror of the Kubernetes package repository for the pinned minor version."""
 
     @field_validator("image_registry")
     @classmethod
-    def _internal_registry(cls, value: str) -> str:
-        return _internal(value, "image registry")
-
-    @field_validator("chart_repository")
-    @classmethod
-    def _internal_charts(cls, value: str) -> str:
-        return _internal(value, "chart repository")
-
-    @field_validator("apt_mirror", "kubernetes_apt_repo")
-    @classmethod
-    def _internal_apt(cls, value: str) -> str:
-        return _internal(value, "package mirror")
+    def _lower_case_repository(cls, value: str) -> str:
+        if value != value.lower():
+            raise ValueError("has upper-case letters; fix: registry paths are lower case")
+        return value
 
 
 class ModelStore(Model):
     """An S3-compatible bucket inside the site (Ceph RGW) holding model weights as
     `<model>/<precision>/<revision>/`."""
 
-    endpoint: str = Field(pattern=r"^https://[a-z0-9.-]+(:[0-9]+)?/?$")
+    endpoint: S3Endpoint
     bucket: str = Field(default="deepseek-models", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     networks: list[IPv4Network] = Field(min_length=1)
     """Where the endpoint's addresses are (e.g. the RGW hosts' network): serving pods may
@@ -258,13 +428,8 @@ class ModelStore(Model):
 
     @property
     def port(self) -> int:
-        host = self.endpoint.removeprefix("https://").rstrip("/")
-        return int(host.split(":")[1]) if ":" in host else 443
-
-    @field_validator("endpoint")
-    @classmethod
-    def _internal_store(cls, value: str) -> str:
-        return _internal(value, "object store")
+        _, port = parse_url(self.endpoint, ("https",), path=False)
+        return port or 443
 
 
 Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
@@ -299,7 +464,7 @@ class ModelDeployment(Model):
     max_model_len: int = Field(default=8192, ge=512, le=163840)
     max_concurrent_sequences: int = Field(default=8, ge=1, le=1024)
     gpu_memory_utilization: float = Field(default=0.90, gt=0.1, le=0.98)
-    requests_per_second: float = Field(gt=0)
+    requests_per_second: float = Field(gt=0, le=100_000)
     """Peak load of the whole platform; every site must carry it alone (active-active)."""
     output_tokens_per_request: int = Field(default=512, ge=16, le=65536)
     """Average tokens generated per request: turns the token estimate into requests."""
@@ -329,18 +494,17 @@ class Serving(Model):
     `<release>-vllm-python-py3` or `<release>-trtllm-python-py3`."""
     queue_time_target_ms: float = Field(default=50, gt=0, le=60_000)
     """Average time a request waits in Triton's queue before the autoscaler adds a replica."""
-    prometheus_url: str = Field(
-        default="http://prometheus-operated.monitoring.svc", pattern=r"^https?://"
-    )
-    """The Prometheus the custom-metrics adapter reads Triton's queue metrics from."""
+    prometheus_url: ServiceEndpoint = "http://prometheus-operated.monitoring.svc"
+    """The Prometheus the custom-metrics adapter reads Triton's queue metrics from: an
+    in-cluster service (`<name>.<namespace>.svc`) or a host under `mirrors.internalDomains`."""
     prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=r"^v?[0-9.]+$")
 
 
 class IdentityProvider(Model):
     """The enterprise OIDC provider whose JWTs the gateway accepts."""
 
-    issuer: str = Field(pattern=r"^https://")
-    jwks_uri: str = Field(pattern=r"^https://")
+    issuer: HttpsUrl
+    jwks_uri: HttpsUrl
     audiences: list[str] = Field(min_length=1)
     tenant_claim: str = Field(default="tenant", pattern=r"^[A-Za-z0-9_.-]+$")
     """The JWT claim naming the caller's tenant (the key of its rate limit)."""
@@ -375,7 +539,7 @@ class Gateway(Model):
     """The internal CA (an intermediate of the bank's PKI) that signs the gateway's
     certificates and the clients' (mTLS); its key is the `gatewayCaPrivateKey` secret."""
     tenants: list[Tenant] = []
-    default_requests_per_minute: int = Field(default=60, ge=1)
+    default_requests_per_minute: int = Field(default=60, ge=1, le=1_000_000)
     """Per tenant not listed in `tenants`."""
     replicas: int = Field(default=2, ge=1, le=16)
     envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=r"^v?[0-9.]+$")
@@ -393,11 +557,19 @@ class Gateway(Model):
 class Preflight(Model):
     """Minimums the preflight diagnostics must measure before a host is configured."""
 
-    min_disk_iops: dict[HostRole, int] = {"control-plane": 5000, "worker": 20000, "storage": 40000}
+    min_disk_iops: dict[HostRole, Annotated[int, Field(ge=0, le=100_000_000)]] = {
+        "control-plane": 5000,
+        "worker": 20000,
+        "storage": 40000,
+    }
     """4K random read+write IOPS (fio, direct I/O) per role."""
-    min_network_gbps: dict[HostRole, float] = {"control-plane": 5, "worker": 20, "storage": 20}
+    min_network_gbps: dict[HostRole, Annotated[float, Field(ge=0, le=1600)]] = {
+        "control-plane": 5,
+        "worker": 20,
+        "storage": 20,
+    }
     """TCP throughput to the peer host (iperf3) per role."""
-    fio_size_mib: int = Field(default=1024, ge=64)
+    fio_size_mib: int = Field(default=1024, ge=64, le=1_048_576)
     fio_runtime_seconds: int = Field(default=30, ge=5, le=600)
     iperf_seconds: int = Field(default=10, ge=3, le=120)
     iperf_port: int = Field(default=5201, ge=1024, le=65535)
@@ -476,33 +648,35 @@ class Monitoring(Model):
     scrape_interval_seconds: int = Field(default=30, ge=5, le=300)
     idle_gpu_utilization_percent: int = Field(default=15, ge=1, le=100)
     """Below this GPU utilization a serving deployment counts as idle (guide: 15 %)."""
-    idle_minutes: int = Field(default=30, ge=5)
-    """How long it must stay idle before it is scaled down (guide: 30 min)."""
+    idle_minutes: int = Field(default=30, ge=5, le=60)
+    """How long it must stay idle before it is scaled down (guide: 30 min); at most an hour,
+    the longest stabilization window a HorizontalPodAutoscaler accepts."""
 
 
 class Backup(Model):
     """3-2-1 data protection: copies, media, and one copy off site."""
 
     schedule: str = Field(default="0 2 * * *", pattern=r"^(\S+\s+){4}\S+$")
-    retention_days: int = Field(default=30, ge=1)
-    copies: int = Field(default=3, ge=3)
-    media: int = Field(default=2, ge=2)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    copies: int = Field(default=3, ge=3, le=10)
+    media: int = Field(default=2, ge=2, le=10)
 
 
 class Cost(Model):
     """Inputs of the monthly cost estimate: the bank's own prices, not list prices."""
 
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    energy_price_per_kwh: float = Field(default=0.25, ge=0)
+    # Upper bounds leave room for any currency and keep the estimate's arithmetic finite.
+    energy_price_per_kwh: float = Field(default=0.25, ge=0, le=1_000_000)
     pue: float = Field(default=1.4, ge=1.0, le=3.0)
     """Power usage effectiveness of the data centers (facility power / IT power)."""
     gpu_power_fraction: float = Field(default=0.7, gt=0, le=1.0)
     """Average GPU draw as a share of board power."""
-    server_watts: int = Field(default=500, ge=0)
+    server_watts: int = Field(default=500, ge=0, le=100_000)
     """Average draw of one server without its GPUs (CPUs, memory, disks, NICs, fans)."""
-    server_price: float = Field(default=0, ge=0)
+    server_price: float = Field(default=0, ge=0, le=1e12)
     """Purchase price of one server without GPUs; 0 leaves hardware out of the estimate."""
-    gpu_prices: dict[GpuModelName, float] = {}
+    gpu_prices: dict[GpuModelName, Annotated[float, Field(ge=0, le=1e12)]] = {}
     """Purchase price per GPU, by GPU model."""
     amortization_years: int = Field(default=4, ge=1, le=10)
 

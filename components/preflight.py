@@ -5,6 +5,7 @@ value and the fix. Nothing here talks to Pulumi.
 """
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,14 @@ from components.catalog import (
     known_gpu_models,
     triton_supports,
 )
-from components.config import PlatformConfig, Site
+from components.config import (
+    PROJECT,
+    PlatformConfig,
+    Site,
+    inside_domains,
+    public_registry,
+    url_host,
+)
 from components.serving.capacity import gpu_share, plan_site
 from components.serving.sizing import Placement, check_placement, ways_out
 
@@ -56,6 +64,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
     """Every cross-field problem of a config that passed the per-field checks."""
     return [
         *_duplicate_names_and_addresses(config),
+        *_internal_hosts(config),
         *_site_rules(config),
         *_cross_site_networks(config),
         *_stack_shape(config),
@@ -66,6 +75,81 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         # Counting replicas is only meaningful once every placement runs and fits.
         *(_site_capacity(config) if not placements else []),
     ]
+
+
+def check_stack_reference(config: PlatformConfig, stack: str) -> list[ConfigIssue]:
+    """`replication.sourceStack` must name another stack of this project: a reference to
+    the stack itself would wait on its own outputs, and one to another project's stack
+    would replicate data the program knows nothing about."""
+    if config.replication is None:
+        return []
+    reference = config.replication.source_stack
+    organization, project, source = reference.split("/")
+    if project != PROJECT:
+        return [
+            ConfigIssue(
+                "replication.sourceStack",
+                reference,
+                f"names a stack of project {project!r}, not of {PROJECT!r}: a DR stack "
+                "receives the data of this project's active stack",
+                f"name this project's source stack, e.g. {organization}/{PROJECT}/prod",
+            )
+        ]
+    if source == stack:
+        return [
+            ConfigIssue(
+                "replication.sourceStack",
+                reference,
+                f"names stack {stack!r} itself: a stack cannot replicate from its own outputs",
+                f"name the active stack this DR stack receives data from, e.g. "
+                f"{organization}/{PROJECT}/prod",
+            )
+        ]
+    return []
+
+
+# An in-cluster Service: `<service>.<namespace>.svc[.cluster.local]`.
+_CLUSTER_SERVICE = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+\.svc(\.cluster\.local)?")
+
+
+def _internal_hosts(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Everything pulled from outside the cluster (packages, images, charts, weights, signing
+    keys) comes from a host inside `mirrors.internalDomains`: an allow-list, since a list of
+    public names to refuse would let any other public host through."""
+    domains = list(config.mirrors.internal_domains)
+    sources: list[tuple[str, str, str]] = [
+        ("mirrors.imageRegistry", config.mirrors.image_registry, "image registry"),
+        ("mirrors.chartRepository", config.mirrors.chart_repository, "chart repository"),
+        ("mirrors.aptMirror", config.mirrors.apt_mirror, "package mirror"),
+        ("mirrors.kubernetesAptRepo", config.mirrors.kubernetes_apt_repo, "package mirror"),
+    ]
+    for s, site in enumerate(config.sites):
+        if site.model_store is not None:
+            sources.append(
+                (f"sites[{s}].modelStore.endpoint", site.model_store.endpoint, "object store")
+            )
+    if config.gateway is not None:
+        idp = config.gateway.identity_provider
+        sources.append(("gateway.identityProvider.issuer", idp.issuer, "identity provider"))
+        sources.append(("gateway.identityProvider.jwksUri", idp.jwks_uri, "identity provider"))
+    prometheus = url_host(config.serving.prometheus_url)
+    if not _CLUSTER_SERVICE.fullmatch(prometheus):
+        sources.append(("serving.prometheusUrl", config.serving.prometheus_url, "Prometheus"))
+
+    allowed = ", ".join(domains)
+    for path, url, what in sources:
+        host = url_host(url)
+        if inside_domains(host, domains):
+            continue
+        public = f", and it is a public {what}" if public_registry(host) else ""
+        yield ConfigIssue(
+            path,
+            url,
+            f"host {host} is not inside the internal domains ({allowed}, "
+            f"mirrors.internalDomains){public}",
+            f"name the bank's internal {what} (a host under {allowed}); add a domain to "
+            "mirrors.internalDomains only if the bank runs it",
+        )
 
 
 def _duplicate_names_and_addresses(config: PlatformConfig) -> Iterator[ConfigIssue]:

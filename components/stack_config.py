@@ -21,7 +21,12 @@ from components.config import (
     SECRET_KEYS_FOR_MODELS,
     PlatformConfig,
 )
-from components.preflight import ConfigError, ConfigIssue, check_inventory
+from components.preflight import (
+    ConfigError,
+    ConfigIssue,
+    check_inventory,
+    check_stack_reference,
+)
 
 # What to do about each kind of pydantic error, when the message itself has no fix.
 _FIXES = {
@@ -41,6 +46,11 @@ _FIXES = {
     "dict_type": "write a YAML mapping of keys to values",
     "string_type": "write a string",
     "bool_type": "write true or false",
+    "finite_number": "write a finite number (.inf and .nan are not quantities)",
+    "float_type": "write a number",
+    "float_parsing": "write a number",
+    "greater_than": "raise the value",
+    "less_than": "lower the value",
 }
 
 
@@ -95,7 +105,7 @@ def validate_config(raw: dict[str, Any], stack: str = "stack") -> PlatformConfig
         config = PlatformConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(stack, issues_from_validation_error(error)) from None
-    issues = check_inventory(config)
+    issues = check_stack_reference(config, stack) + check_inventory(config)
     if issues:
         raise ConfigError(stack, issues)
     return config
