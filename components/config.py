@@ -126,9 +126,11 @@ def _host_path(path: str) -> str:
         raise ValueError("is not an absolute path; fix: start it with /, e.g. /var/lib/deepseek")
     # normpath folds `..`, `.`, `//` and a trailing slash: any difference is one of them.
     if path.startswith("//") or posixpath.normpath(path) != path:
+        resolved = posixpath.normpath("/" + path.lstrip("/"))
         raise ValueError(
-            f"is not a normalized path (no '..', '.', '//' or trailing '/'); fix: write it as "
-            f"{posixpath.normpath('/' + path.lstrip('/'))} if that is what is meant"
+            f"is not a normalized path: it resolves to {resolved}; fix: write the directory "
+            f"itself, without '..', '.', '//' or a trailing '/', below one of "
+            f"{', '.join(HOST_PATH_PREFIXES)}"
         )
     if not any(path.startswith(prefix + "/") for prefix in HOST_PATH_PREFIXES):
         raise ValueError(
@@ -335,11 +337,11 @@ def parse_url(value: str, schemes: tuple[str, ...], *, path: bool = True) -> tup
         )
     segments = url_path.split("/")[1:]
     if any(segment in (".", "..") for segment in segments) or not re.fullmatch(
-        r"[A-Za-z0-9._~+/-]*", url_path
+        r"[A-Za-z0-9._~+:/-]*", url_path
     ):
         raise ValueError(
             f"has a path ({url_path}) with '.' or '..' segments or characters other than letters, "
-            f"digits and . _ ~ + - /; fix: write the plain path, e.g. {example}"
+            f"digits and . _ ~ + : - /; fix: write the plain path, e.g. {example}"
         )
     return host, port
 

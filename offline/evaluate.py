@@ -124,19 +124,26 @@ def _run_program(
     return graph, resource_mocks.missing_stack_references, error
 
 
+class StackReferenceError(RunError):
+    """A StackReference the offline evaluation cannot answer by evaluating another stack of the
+    project. A `RunError`, so the command prints the message without a traceback."""
+
+
 def record(
     stack: str,
     project_dir: Path = PROJECT_DIR,
     preview: bool = True,
     stack_outputs: dict[str, dict[str, Any]] | None = None,
     hardware_faults: dict[str, HardwareFaults] | None = None,
+    referenced_from: tuple[str, ...] = (),
 ) -> tuple[Graph, BaseException | None]:
     """Runs `stack` as `pulumi preview` (or `up`, with preview=False) would, and returns
     what it registered together with the error that stopped it, if any.
 
     A StackReference to another stack of this project (`<org>/<project>/<stack>`) is
     answered with that stack's own evaluated outputs. `hardware_faults` make simulated hosts
-    misbehave (fewer GPUs, slow disks, ...), by host name.
+    misbehave (fewer GPUs, slow disks, ...), by host name. `referenced_from` lists the stacks
+    whose references led here: one of them referenced again is a cycle, refused.
     """
     stack_outputs = dict(stack_outputs or {})
     faults = hardware_faults or {}
@@ -144,14 +151,27 @@ def record(
     if not missing or error is not None:
         return graph, error
     project = graph.project
+    chain = (*referenced_from, stack)
     for reference in sorted(missing):
         parts = reference.split("/")
         if len(parts) != 3 or parts[1] != project:
-            raise RuntimeError(
-                f"stack reference {reference!r} is not a stack of project {project!r}; "
-                "pass its outputs with stack_outputs="
+            raise StackReferenceError(
+                f"stack '{stack}': its StackReference {reference!r} is not a stack of project "
+                f"{project!r}, so it cannot be evaluated here; nothing was deployed.\n"
+                f"    fix: reference <organization>/{project}/<stack>, or pass the stack's "
+                "outputs with stack_outputs="
             )
-        stack_outputs[reference] = evaluate(parts[2], project_dir, preview=preview).plain_outputs
+        if parts[2] in chain:
+            cycle = " -> ".join((*chain[chain.index(parts[2]) :], parts[2]))
+            raise StackReferenceError(
+                f"stack '{stack}': its StackReference {reference!r} closes a cycle ({cycle}): "
+                "each stack would wait for the other's outputs; nothing was deployed.\n"
+                "    fix: only a DR stack reads another stack (replication.sourceStack), and "
+                "the stack it reads must read none: remove the reference from one of them"
+            )
+        stack_outputs[reference] = evaluate(
+            parts[2], project_dir, preview=preview, referenced_from=chain
+        ).plain_outputs
     graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs, faults)
     assert not missing, missing
     return graph, error

@@ -11,6 +11,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # libyaml's loader when PyYAML has it: a 1,000-host stack file loads in milliseconds.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""A generated 1,000-host stack file is about 0.3 MiB."""
+MAX_EXPANDED_NODES = 1_000_000
+"""YAML nodes a file may hold with every alias expanded (a 1,000-host stack has about 30,000):
+a few kilobytes of nested aliases would otherwise expand to billions of objects."""
+
 
 class StackFileError(Exception):
     """A stack file is missing or not valid YAML."""
@@ -20,11 +26,86 @@ def project_name(project_dir: Path = PROJECT_DIR) -> str:
     return _read_yaml(project_dir / "Pulumi.yaml")["name"]
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> tuple[int | None, bool]:
+    """How many nodes the document holds once aliases are expanded, counted on the composed
+    graph (where an alias is the anchored node itself, so composing stays linear) without
+    expanding anything: (None, False) past `limit`, (None, True) for an alias to one of its
+    own ancestors, which no expansion ends."""
+    size: dict[int, int] = {}
+    ancestors: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, children_counted = pending.pop()
+        key = id(node)
+        if children_counted:
+            ancestors.discard(key)
+            total = 1 + sum(size[id(child)] for child in _children(node))
+            if total > limit:
+                return None, False
+            size[key] = total
+        elif key not in size:
+            if key in ancestors:
+                return None, True
+            ancestors.add(key)
+            pending.append((node, True))
+            pending.extend((child, False) for child in _children(node) if id(child) not in size)
+    return size[id(root)], False
+
+
+def _load_bounded(path: Path, text: str) -> Any:
+    loader = _LOADER(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        # Without an anchor (`&`) there is no alias: the composed graph is the document.
+        expanded, recursive = (
+            _expanded_size(root, MAX_EXPANDED_NODES) if "&" in text else (0, False)
+        )
+        if expanded is None:
+            problem = (
+                "has an alias inside the very node it names, which never ends expanding"
+                if recursive
+                else f"has YAML aliases that expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                f"(from {len(text):,} characters)"
+            )
+            raise StackFileError(
+                f"{path.name} {problem}; nothing was deployed.\n"
+                "    fix: write the values out instead of nesting aliases (&anchor / *alias); "
+                "a stack file never needs more than a few"
+            )
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.load(path.read_text(), Loader=_LOADER)
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise StackFileError(
+            f"{path.name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; nothing was "
+            "deployed.\n    fix: a stack file holds config, not data: move what makes it this "
+            "large out of it"
+        )
+    try:
+        loaded = _load_bounded(path, raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise StackFileError(
+            f"{path.name} is not UTF-8 text ({error.reason} at byte {error.start}); nothing "
+            "was deployed.\n    fix: save it as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
     if not isinstance(loaded, dict):

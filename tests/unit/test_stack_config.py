@@ -92,10 +92,11 @@ def test_bad_stack_file_fails_with_a_clear_message(name, tmp_path):
         assert expected in result.stderr, f"{expected!r} not in:\n{result.stderr}"
 
 
-def test_bad_config_registers_nothing(tmp_path):
+@pytest.mark.parametrize("name", case_names())
+def test_bad_config_registers_nothing(name, tmp_path):
     from offline.evaluate import record
 
-    stack = write_bad_project("duplicate-address", tmp_path)
+    stack = write_bad_project(name, tmp_path)
     graph, error = record(stack, tmp_path)
     assert isinstance(error, ConfigError)
     assert [r.type for r in graph.resources] == ["pulumi:pulumi:Stack"]

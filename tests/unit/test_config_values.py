@@ -1,0 +1,352 @@
+"""Values that reach a shell, a host file or a manifest are validated as what they are: URLs
+parsed, mirror hosts inside the internal domains, host paths under data prefixes, numbers
+finite and bounded, StackReferences to another stack of this project."""
+
+import copy
+import math
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from components.config import SECRET_KEYS, Host, Mirrors, parse_url
+from components.preflight import ConfigError
+from components.stack_config import validate_config
+from tests.bad_stacks import PROJECT_DIR
+
+MIRRORS = {
+    "internalDomains": ["bank.internal"],
+    "imageRegistry": "registry.bank.internal/deepseek",
+    "chartRepository": "https://charts.bank.internal/stable",
+    "aptMirror": "https://apt.bank.internal/ubuntu",
+    "kubernetesAptRepo": "https://apt.bank.internal/kubernetes/core/stable/v1.31/deb/",
+}
+
+
+def _raw(stack: str) -> dict:
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in config.items()
+        if key.split(":", 1)[1] not in SECRET_KEYS
+    }
+
+
+def _issues(raw: dict, stack: str = "prod") -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(raw, stack)
+    return {issue.path: f"{issue.problem}; fix: {issue.fix}" for issue in caught.value.issues}
+
+
+@pytest.mark.parametrize(
+    ("value", "schemes", "path", "host", "port"),
+    [
+        ("https://apt.bank.internal/ubuntu", ("https", "http"), True, "apt.bank.internal", None),
+        (
+            "http://apt.bank.internal:8080/ubuntu/",
+            ("https", "http"),
+            True,
+            "apt.bank.internal",
+            8080,
+        ),
+        ("oci://charts.bank.internal/stable", ("https", "oci"), True, "charts.bank.internal", None),
+        ("registry.bank.internal:5000/deepseek", (), True, "registry.bank.internal", 5000),
+        ("https://s3.dc-a.bank.internal:8443", ("https",), False, "s3.dc-a.bank.internal", 8443),
+    ],
+)
+def test_well_formed_urls_parse_to_host_and_port(value, schemes, path, host, port):
+    assert parse_url(value, schemes, path=path) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("value", "schemes", "path", "problem"),
+    [
+        (
+            "https://apt.bank.internal/ubuntu\ndeb [trusted=yes] http://x/ jammy main",
+            ("https",),
+            True,
+            "line break",
+        ),
+        ("https://apt.bank.internal/ubuntu\r", ("https",), True, "line break"),
+        ("https://apt.bank.internal/ubuntu jammy", ("https",), True, "whitespace"),
+        ("https://apt.bank.internal/ubuntu\tx", ("https",), True, "whitespace"),
+        ("https://apt.bank.internal/ub\x00untu", ("https",), True, "control character"),
+        ("https://apt.bank.internal/ub\x1buntu", ("https",), True, "control character"),
+        ("https://apt.bank.internal/übuntu", ("https",), True, "non-ASCII"),
+        (
+            "https://apt.bank.internal@archive.ubuntu.com/ubuntu",
+            ("https",),
+            True,
+            "archive.ubuntu.com",
+        ),
+        ("https://user:pw@apt.bank.internal/ubuntu", ("https",), True, "user name"),
+        ("https://apt.bank.internal/ubuntu?x=1", ("https",), True, "query"),
+        ("https://apt.bank.internal/ubuntu#top", ("https",), True, "fragment"),
+        ("https://apt.bank.internal\\@evil.example/", ("https",), True, "'\\\\'"),
+        ("https://apt.bank.internal/'ubuntu'", ("https",), True, '"\'"'),
+        ('https://apt.bank.internal/"ubuntu"', ("https",), True, "'\"'"),
+        ("https://apt.bank.internal/$HOME", ("https",), True, "'$'"),
+        ("https://apt.bank.internal/`id`", ("https",), True, "'`'"),
+        ("https://apt.bank.internal/a;reboot", ("https",), True, "';'"),
+        ("https://apt.bank.internal/%0adeb", ("https",), True, "'%'"),
+        ("ftp://apt.bank.internal/ubuntu", ("https", "http"), True, "must start with"),
+        ("HTTPS://apt.bank.internal/ubuntu", ("https",), True, "must start with"),
+        ("apt.bank.internal/ubuntu", ("https",), True, "must start with"),
+        ("https://APT.bank.internal/ubuntu", ("https",), True, "host name"),
+        ("https://apt_bank.internal/ubuntu", ("https",), True, "host name"),
+        ("https:///ubuntu", ("https",), True, "host name"),
+        ("https://apt.bank.internal:99999/ubuntu", ("https",), True, "port 99999"),
+        ("https://apt.bank.internal:0/ubuntu", ("https",), True, "port 0"),
+        ("https://apt.bank.internal:http/ubuntu", ("https",), True, "host name"),
+        ("https://apt.bank.internal/ubuntu/../../etc", ("https",), True, "'..'"),
+        ("https://apt.bank.internal/a=b", ("https",), True, "characters other than"),
+        ("https://apt.bank.internal/a,b", ("https",), True, "characters other than"),
+        ("https://s3.bank.internal/bucket", ("https",), False, "has a path"),
+        ("https://s3.bank.internal/", ("https",), False, "has a path"),
+        ("https://registry.bank.internal/deepseek", (), True, "scheme"),
+    ],
+)
+def test_malformed_urls_are_refused_with_the_reason(value, schemes, path, problem):
+    with pytest.raises(ValueError) as caught:
+        parse_url(value, schemes, path=path)
+    message = str(caught.value)
+    assert problem in message
+    assert "; fix: " in message
+
+
+def test_a_line_break_in_a_mirror_never_reaches_the_host_file():
+    """The attack of issue 11: os-prep writes `deb ${APT_MIRROR} ...`; a second line would be
+    a trusted public source."""
+    bad = dict(MIRRORS, aptMirror=MIRRORS["aptMirror"] + "\ndeb [trusted=yes] http://a/ b main")
+    with pytest.raises(ValidationError) as caught:
+        Mirrors.model_validate(bad)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("aptMirror",)
+    assert "line break" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("aptMirror", "http://archive.ubuntu.com/ubuntu"),
+        ("aptMirror", "https://apt.evil.example/ubuntu"),
+        ("aptMirror", "https://evilbank.internal/ubuntu"),
+        ("aptMirror", "https://bank.internal.evil.example/ubuntu"),
+        ("kubernetesAptRepo", "https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),
+        ("chartRepository", "oci://ghcr.io/charts"),
+        ("imageRegistry", "quay.io/deepseek"),
+        ("imageRegistry", "registry.evil.example/deepseek"),
+    ],
+)
+def test_mirrors_outside_the_internal_domains_are_refused(field, value):
+    raw = _raw("prod")
+    raw["mirrors"][field] = value
+    issues = _issues(raw)
+    assert f"mirrors.{field}" in issues, issues
+    assert "is not inside the internal domains (bank.internal" in issues[f"mirrors.{field}"]
+
+
+def test_the_allow_list_is_what_decides():
+    """A host is accepted because its domain is listed, not because it is missing from a list
+    of public names: the same mirror passes once its domain is allowed, fails once not."""
+    raw = _raw("prod")
+    raw["mirrors"]["aptMirror"] = "https://apt.mirrors.bank.example/ubuntu"
+    assert "mirrors.aptMirror" in _issues(copy.deepcopy(raw))
+    raw["mirrors"]["internalDomains"] = ["bank.internal", "mirrors.bank.example"]
+    assert validate_config(raw, "prod").mirrors.apt_mirror.endswith("/ubuntu")
+
+    raw = _raw("prod")
+    raw["mirrors"]["internalDomains"] = ["corp.example"]
+    issues = _issues(raw)
+    for path in (
+        "mirrors.imageRegistry",
+        "mirrors.chartRepository",
+        "mirrors.aptMirror",
+        "mirrors.kubernetesAptRepo",
+        "sites[0].modelStore.endpoint",
+        "sites[1].modelStore.endpoint",
+        "gateway.identityProvider.issuer",
+        "gateway.identityProvider.jwksUri",
+    ):
+        assert path in issues, (path, issues)
+    assert "serving.prometheusUrl" not in issues  # the in-cluster service is not pulled from
+
+
+def test_a_public_registry_is_named_as_such():
+    raw = _raw("prod")
+    raw["mirrors"]["imageRegistry"] = "docker.io/library"
+    assert "public image registry" in _issues(raw)["mirrors.imageRegistry"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "problem"),
+    [
+        ("com", "public suffix"),
+        ("io", "public suffix"),
+        ("internal", "public suffix"),
+        ("co.uk", "public suffix"),
+        ("amazonaws.com", "public suffix"),
+        ("docker.io", "public registries"),
+        (".bank.internal", "DNS suffix"),
+        ("*.bank.internal", "DNS suffix"),
+        ("https://bank.internal", "DNS suffix"),
+        ("Bank.Internal", "DNS suffix"),
+        ("bank.internal\n", "DNS suffix"),
+    ],
+)
+def test_internal_domains_must_be_the_banks_own(domain, problem):
+    with pytest.raises(ValidationError) as caught:
+        Mirrors.model_validate(dict(MIRRORS, internalDomains=[domain]))
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("internalDomains", 0)
+    assert problem in error["msg"]
+
+
+def test_internal_domains_are_required():
+    raw = _raw("prod")
+    del raw["mirrors"]["internalDomains"]
+    assert "mirrors.internalDomains" in _issues(raw)
+
+
+def test_prometheus_is_an_in_cluster_service_or_internal():
+    raw = _raw("prod")
+    raw["serving"]["prometheusUrl"] = "http://prometheus.example.com:9090"
+    assert "not inside the internal domains" in _issues(raw)["serving.prometheusUrl"]
+    raw["serving"]["prometheusUrl"] = "http://prometheus-k8s.monitoring.svc.cluster.local:9090"
+    validate_config(raw, "prod")
+    raw["serving"]["prometheusUrl"] = "https://prometheus.dc-a.bank.internal"
+    validate_config(raw, "prod")
+
+
+HOST = {
+    "name": "h1",
+    "address": "10.0.0.1",
+    "roles": ["worker"],
+    "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9FsR5aUAmsB4ZHBn6K",
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/var/lib/deepseek-preflight", "/srv/preflight", "/data/nvme0/fio", "/mnt/a/b", "/opt/x"],
+)
+def test_host_paths_under_data_prefixes_are_accepted(path):
+    assert Host.model_validate(dict(HOST, preflightDir=path)).preflight_dir == path
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/", "outside the directories"),
+        ("/etc", "outside the directories"),
+        ("/etc/deepseek", "outside the directories"),
+        ("/usr/local/fio", "outside the directories"),
+        ("/boot/fio", "outside the directories"),
+        ("/proc/sys", "outside the directories"),
+        ("/sys/fio", "outside the directories"),
+        ("/dev/nvme0n1", "outside the directories"),
+        ("/var/lib", "outside the directories"),
+        ("/var/library/x", "outside the directories"),
+        ("/var/lib/../../etc", "resolves to /etc"),
+        ("/var/lib/./x", "resolves to /var/lib/x"),
+        ("/var/lib//x", "resolves to /var/lib/x"),
+        ("//var/lib/x", "resolves to /var/lib/x"),
+        ("/var/lib/x/", "resolves to /var/lib/x"),
+        ("var/lib/x", "not an absolute path"),
+        ("/var/lib/deepseek preflight", "letters, digits"),
+        ("/var/lib/x\n", "letters, digits"),
+        ("/var/lib/$(reboot)", "letters, digits"),
+        ("/var/lib/x;rm", "letters, digits"),
+    ],
+)
+def test_host_paths_elsewhere_are_refused(path, problem):
+    with pytest.raises(ValidationError) as caught:
+        Host.model_validate(dict(HOST, preflightDir=path))
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("preflightDir",)
+    assert problem in error["msg"]
+    assert "; fix: " in error["msg"]
+
+
+def _numeric_leaves(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _numeric_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _numeric_leaves(value, (*path, index))
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield path
+
+
+def _dotted(path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _set(raw, path, value):
+    node = raw
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+
+
+PROD_NUMBERS = list(_numeric_leaves(_raw("prod")))
+
+
+def test_the_sweep_covers_the_floats():
+    names = {_dotted(p) for p in PROD_NUMBERS}
+    assert {"models[0].requestsPerSecond", "cost.energyPricePerKwh", "cost.pue"} <= names
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_no_number_in_the_stack_file_may_be_infinite_or_nan(value):
+    """Every number of the prod stack, set to .inf, -.inf or .nan, is refused by name."""
+    for path in PROD_NUMBERS:
+        raw = _raw("prod")
+        _set(raw, path, value)
+        issues = _issues(raw)
+        assert _dotted(path) in issues, (path, issues)
+        assert "finite number" in issues[_dotted(path)]
+
+
+def test_no_number_in_the_stack_file_may_be_huge():
+    """1e308 is finite, and overflows the sizing and cost arithmetic: every number has an
+    upper bound."""
+    for path in PROD_NUMBERS:
+        raw = _raw("prod")
+        _set(raw, path, 1e308)
+        issues = _issues(raw)
+        assert _dotted(path) in issues, (path, issues)
+
+
+def test_the_largest_accepted_numbers_keep_the_estimate_finite():
+    """The bounds are low enough for the arithmetic: at every upper bound the estimate is a
+    number (round() of an infinity would raise OverflowError)."""
+    from components.cost import stack_cost
+
+    raw = _raw("prod")
+    raw["cost"] = {
+        **raw["cost"],
+        "energyPricePerKwh": 1_000_000,
+        "pue": 3.0,
+        "serverWatts": 100_000,
+        "serverPrice": 1e12,
+        "gpuPrices": {"A100-80GB": 1e12, "V100-32GB": 1e12},
+        "amortizationYears": 1,
+    }
+    config = validate_config(raw, "prod")
+    cost = stack_cost(config.sites, config.cost, config.models, config.kubernetes)
+    assert isinstance(cost["totalPerMonth"], int) and cost["totalPerMonth"] > 10**12
+
+
+def test_stack_references_to_itself_or_another_project_are_refused():
+    raw = _raw("dr")
+    raw["replication"]["sourceStack"] = "organization/deepseek-onprem/dr"
+    assert "names stack 'dr' itself" in _issues(raw, "dr")["replication.sourceStack"]
+    raw["replication"]["sourceStack"] = "organization/other-project/prod"
+    assert "project 'other-project'" in _issues(raw, "dr")["replication.sourceStack"]
+    raw["replication"]["sourceStack"] = "another-org/deepseek-onprem/prod"
+    validate_config(raw, "dr")
