@@ -9,7 +9,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from components.catalog import GPU_MODELS
 from components.metal.steps import STEPS, format_result, parse_shell_command
@@ -45,6 +45,36 @@ class HardwareFaults:
     disk_iops: float | None = None
     network_gbps: float | None = None
     peer_refused: bool = False
+    tool_outputs: dict[str, str] = field(default_factory=dict)
+    """A tool's raw output on this host in place of the simulated one, by result field:
+    "fio", "iperf3", "lspci" (preflight), "nvidia-smi-query", "nvidia-smi-topo" (gpu-check)."""
+    truncate_step: str | None = None
+    """The step whose stdout is cut short before its result line (a killed script, a dropped
+    connection)."""
+
+    TOOLS: ClassVar[tuple[str, ...]] = (
+        "fio",
+        "iperf3",
+        "lspci",
+        "nvidia-smi-query",
+        "nvidia-smi-topo",
+    )
+    """The result fields that hold a tool's printed output."""
+
+    def __post_init__(self) -> None:
+        # A misspelt tool or step would silently simulate a healthy host.
+        unknown = sorted(set(self.tool_outputs) - set(self.TOOLS))
+        if unknown:
+            raise ValueError(f"tool_outputs: no step prints {unknown}; tools: {self.TOOLS}")
+        if self.truncate_step is not None and self.truncate_step not in STEPS:
+            raise ValueError(f"truncate_step: no step {self.truncate_step!r}")
+
+    def replace_tool_outputs(self, step: str, fields: dict[str, str]) -> dict[str, str]:
+        """The step's result fields with this host's replaced tool outputs."""
+        spec = STEPS[step]
+        promised = (*spec.result, *spec.optional_result)
+        replaced = {tool: text for tool, text in self.tool_outputs.items() if tool in promised}
+        return {**fields, **replaced}
 
 
 def fio_json(read_iops: float, write_iops: float, directory: str) -> str:
@@ -218,6 +248,9 @@ class SimulatedHardware:
         fault = self.faults.get(host["name"], HardwareFaults())
         env = parse_shell_command(create) if create else {}
         human, fields = self._simulators[step](host, fault, address, env)
+        fields = fault.replace_tool_outputs(step, fields)
+        if fault.truncate_step == step:
+            return f"{human}\n"
         return f"{human}\n" + format_result(step, fields)
 
     @property
