@@ -502,12 +502,16 @@ class Serving(Model):
     prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=r"^v?[0-9.]+$")
 
 
+Audience = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/@+-]{1,255}$")]
+"""A JWT audience: a name or a URL, one word."""
+
+
 class IdentityProvider(Model):
     """The enterprise OIDC provider whose JWTs the gateway accepts."""
 
     issuer: HttpsUrl
     jwks_uri: HttpsUrl
-    audiences: list[str] = Field(min_length=1)
+    audiences: list[Audience] = Field(min_length=1)
     tenant_claim: str = Field(default="tenant", pattern=r"^[A-Za-z0-9_.-]+$")
     """The JWT claim naming the caller's tenant (the key of its rate limit)."""
     networks: list[IPv4Network] = Field(min_length=1)
@@ -658,7 +662,10 @@ class Monitoring(Model):
 class Backup(Model):
     """3-2-1 data protection: copies, media, and one copy off site."""
 
-    schedule: str = Field(default="0 2 * * *", pattern=r"^(\S+\s+){4}\S+$")
+    schedule: str = Field(
+        default="0 2 * * *", pattern=r"^([0-9A-Za-z*/,?-]+ ){4}[0-9A-Za-z*/,?-]+$"
+    )
+    """Cron expression of five fields separated by single spaces (it reaches a manifest)."""
     retention_days: int = Field(default=30, ge=1, le=3650)
     copies: int = Field(default=3, ge=3, le=10)
     media: int = Field(default=2, ge=2, le=10)

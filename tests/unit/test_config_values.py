@@ -350,3 +350,38 @@ def test_stack_references_to_itself_or_another_project_are_refused():
     assert "project 'other-project'" in _issues(raw, "dr")["replication.sourceStack"]
     raw["replication"]["sourceStack"] = "another-org/deepseek-onprem/prod"
     validate_config(raw, "dr")
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_the_policy_packs_allow_lists_stay_inside_the_stacks_internal_domains(stack):
+    """The pack (which imports nothing from components) has its own copy of the allowed
+    domains, registries and chart repositories: none may reach past the stack's allow-list."""
+    from components.config import inside_domains, url_host
+    from offline.policy import read_policy_config
+
+    domains = validate_config(_raw(stack), stack).mirrors.internal_domains
+    policy = read_policy_config(stack)
+    allowed = [
+        *policy["replication-targets-in-jurisdiction"]["allowedEndpointDomains"],
+        *map(url_host, policy["images-from-allowed-registries"]["allowedRegistries"]),
+        *map(url_host, policy["charts-from-allowed-repositories"]["allowedChartRepositories"]),
+    ]
+    assert allowed
+    for host in allowed:
+        assert inside_domains(host, domains), (host, domains)
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "value"),
+    [
+        ("backup", ("schedule",), "0 2 * * *\n"),
+        ("backup", ("schedule",), "0\n2 * * *"),
+        ("backup", ("schedule",), "0 2 * * $(reboot)"),
+        ("gateway", ("identityProvider", "audiences", 0), "deepseek-api\nx"),
+        ("gateway", ("identityProvider", "audiences", 0), "deepseek api"),
+    ],
+)
+def test_other_strings_that_reach_manifests_are_one_plain_word(key, path, value):
+    raw = _raw("prod")
+    _set(raw[key], path, value)
+    assert _dotted((key, *path)) in _issues(raw)
