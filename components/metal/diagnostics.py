@@ -185,7 +185,7 @@ def _fio_error(code: object) -> str:
     """fio's job "error" is an errno: its number and, when known, its meaning."""
     if isinstance(code, int) and not isinstance(code, bool) and 0 < code < 4096:
         return f"{code} ({os.strerror(code)})"
-    return _kind(code)
+    return json.dumps(code)[:40]  # as the JSON says it: "EIO", NaN, true, [1]
 
 
 def parse_fio(text: object) -> DiskBench:
