@@ -21,6 +21,8 @@ RESULT_MARKER = "##### deepseek-result: "
 """Starts the one line of a step's stdout that the program reads (lib.sh `result_emit`)."""
 
 _ENCODED = ".b64"
+MAX_STDOUT_CHARS = 16 * 1024 * 1024
+"""More than any step prints (the largest, preflight, is tens of kilobytes)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,12 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
     """The result of step `name` from its stdout: the last result line, decoded (`.b64`
     fields become the tool's text). Raises StepOutputError saying what is wrong."""
     spec = step(name)
+    if not isinstance(stdout, str):
+        raise StepOutputError(f"its stdout is not text ({type(stdout).__name__})")
+    if len(stdout) > MAX_STDOUT_CHARS:
+        raise StepOutputError(
+            f"printed {len(stdout):,} characters, more than the {MAX_STDOUT_CHARS:,} a step may"
+        )
     lines = [line for line in stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if not lines:
         tail = stdout.strip().splitlines()[-1:] or ["(nothing)"]
@@ -192,8 +200,10 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
         )
     try:
         document = json.loads(lines[-1][len(RESULT_MARKER) :])
-    except json.JSONDecodeError as error:
-        raise StepOutputError(f"its result line is not valid JSON ({error})") from None
+    except (ValueError, RecursionError) as error:
+        # JSONDecodeError is a ValueError; so are over-long integers; deep nesting recurses.
+        problem = str(error)[:120] or type(error).__name__
+        raise StepOutputError(f"its result line is not valid JSON ({problem})") from None
     if not isinstance(document, dict):
         raise StepOutputError("its result line is not a JSON object")
     if document.get("step") != name:
@@ -212,6 +222,8 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
                 value = base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
             except (binascii.Error, ValueError):
                 raise StepOutputError(f"result field {key!r} is not valid base64") from None
+        if key in fields:
+            raise StepOutputError(f"its result line gives field {key!r} twice")
         fields[key] = value
     missing = [key for key in spec.result if key not in fields]
     if missing:
