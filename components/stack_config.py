@@ -137,7 +137,28 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
         )
 
     raw: dict[str, Any] = {}
+    stored_as_secret = [
+        key for key in CONFIG_KEYS if runtime_config.is_config_secret(f"{PROJECT}:{key}")
+    ]
+    for key in stored_as_secret:
+        # `Config.get` decrypts silently: the value would travel as plain data (command
+        # lines, manifests, the snapshot) or be quoted by a validation message. Neither
+        # happens: the key is refused and its value never read.
+        issues.append(
+            ConfigIssue(
+                key,
+                "[secret]",
+                "is stored as a secret, but it is plain configuration: the program puts it on "
+                "command lines, in manifests and in the snapshot, where it would lose its "
+                "protection (its value is neither read nor shown here)",
+                f"store it in plain text (`pulumi config set --path {key}...` without "
+                f"--secret) and keep credentials out of it; only {', '.join(SECRET_KEYS)} "
+                "are secrets",
+            )
+        )
     for key in CONFIG_KEYS:
+        if key in stored_as_secret:
+            continue
         try:
             value = config.get_object(key)
         except (json.JSONDecodeError, pulumi.ConfigTypeError):
@@ -171,6 +192,9 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
                 )
             )
 
+    if stored_as_secret:
+        # Without those keys every other check would only report them missing.
+        raise ConfigError(stack, issues)
     try:
         platform_config = validate_config(raw, stack)
     except ConfigError as error:

@@ -90,6 +90,9 @@ def test_bad_stack_file_fails_with_a_clear_message(name, tmp_path):
     assert "fix: " in result.stderr
     for expected in load_case(name)["expect"]:
         assert expected in result.stderr, f"{expected!r} not in:\n{result.stderr}"
+    # A secret's value (offline: its placeholder) is never quoted by an error message.
+    for absent in ["offline-placeholder-secret", *load_case(name).get("absent", [])]:
+        assert absent not in result.stderr, f"{absent!r} shown in:\n{result.stderr}"
 
 
 @pytest.mark.parametrize("name", case_names())
