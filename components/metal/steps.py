@@ -194,9 +194,14 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
         )
     lines = [line for line in stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if not lines:
-        tail = stdout.strip().splitlines()[-1:] or ["(nothing)"]
+        tail = stdout.strip().splitlines()[-1:]
+        if spec.secret_stdout:
+            # The message is plain text (an update's error): a secret stdout is never quoted.
+            shown = "not shown: this step's stdout is secret" if tail else "nothing"
+            raise StepOutputError(f"printed no result line ({shown}); was it cut short?")
         raise StepOutputError(
-            f"printed no result line (its last line: {tail[0][:120]!r}); was it cut short?"
+            f"printed no result line (its last line: {(tail or ['(nothing)'])[0][:120]!r}); "
+            "was it cut short?"
         )
     try:
         document = json.loads(lines[-1][len(RESULT_MARKER) :])
@@ -207,7 +212,10 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
     if not isinstance(document, dict):
         raise StepOutputError("its result line is not a JSON object")
     if document.get("step") != name:
-        raise StepOutputError(f"its result line is for step {document.get('step')!r}")
+        other = document.get("step")
+        known = isinstance(other, str) and other in STEPS
+        shown = f"{other!r}" if known or not spec.secret_stdout else "another step"
+        raise StepOutputError(f"its result line is for step {shown}")
     if not isinstance(document.get("changed"), bool):
         raise StepOutputError("its result line has no true/false 'changed'")
     fields: dict[str, str | bool] = {"changed": document["changed"]}

@@ -94,3 +94,33 @@ def test_every_step_promises_what_its_script_emits():
                 step.name,
                 field,
             )
+
+
+_SECRET = "abcdef.0123456789abcdef"  # what a token or certificate key looks like
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in STEPS.items() if s.secret_stdout))
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        # kubeadm's upload-certs phase prints the key on the line after its heading.
+        f"[upload-certs] Using certificate key:\n{_SECRET}\n",
+        f"kubeadm join 10.10.0.10:6443 --token {_SECRET}",
+        # A result line that lost its marker (a byte glued in front of it).
+        "\x00" + RESULT_MARKER + f'{{"step":"x","changed":false,"kubeconfig.b64":"{_SECRET}"}}\n',
+        RESULT_MARKER + f'{{"step":"{_SECRET}","changed":false}}\n',
+        RESULT_MARKER + f'{{"step":["{_SECRET}"],"changed":false}}\n',
+    ],
+)
+def test_a_secret_stdout_is_never_quoted_by_its_error(name, stdout):
+    """The error becomes plain text in the update's log: a step whose stdout is a secret
+    (the registry says which) says what is wrong without quoting any of it."""
+    with pytest.raises(StepOutputError) as caught:
+        parse_result(name, stdout)
+    assert _SECRET not in str(caught.value)
+    assert _SECRET[:12] not in str(caught.value)
+
+
+def test_an_unhashable_step_field_is_a_clear_error():
+    with pytest.raises(StepOutputError, match="for step"):
+        parse_result("net-server", RESULT_MARKER + '{"step":["x"],"changed":false}\n')
