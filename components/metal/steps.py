@@ -192,7 +192,10 @@ def parse_result(name: str, stdout: str) -> dict[str, str | bool]:
         raise StepOutputError(
             f"printed {len(stdout):,} characters, more than the {MAX_STDOUT_CHARS:,} a step may"
         )
-    lines = [line for line in stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    # Lines end at "\n" alone, as the scripts print them: str.splitlines() would also break
+    # the result line at U+2028, U+2029 or U+0085 inside one of its values (json_string
+    # keeps non-ASCII as it is) and refuse a valid result.
+    lines = [line for line in stdout.split("\n") if line.startswith(RESULT_MARKER)]
     if not lines:
         tail = stdout.strip().splitlines()[-1:]
         if spec.secret_stdout:

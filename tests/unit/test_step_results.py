@@ -124,3 +124,18 @@ def test_a_secret_stdout_is_never_quoted_by_its_error(name, stdout):
 def test_an_unhashable_step_field_is_a_clear_error():
     with pytest.raises(StepOutputError, match="for step"):
         parse_result("net-server", RESULT_MARKER + '{"step":["x"],"changed":false}\n')
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x1c", "\r"])
+def test_a_value_holding_a_unicode_line_separator_is_read_whole(separator):
+    """lib.sh's json_string keeps non-ASCII characters as they are: a host name or a tool's
+    version holding U+2028 (or NEL) stays inside its JSON string, on the one result line."""
+    node = f"cp{separator}1"
+    line = (
+        RESULT_MARKER + '{"step":"kubeadm-init","changed":false,"caCertHash":"sha256:ab",'
+        f'"node":"{node}"}}\n'
+    )
+    if separator in "\x1c\r":  # control characters: json_string drops or escapes them
+        line = line.replace(separator, "")
+        node = "cp1"
+    assert parse_result("kubeadm-init", "kubeadm: done\n" + line)["node"] == node
