@@ -343,7 +343,31 @@ def parse_url(value: str, schemes: tuple[str, ...], *, path: bool = True) -> tup
             f"has a path ({url_path}) with '.' or '..' segments or characters other than letters, "
             f"digits and . _ ~ + : - /; fix: write the plain path, e.g. {example}"
         )
+    if not schemes:
+        _repository_path(url_path, example)
     return host, port
+
+
+# One path component of an image reference (the distribution spec's grammar): lower-case
+# letters and digits, joined by one '.', one or two '_', or any number of '-'.
+_REPOSITORY_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+
+
+def _repository_path(url_path: str, example: str) -> None:
+    """A registry's path prefix is the front of every image reference built on it
+    (`<registry>/registry.k8s.io/...`): each component must be one an image name may hold,
+    or every pull fails at deploy time while preview passes."""
+    for component in url_path.split("/")[1:]:
+        if not _REPOSITORY_COMPONENT.fullmatch(component):
+            what = (
+                "an empty component (a trailing or doubled '/')"
+                if not component
+                else f"the component {component!r}, which an image name cannot hold"
+            )
+            raise ValueError(
+                f"has a path ({url_path}) with {what}; fix: lower-case letters and digits "
+                f"joined by '.', '_' or '-', components separated by one '/', e.g. {example}"
+            )
 
 
 def url_host(value: str) -> str:
@@ -615,6 +639,19 @@ class TrainingExample(Model):
     slots_per_worker: int = Field(default=8, ge=1, le=16)
     image: str = Field(default="deepseek/train:2025.01", pattern=r"^[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
     """Repository and tag under the internal registry."""
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, image: str) -> str:
+        repository, _, tag = image.rpartition(":")
+        _repository_path("/" + repository, "registry.bank.internal/deepseek")
+        # The distribution spec's tag: a word character first, at most 128 in all.
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", tag):
+            raise ValueError(
+                f"has the tag {tag!r}, which an image reference cannot hold; fix: start it with "
+                "a letter, digit or '_', at most 128 characters, e.g. deepseek/train:2025.01"
+            )
+        return image
 
 
 class Kubernetes(Model):

@@ -385,3 +385,41 @@ def test_other_strings_that_reach_manifests_are_one_plain_word(key, path, value)
     raw = _raw("prod")
     _set(raw[key], path, value)
     assert _dotted((key, *path)) in _issues(raw)
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "registry.bank.internal/deepseek/",  # -> registry.bank.internal/deepseek//registry.k8s.io
+        "registry.bank.internal//deepseek",
+        "registry.bank.internal/",
+        "registry.bank.internal/deep:seek",
+        "registry.bank.internal/deep+seek",
+        "registry.bank.internal/deep~seek",
+        "registry.bank.internal/...",
+        "registry.bank.internal/-deepseek",
+    ],
+)
+def test_an_image_registry_path_is_one_every_image_reference_can_start_with(registry):
+    """The registry prefixes every image the platform pulls (kubeadm's imageRepository, the
+    kube-vip pod, containerd's hosts.toml, every chart's images): a path no image name can
+    hold passes preview and fails every pull."""
+    with pytest.raises(ValidationError, match="imageRegistry|image_registry") as caught:
+        Mirrors.model_validate({**MIRRORS, "imageRegistry": registry})
+    assert "fix: " in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "registry", ["registry.bank.internal", "registry.bank.internal:5000/a/b-c/d_e/f__g/h.i/j--k"]
+)
+def test_image_registry_paths_of_the_reference_grammar_are_accepted(registry):
+    assert Mirrors.model_validate({**MIRRORS, "imageRegistry": registry}).image_registry == registry
+
+
+@pytest.mark.parametrize(
+    "image", ["deepseek//train:1", "/deepseek/train:1", "../train:1", "deepseek/train:-1", "x:.y"]
+)
+def test_the_training_image_is_a_repository_and_tag(image):
+    raw = _raw("prod")
+    raw["kubernetes"] = {**raw.get("kubernetes", {}), "trainingExample": {"image": image}}
+    assert "kubernetes.trainingExample.image" in _issues(raw)
