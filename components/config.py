@@ -398,6 +398,14 @@ def _internal_domain(domain: str) -> str:
             "is not a lower-case DNS suffix; fix: write the domain alone, e.g. bank.internal "
             "(no scheme, no leading dot, no wildcard)"
         )
+    if not domain.rsplit(".", 1)[-1][0].isalpha():
+        # A top-level label starts with a letter; one starting with a digit makes the suffix
+        # part of an IPv4 address (`8.8` lets http://8.8.8.8 in, `0x8.0x8` the hex spelling
+        # resolvers read as 8.8.8.8), and no address belongs to a domain.
+        raise ValueError(
+            "ends in a label that starts with a digit, so it matches IP addresses rather than "
+            "names; fix: name a DNS domain, e.g. bank.internal (mirrors are named, not IPs)"
+        )
     if "." not in domain or domain in PUBLIC_SUFFIXES:
         raise ValueError(
             "is a public suffix under which anyone can register names; fix: name the bank's "

@@ -192,6 +192,9 @@ def test_a_public_registry_is_named_as_such():
         ("https://bank.internal", "DNS suffix"),
         ("Bank.Internal", "DNS suffix"),
         ("bank.internal\n", "DNS suffix"),
+        ("8.8", "IP addresses"),
+        ("0x8.0x8", "IP addresses"),
+        ("10.in-addr.1", "IP addresses"),
     ],
 )
 def test_internal_domains_must_be_the_banks_own(domain, problem):
@@ -423,3 +426,14 @@ def test_the_training_image_is_a_repository_and_tag(image):
     raw = _raw("prod")
     raw["kubernetes"] = {**raw.get("kubernetes", {}), "trainingExample": {"image": image}}
     assert "kubernetes.trainingExample.image" in _issues(raw)
+
+
+@pytest.mark.parametrize(
+    ("domain", "mirror"),
+    [("8.8", "http://8.8.8.8/ubuntu"), ("0x8.0x8", "http://0x8.0x8.0x8.0x8/u")],
+)
+def test_a_numeric_internal_domain_does_not_let_a_public_address_in(domain, mirror):
+    raw = _raw("prod")
+    raw["mirrors"]["internalDomains"] = ["bank.internal", domain]
+    raw["mirrors"]["aptMirror"] = mirror
+    assert "IP addresses" in _issues(raw)["mirrors.internalDomains[1]"]
