@@ -1,6 +1,7 @@
 """A site's Kubernetes cluster: kubeadm HA control plane behind kube-vip, worker joins, and
 the Kubernetes provider built from the new cluster's admin kubeconfig."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +13,27 @@ from components.config import Kubernetes, Mirrors, Site
 from components.inventory import api_endpoint
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
 from components.metal.host import BareMetalHost
-from components.metal.remote_script import read_result, run_script, with_secrets
+from components.metal.remote_script import StepFailed, read_result, run_script, with_secrets
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+_CA_CERT_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def read_ca_cert_hash(stdout: str | None, where: str) -> str:
+    """The CA public key hash kubeadm-init reported: `sha256:` and 64 hex digits, or StepFailed
+    naming the host. It is written into every joining host's kubeadm configuration, so a
+    value with a line break (JSON decodes `\\n`) would add YAML keys there, e.g. one that
+    skips the CA pinning."""
+    value = read_result("kubeadm-init", stdout, where)["caCertHash"]
+    if not isinstance(value, str) or not _CA_CERT_HASH.fullmatch(value):
+        raise StepFailed(
+            where,
+            "kubeadm-init",
+            "its caCertHash is not sha256: and 64 hexadecimal digits "
+            f"({len(str(value))} characters); the hosts that join would pin nothing valid",
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,9 +125,7 @@ class KubernetesCluster(pulumi.ComponentResource):
             [],
         )
         first_where = f"{first.name} (control plane of site {site.name})"
-        ca_hash = init.stdout.apply(
-            lambda out: str(read_result("kubeadm-init", out, first_where)["caCertHash"])
-        )
+        ca_hash = init.stdout.apply(lambda out: read_ca_cert_hash(out, first_where))
 
         # Control planes join one at a time: etcd grows by one member per join.
         previous = init

@@ -1,7 +1,9 @@
 """kubeadm configuration and kube-vip rendered from typed config."""
 
+import pytest
 import yaml
 
+from components.kubernetes.cluster import read_ca_cert_hash
 from components.kubernetes.kubeadm import (
     CA_HASH_PLACEHOLDER,
     CERTIFICATE_KEY_PLACEHOLDER,
@@ -11,6 +13,8 @@ from components.kubernetes.kubeadm import (
     kube_vip_manifest,
     node_labels,
 )
+from components.metal.remote_script import StepFailed
+from components.metal.steps import format_result
 from components.stack_config import validate_config
 from tests.unit.test_stack_config import _raw
 
@@ -74,3 +78,32 @@ def test_kube_vip_announces_the_vip_from_the_mirror():
     assert container["image"].startswith("registry.bank.internal/deepseek/ghcr.io/kube-vip/")
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["address"] == "10.10.0.10" and env["vip_arp"] == "true"
+
+
+_GOOD_HASH = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_the_ca_cert_hash_of_kubeadm_init_is_read():
+    stdout = format_result("kubeadm-init", {"caCertHash": _GOOD_HASH, "node": "cp-1"})
+    assert read_ca_cert_hash(stdout, "cp-1 (control plane of site dc-a)") == _GOOD_HASH
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # A line break decoded from the JSON would add a key to every join configuration.
+        _GOOD_HASH + "\n    unsafeSkipCAVerification: true",
+        "sha256:",
+        "sha256:" + "0123456789ABCDEF" * 4,
+        _GOOD_HASH[7:],
+        _GOOD_HASH + "00",
+    ],
+)
+def test_a_malformed_ca_cert_hash_stops_the_first_control_plane_by_name(value):
+    stdout = format_result("kubeadm-init", {"caCertHash": value, "node": "cp-1"})
+    with pytest.raises(StepFailed) as caught:
+        read_ca_cert_hash(stdout, "dca-cp-1 (control plane of site dc-a)")
+    message = str(caught.value)
+    assert message.startswith("host dca-cp-1 (control plane of site dc-a): step kubeadm-init:")
+    assert "caCertHash" in message
+    assert "unsafeSkipCAVerification" not in message  # the step's stdout is secret
