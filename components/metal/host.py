@@ -19,7 +19,7 @@ from components.metal.diagnostics import (
     check_preflight_output,
 )
 from components.metal.remote_script import StepFailed, read_result, run_script
-from components.metal.steps import metal_script, script_digest
+from components.metal.steps import metal_script, printable, script_digest
 
 # Upstream registries whose pulls containerd routes to the internal mirror.
 MIRRORED_REGISTRIES = ("docker.io", "registry.k8s.io", "nvcr.io", "quay.io", "ghcr.io", "gcr.io")
@@ -34,7 +34,8 @@ class PreflightFailed(pulumi.RunError):
 
     def __init__(self, where: str, phase: str, report: PreflightReport):
         lines = [f"host {report.host} ({where}) failed {phase}; no later step runs on it:"]
-        lines += [f"  {finding.render()}" for finding in report.findings]
+        # Findings quote what tools printed (a GPU's name, iperf3's error): shown escaped.
+        lines += [f"  {printable(finding.render())}" for finding in report.findings]
         super().__init__("\n".join(lines))
         self.report = report
 

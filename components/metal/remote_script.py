@@ -11,6 +11,7 @@ from pulumi_command import remote
 from components.metal.steps import (
     StepOutputError,
     parse_result,
+    printable,
     script_digest,
     script_text,
     shell_command,
@@ -22,7 +23,7 @@ class StepFailed(pulumi.RunError):
     """A step on a host printed something the program cannot read; only that host stops."""
 
     def __init__(self, where: str, step_name: str, problem: str) -> None:
-        super().__init__(f"host {where}: step {step_name}: {problem}")
+        super().__init__(printable(f"host {where}: step {step_name}: {problem}"))
 
 
 def read_result(step_name: str, stdout: str | None, where: str) -> dict[str, Any]:

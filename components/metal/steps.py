@@ -128,6 +128,15 @@ class StepOutputError(ValueError):
     """A step's stdout breaks the output contract; the message says what was wrong."""
 
 
+def printable(text: str) -> str:
+    """`text` for a message a person reads in a terminal: every character that is not
+    printable (ESC, BEL, CSI, line breaks, ...) shown as its escape, so a tool's output can
+    neither redraw the terminal nor add lines to the message."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def step(name: str) -> Step:
     try:
         return STEPS[name]

@@ -185,3 +185,55 @@ def test_faults_name_only_tools_and_steps_that_exist():
         HardwareFaults(tool_outputs={"nvidia-smi": ""})
     with pytest.raises(ValueError, match="truncate_step: no step 'prefligth'"):
         HardwareFaults(truncate_step="prefligth")
+
+
+def gpu_named(name: str) -> str:
+    """8 A100s as nvidia-smi lists them, GPU 0 reporting `name`."""
+    lines = nvidia_smi_csv("A100-80GB", 8).splitlines()
+    cells = lines[1].split(", ")
+    cells[1] = name
+    lines[1] = ", ".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+# ESC sequences that erase the line above and redraw it, a bell, a C1 CSI (a line separator
+# too where the tool's output is not split into lines at it).
+_TERMINAL = "\x1b[1A\x1b[2K\x07\x9b2J host dca-gpu-a100-1 passed"
+
+
+@pytest.mark.parametrize(
+    "host, fault, step",
+    [
+        pytest.param(
+            "dca-gpu-a100-1",
+            HardwareFaults(tool_outputs={"nvidia-smi-query": gpu_named("NVIDIA A100" + _TERMINAL)}),
+            "gpu-check",
+            id="gpu-name",
+        ),
+        pytest.param(
+            "dca-cp-2",
+            HardwareFaults(
+                tool_outputs={"iperf3": json.dumps({"error": "refused\u2028" + _TERMINAL})}
+            ),
+            "preflight",
+            id="iperf3-error",
+        ),
+        pytest.param(
+            "dca-cp-2",
+            HardwareFaults(tool_outputs={"lspci": "01:00.0 " + _TERMINAL}),
+            "preflight",
+            id="lspci-line",
+        ),
+    ],
+)
+def test_what_a_tool_printed_cannot_drive_the_terminal_that_shows_the_error(host, fault, step):
+    """A failed host's message quotes what its tools printed (a GPU's name, iperf3's error):
+    a control character there is shown escaped, never sent to the operator's terminal."""
+    if "lspci" in fault.tool_outputs:
+        host = "dca-gpu-a100-2"  # a GPU host, which lists its GPUs
+    _, error = record("prod", hardware_faults={host: fault})
+    assert isinstance(error, pulumi.RunError), repr(error)
+    message = str(error)
+    assert message.startswith(f"host {host} ("), message
+    assert all(char.isprintable() or char == "\n" for char in message), repr(message)
+    assert "\\x1b[1A" in message  # shown, escaped
