@@ -65,6 +65,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
     return [
         *_duplicate_names_and_addresses(config),
         *_internal_hosts(config),
+        *_kubernetes_repository(config),
         *_site_rules(config),
         *_cross_site_networks(config),
         *_stack_shape(config),
@@ -149,6 +150,29 @@ def _internal_hosts(config: PlatformConfig) -> Iterator[ConfigIssue]:
             f"mirrors.internalDomains){public}",
             f"name the bank's internal {what} (a host under {allowed}); add a domain to "
             "mirrors.internalDomains only if the bank runs it",
+        )
+
+
+# The Kubernetes package repositories (pkgs.k8s.io and its mirrors) hold one minor version
+# each, named in the path: `.../core/stable/v1.31/deb/`.
+_REPOSITORY_MINOR = re.compile(r"/v(1\.[0-9]+)(/|$)")
+
+
+def _kubernetes_repository(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """The pinned version must be in the repository the hosts install it from, or every
+    kubeadm step fails on its first `apt-get install kubelet=<version>-*`."""
+    repository = config.mirrors.kubernetes_apt_repo
+    named = _REPOSITORY_MINOR.search(repository)
+    version = config.kubernetes.version
+    minor = ".".join(version.split(".")[:2])
+    if named and named.group(1) != minor:
+        yield ConfigIssue(
+            "mirrors.kubernetesAptRepo",
+            repository,
+            f"holds Kubernetes v{named.group(1)} packages, but kubernetes.version is {version}",
+            f"point it at the v{minor} repository "
+            f"({repository[: named.start(1)]}{minor}{repository[named.end(1) :]}), "
+            f"or pin a v{named.group(1)}.x version",
         )
 
 

@@ -437,3 +437,17 @@ def test_a_numeric_internal_domain_does_not_let_a_public_address_in(domain, mirr
     raw["mirrors"]["internalDomains"] = ["bank.internal", domain]
     raw["mirrors"]["aptMirror"] = mirror
     assert "IP addresses" in _issues(raw)["mirrors.internalDomains[1]"]
+
+
+def test_the_kubernetes_repository_holds_the_pinned_minor_version():
+    """pkgs.k8s.io (and its mirror) has one repository per minor version: 1.32.0 from the
+    v1.31 repository passes preview and fails every kubeadm step's apt-get install."""
+    raw = _raw("prod")
+    raw["kubernetes"] = {**raw["kubernetes"], "version": "1.32.0"}
+    problem = _issues(raw)["mirrors.kubernetesAptRepo"]
+    assert "v1.31 packages, but kubernetes.version is 1.32.0" in problem
+    assert "/kubernetes/core/stable/v1.32/deb/" in problem
+    raw["mirrors"]["kubernetesAptRepo"] = (
+        "https://apt.bank.internal/kubernetes/core/stable/v1.32/deb/"
+    )
+    validate_config(raw, "prod")
