@@ -466,6 +466,9 @@ class ModelStore(Model):
         return port or 443
 
 
+CHART_VERSION = r"^v?(0|[1-9][0-9]{0,5})(\.(0|[1-9][0-9]{0,5})){2}$"
+"""A chart's SemVer release (`1.8.1`, `v1.16.2`): three numbers, no empty part or leading zero."""
+
 Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 TritonRelease = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}\.[0-9]{2}$")]
 
@@ -531,7 +534,7 @@ class Serving(Model):
     prometheus_url: ServiceEndpoint = "http://prometheus-operated.monitoring.svc"
     """The Prometheus the custom-metrics adapter reads Triton's queue metrics from: an
     in-cluster service (`<name>.<namespace>.svc`) or a host under `mirrors.internalDomains`."""
-    prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=r"^v?[0-9.]+$")
+    prometheus_adapter_chart_version: str = Field(default="4.11.0", pattern=CHART_VERSION)
 
 
 Audience = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/@+-]{1,255}$")]
@@ -580,9 +583,9 @@ class Gateway(Model):
     default_requests_per_minute: int = Field(default=60, ge=1, le=1_000_000)
     """Per tenant not listed in `tenants`."""
     replicas: int = Field(default=2, ge=1, le=16)
-    envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=r"^v?[0-9.]+$")
-    cert_manager_chart_version: str = Field(default="v1.16.2", pattern=r"^v?[0-9.]+$")
-    metallb_chart_version: str = Field(default="0.14.9", pattern=r"^v?[0-9.]+$")
+    envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=CHART_VERSION)
+    cert_manager_chart_version: str = Field(default="v1.16.2", pattern=CHART_VERSION)
+    metallb_chart_version: str = Field(default="0.14.9", pattern=CHART_VERSION)
 
     @field_validator("client_networks")
     @classmethod
@@ -665,13 +668,15 @@ class TrainingExample(Model):
 class Kubernetes(Model):
     """The cluster of every site: versions pinned, charts from the internal chart mirror."""
 
-    version: str = Field(default="1.31.4", pattern=r"^1\.(2[9]|3[0-3])\.[0-9]+$")
+    version: str = Field(default="1.31.4", pattern=r"^1\.(29|3[0-3])\.(0|[1-9][0-9]{0,2})$")
     """Pinned Kubernetes (kubeadm, kubelet, control-plane images); 1.29 to 1.33."""
     kube_vip_version: str = Field(default="v0.8.7", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$")
     calico_chart_version: str = Field(default="v3.28.2", pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+$")
-    gpu_operator_chart_version: str = Field(default="v24.9.2", pattern=r"^v?[0-9.]+$")
-    training_operator_chart_version: str = Field(default="1.8.1", pattern=r"^v?[0-9.]+$")
-    local_path_version: str = Field(default="v0.0.30", pattern=r"^v[0-9.]+$")
+    gpu_operator_chart_version: str = Field(default="v24.9.2", pattern=CHART_VERSION)
+    training_operator_chart_version: str = Field(default="1.8.1", pattern=CHART_VERSION)
+    local_path_version: str = Field(
+        default="v0.0.30", pattern=r"^v(0|[1-9][0-9]{0,5})(\.(0|[1-9][0-9]{0,5})){2}$"
+    )
     gpu_sharing: dict[str, GpuSharing] = {}
     """Device-plugin profile per GPU model (catalog name); every model in the inventory
     needs one."""

@@ -451,3 +451,22 @@ def test_the_kubernetes_repository_holds_the_pinned_minor_version():
         "https://apt.bank.internal/kubernetes/core/stable/v1.32/deb/"
     )
     validate_config(raw, "prod")
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("kubernetes", "gpuOperatorChartVersion"),
+        ("kubernetes", "trainingOperatorChartVersion"),
+        ("kubernetes", "localPathVersion"),
+        ("kubernetes", "version"),
+        ("serving", "prometheusAdapterChartVersion"),
+    ],
+)
+@pytest.mark.parametrize("version", ["v.", "1..2", "...", "1.8..1", "1.31.04", "1.31"])
+def test_versions_are_three_numbers(key, field, version):
+    """A version becomes a chart release, an image tag or an apt pin: `1..2` or `...` passed
+    preview and failed at deploy."""
+    raw = _raw("prod")
+    raw[key] = {**raw.get(key, {}), field: version}
+    assert f"{key}.{field}" in _issues(raw)
