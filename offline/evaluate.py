@@ -17,7 +17,7 @@ from pulumi.runtime.mocks import set_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from offline.graph import Graph, mask, recorded_resource, struct_to_masked
+from offline.graph import SECRET, Graph, mask, recorded_resource, struct_to_masked
 from offline.hardware import HardwareFaults, SimulatedHardware
 from offline.recorder import PlatformMocks, RecordingMonitor
 from offline.stack_files import PROJECT_DIR, project_name, read_stack_config
@@ -169,12 +169,29 @@ def record(
                 "    fix: only a DR stack reads another stack (replication.sourceStack), and "
                 "the stack it reads must read none: remove the reference from one of them"
             )
-        stack_outputs[reference] = evaluate(
-            parts[2], project_dir, preview=preview, referenced_from=chain
-        ).plain_outputs
+        referenced = evaluate(parts[2], project_dir, preview=preview, referenced_from=chain)
+        stack_outputs[reference] = referenced_outputs(referenced)
     graph, missing, error = _run_program(stack, project_dir, preview, stack_outputs, faults)
     assert not missing, missing
     return graph, error
+
+
+def referenced_outputs(graph: Graph) -> dict[str, Any]:
+    """The stack's outputs as a StackReference to it receives them: plain values, with every
+    secret still wrapped as one (the engine keeps a referenced secret secret)."""
+    return {
+        key: _rewrap(graph.outputs.get(key), value) for key, value in graph.plain_outputs.items()
+    }
+
+
+def _rewrap(masked: Any, plain: Any) -> Any:
+    if masked == SECRET:
+        return {rpc._special_sig_key: rpc._special_secret_sig, "value": plain}
+    if isinstance(masked, dict) and isinstance(plain, dict):
+        return {key: _rewrap(masked.get(key), value) for key, value in plain.items()}
+    if isinstance(masked, list) and isinstance(plain, list) and len(masked) == len(plain):
+        return [_rewrap(m, p) for m, p in zip(masked, plain, strict=True)]
+    return plain
 
 
 def evaluate(stack: str, project_dir: Path = PROJECT_DIR, **kwargs: Any) -> Graph:

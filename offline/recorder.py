@@ -127,7 +127,11 @@ class PlatformMocks(mocks.Mocks):
         name = args.inputs.get("name", args.name)
         if name not in self.stack_outputs:
             self.missing_stack_references.add(name)
-        return {"outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
+        outputs = self.stack_outputs.get(name, {})
+        # As the engine answers: an output holding a secret is named in secretOutputNames
+        # (and arrives wrapped), so the reading stack's `get_output` is a secret too.
+        secret = sorted(key for key, value in outputs.items() if _holds_secret(value))
+        return {"outputs": outputs, "secretOutputNames": secret}
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         mock = self.output_mocks.get(args.typ)
@@ -140,3 +144,13 @@ class PlatformMocks(mocks.Mocks):
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list | None]:
         return {}, None
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return True
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
