@@ -60,12 +60,43 @@ def _expanded_size(root: yaml.Node, limit: int) -> tuple[int | None, bool]:
     return size[id(root)], False
 
 
+def _duplicate_key(root: yaml.Node) -> tuple[str, yaml.Node, yaml.Node] | None:
+    """The first key a mapping gives twice, with both places. PyYAML keeps the last one
+    silently; the Pulumi CLI (Go's yaml.v3) refuses the file, and a reviewer reading the
+    first would approve what the second replaces."""
+    seen_nodes: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[tuple[str, str], yaml.Node] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    first = keys.setdefault((key.tag, key.value), key)
+                    if first is not key:
+                        return key.value, first, key
+        pending.extend(_children(node))
+    return None
+
+
 def _load_bounded(path: Path, text: str) -> Any:
     loader = _LOADER(text)
     try:
         root = loader.get_single_node()
         if root is None:
             return None
+        duplicate = _duplicate_key(root)
+        if duplicate is not None:
+            key, first, second = duplicate
+            raise StackFileError(
+                f"{path.name} gives the key {key!r} twice (lines {first.start_mark.line + 1} "
+                f"and {second.start_mark.line + 1}): YAML keeps only the second, which the "
+                "first hides from whoever reads the file; nothing was deployed.\n"
+                "    fix: keep one of them (the Pulumi CLI refuses the file as it is)"
+            )
         # Without an anchor (`&`) there is no alias: the composed graph is the document.
         expanded, recursive = (
             _expanded_size(root, MAX_EXPANDED_NODES) if "&" in text else (0, False)

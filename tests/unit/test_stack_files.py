@@ -127,3 +127,46 @@ def test_stack_reference_cycles_are_refused(tmp_path):
     assert "closes a cycle (dr-a -> dr-b -> dr-a)" in result.stderr
     assert "nothing was deployed" in result.stderr
     assert "fix: only a DR stack reads another stack" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        # A second mirrors block far below the first: valid, and silently the one that counts.
+        (
+            "  deepseek-onprem:mirrors:\n"
+            "    internalDomains: [bank.internal]\n"
+            "    imageRegistry: registry.bank.internal/other\n"
+            "    chartRepository: https://charts.bank.internal/stable\n"
+            "    aptMirror: https://apt.bank.internal/unreviewed\n"
+            "    kubernetesAptRepo: https://apt.bank.internal/kubernetes/core/stable/v1.31/deb/\n",
+            "deepseek-onprem:mirrors",
+        ),
+        (
+            "  deepseek-onprem:preflight:\n    fioRuntimeSeconds: 30\n    fioRuntimeSeconds: 5\n",
+            "fioRuntimeSeconds",
+        ),
+    ],
+    ids=["top-level", "nested"],
+)
+def test_a_key_given_twice_is_refused(extra, key, tmp_path):
+    """PyYAML keeps the last of two equal keys without a word; the real CLI refuses the file.
+    The offline evaluation refuses it too, naming the key and both lines."""
+    _project(tmp_path, "twice", _with_extra_config(extra))
+    result = _offline("preview", "twice", "--no-policy", "-C", str(tmp_path))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert f"error: Pulumi.twice.yaml gives the key {key!r} twice (lines " in result.stderr
+    assert "fix: keep one of them" in result.stderr
+
+
+def test_a_merge_key_may_override_what_it_merges(tmp_path):
+    text = (
+        "config:\n"
+        "  deepseek-onprem:base: &base {a: 1, b: 2}\n"
+        "  deepseek-onprem:more: {<<: *base, b: 3}\n"
+    )
+    _project(tmp_path, "merge", text)
+    config, _ = read_stack_config("merge", tmp_path)
+    assert config["deepseek-onprem:more"] == '{"a": 1, "b": 3}'
