@@ -86,6 +86,13 @@ def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
         problem = err["msg"].removeprefix("Value error, ")
         problem, _, fix = problem.partition("; fix: ")
         value = err.get("input") if err["type"] != "missing" else "(not set)"
+        if err["type"] == "string_type" and isinstance(value, bool) and not fix:
+            # YAML 1.1 (the CLI's and PyYAML's) reads unquoted NO, no, yes, on, off as
+            # booleans: Norway's jurisdiction `NO` arrives as false.
+            fix = (
+                "quote it: YAML reads an unquoted NO, No, no, yes, on or off as true/false "
+                "(e.g. jurisdiction: 'NO')"
+            )
         if isinstance(value, (dict, list)):
             value = json.dumps(value)[:80]
         issues.append(

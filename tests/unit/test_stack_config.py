@@ -104,3 +104,16 @@ def test_bad_config_registers_nothing(name, tmp_path):
     assert isinstance(error, ConfigError)
     assert [r.type for r in graph.resources] == ["pulumi:pulumi:Stack"]
     json.dumps(graph.snapshot())
+
+
+def test_an_unquoted_yaml_boolean_where_a_string_belongs_says_to_quote_it():
+    """Norway's jurisdiction written `NO` arrives as false (YAML 1.1): the fix says why."""
+    raw = yaml.safe_load(
+        yaml.safe_dump(_raw("prod")).replace("jurisdiction: DE", "jurisdiction: NO", 1)
+    )
+    assert raw["sites"][0]["jurisdiction"] is False
+    with pytest.raises(ConfigError) as caught:
+        validate_config(raw, "prod")
+    (issue,) = caught.value.issues
+    assert issue.path == "sites[0].jurisdiction"
+    assert "quote it" in issue.fix and "'NO'" in issue.fix
