@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests call: shellcheck, promtool (package prometheus), and
-# the preflight tools the host scripts run for real (fio, iperf3, lspci) with sudo, as the SSH
-# steps invoke them.
+# what the host-script harness (tests/external/sandbox) needs: the tools the scripts run for
+# real (fio, iperf3, lspci, ss, pgrep, openssl) under sudo as the SSH steps invoke them, and
+# strace, which records every command line and environment a script's processes get.
 # Idempotent and quick when everything is present.
 set -euo pipefail
 
-packages=(shellcheck fio iperf3 pciutils sudo iproute2 prometheus)
+packages=(shellcheck fio iperf3 pciutils sudo iproute2 procps openssl strace prometheus)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "${package}" 2>/dev/null | grep -q 'install ok installed'; then

@@ -1,35 +1,360 @@
-"""The host scripts: shellcheck on all of them, and the diagnostics run for real on this
-machine exactly as the SSH step runs them (same command line, script on stdin), twice."""
+"""Every host script, run for real as its SSH step runs it (the program's own command line
+from the recorded prod graph, lib.sh and the script on stdin, secrets as `export` lines) as
+root in a sandboxed host (tests/external/sandbox): the first run converges and prints the
+result the registry promises; a second run changes nothing and says so; a run that fails at
+any of its external calls is recovered by the next; the offline simulators print the same
+shape; no secret reaches a command line, an environment or the output; and the machine
+running all this is unchanged afterwards.
+"""
 
-import socket
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
 import subprocess
-import time
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus, split_sections
-from components.metal.steps import SCRIPTS_DIR, metal_script, script_text, shell_command
+from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus
+from components.metal.remote_script import StepFailed, read_result
+from components.metal.steps import SCRIPTS_DIR, STEPS, parse_shell_command, step
+from offline.hardware import SimulatedHardware
+from offline.stack_files import read_stack_config
 from tests.bad_stacks import PROJECT_DIR
+from tests.external.sandbox import (
+    Failure,
+    Hardware,
+    Run,
+    Sandbox,
+    ca_cert_hash,
+    cluster_ca,
+    describe_difference,
+)
+
+SHARED = PROJECT_DIR.parent / "shared" / "fixtures" / "diagnostics"
+LOCAL = PROJECT_DIR / "tests" / "fixtures"
+SANDBOX_DIR = PROJECT_DIR / "tests" / "external" / "sandbox"
+
+# The secrets of these tests: what the program's random resources would hold.
+TOKEN = "k7sb2x.q7v2m9x4t1z8c3w6"
+CERTIFICATE_KEY = hashlib.sha256(b"deepseek sandbox certificate key").hexdigest()
+SECRETS = {"KUBEADM_TOKEN": TOKEN, "KUBEADM_CERTIFICATE_KEY": CERTIFICATE_KEY}
+API_VIP = "10.10.0.10:6443"
+
+# Stand-ins that can fail half-way (kubeadm after writing its files, dpkg after unpacking).
+HALF_WAY = {"kubeadm", "apt-get", "nvidia-ctk"}
+
+GPU_HOST = Hardware(
+    gpu=True,
+    query_csv=SHARED / "nvidia-smi-query-gpu-h200.csv",
+    topology=LOCAL / "nvidia-smi-topo-8xa100.txt",
+)
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="the host-script harness runs each script as root in namespaces it makes "
+    "(unshare): run the tests as root on Linux",
+)
 
 
-def run_step(step: str, environment: dict[str, str], timeout: int = 120) -> str:
-    result = subprocess.run(
-        shell_command(environment),
-        shell=True,
-        input=script_text(metal_script(step)),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+# --- what the machine looked like before any of this -----------------------------------------
+def machine_snapshot() -> dict[str, str]:
+    """The settings no sandboxed script may change on the machine running the tests."""
+    snapshot = {
+        key: Path(f"/proc/sys/{key.replace('.', '/')}").read_text().strip()
+        for key in ("vm.nr_hugepages", "net.ipv4.tcp_congestion_control", "net.ipv4.ip_forward")
+    }
+    snapshot["swapon --show"] = subprocess.run(
+        ["/usr/sbin/swapon", "--show"], capture_output=True, text=True
+    ).stdout
+    snapshot["/proc/mounts"] = Path("/proc/mounts").read_text()
+    modules = Path("/proc/modules")  # absent from a kernel built without modules
+    if modules.exists():
+        snapshot["modules"] = " ".join(
+            sorted(line.split()[0] for line in modules.read_text().splitlines())
+        )
+    etc = hashlib.sha256()
+    for directory, subdirectories, files in sorted(os.walk("/etc")):
+        subdirectories.sort()
+        for name in sorted([*subdirectories, *files]):
+            path = Path(directory) / name
+            info = path.lstat()
+            etc.update(f"{path} {info.st_mode:o} {info.st_uid}:{info.st_gid}".encode())
+            if path.is_symlink():
+                etc.update(os.readlink(path).encode())
+            elif path.is_file():
+                etc.update(path.read_bytes())
+    snapshot["/etc"] = etc.hexdigest()
+    return snapshot
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_before() -> dict[str, str]:
+    """Taken before the first test of this module runs anything."""
+    return machine_snapshot()
+
+
+# --- the program's own commands ----------------------------------------------------------------
+@functools.cache
+def stack_hosts() -> dict[str, str]:
+    config, _ = read_stack_config("prod")
+    return {
+        host["name"]: host["address"]
+        for site in json.loads(config["deepseek-onprem:sites"])
+        for host in site["hosts"]
+    }
+
+
+def command_of(graph, host: str, step_name: str) -> str:
+    """The `create` command the program gives this step on this host (or the site's)."""
+    (command,) = [
+        c.inputs["create"]
+        for c in graph.by_type("command:remote:Command")
+        if c.name.endswith(f"-{host}-{step_name}") or c.name == f"deepseek-dc-a-cluster-{step_name}"
+    ]
+    return command
+
+
+@dataclass(frozen=True)
+class Case:
+    """A step on one kind of host, with what must have run there before it."""
+
+    id: str
+    step: str
+    host: str
+    hardware: Hardware = Hardware()
+    before: tuple[str, ...] = ()
+    """Steps run (cleanly, as the program orders them) before this one on the host."""
+    overrides: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    peer: str | None = None
+    """A second address on the sandbox's loopback: the peer whose iperf3 server it also runs."""
+
+    def environment(self, graph, step_name: str | None = None) -> dict[str, str]:
+        name = step_name or self.step
+        environment = parse_shell_command(command_of(graph, self.host, name))
+        if name == self.step:
+            environment.update(self.overrides)
+        if name == "preflight":
+            environment.update(FAST_PREFLIGHT)
+        if name == "kubeadm-join":
+            environment["KUBEADM_CA_CERT_HASH"] = CA_HASH()
+        return environment
+
+    def secret_values(self, step_name: str | None = None) -> dict[str, str] | None:
+        name = step_name or self.step
+        if not step(name).secret_inputs:
+            return None
+        keys = self.secrets if name == self.step else tuple(step(name).secret_inputs)
+        return {key: SECRETS[key] for key in keys}
+
+
+FAST_PREFLIGHT = {"FIO_SIZE_MIB": "16", "FIO_RUNTIME_SECONDS": "1", "IPERF_SECONDS": "1"}
+HOST_PREP = ("os-prep", "container-runtime")
+BOTH_SECRETS = ("KUBEADM_TOKEN", "KUBEADM_CERTIFICATE_KEY")
+CASES = [
+    Case("net-server", "net-server", "dca-cp-1"),
+    Case("preflight", "preflight", "dca-gpu-a100-1", GPU_HOST, ("net-server",), peer="10.10.1.22"),
+    Case("os-prep", "os-prep", "dca-gpu-a100-1", GPU_HOST),
+    Case("container-runtime", "container-runtime", "dca-cp-1", before=("os-prep",)),
+    Case("nvidia-stack", "nvidia-stack", "dca-gpu-a100-1", GPU_HOST, HOST_PREP),
+    Case("gpu-check", "gpu-check", "dca-gpu-a100-1", GPU_HOST, (*HOST_PREP, "nvidia-stack")),
+    Case("kubeadm-init", "kubeadm-init", "dca-cp-1", before=HOST_PREP, secrets=BOTH_SECRETS),
+    Case(
+        "admin-kubeconfig",
+        "admin-kubeconfig",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+    ),
+    Case("api-ready", "api-ready", "dca-cp-1", before=(*HOST_PREP, "kubeadm-init")),
+    Case(
+        "kubeadm-join-control-plane",
+        "kubeadm-join",
+        "dca-cp-2",
+        before=HOST_PREP,
+        secrets=BOTH_SECRETS,
+    ),
+    Case(
+        "kubeadm-join-worker",
+        "kubeadm-join",
+        "dca-gpu-a100-2",
+        GPU_HOST,
+        before=HOST_PREP,
+        secrets=("KUBEADM_TOKEN",),
+    ),
+]
+CASE_IDS = [case.id for case in CASES]
+BY_ID = {case.id: case for case in CASES}
+
+
+def CA_HASH() -> str:  # noqa: N802 a constant computed once, on first use
+    return _ca_hash()
+
+
+@functools.cache
+def _ca_hash() -> str:
+    return ca_cert_hash(cluster_ca() / "ca.crt")
+
+
+# --- running steps in sandboxes --------------------------------------------------------------
+class Harness:
+    """The sandboxes of this module: one prepared host per case (what ran before the step),
+    cloned for every test, and the clean run of each step as the reference."""
+
+    def __init__(self, graph) -> None:
+        self.graph = graph
+        self.sandboxes: list[Sandbox] = []
+        self._prepared: dict[str, Sandbox] = {}
+        self._clean: dict[str, tuple[Run, dict[str, str]]] = {}
+
+    def new(self, case: Case) -> Sandbox:
+        addresses = [stack_hosts()[case.host], *([case.peer] if case.peer else [])]
+        sandbox = Sandbox.create(case.host, addresses, case.hardware)
+        self.sandboxes.append(sandbox)
+        if "kubeadm-join" in (case.step, *case.before):
+            sandbox.set_cluster(
+                endpoint=API_VIP,
+                token=TOKEN,
+                caCertHash=CA_HASH(),
+                certificateKey=CERTIFICATE_KEY,
+            )
+        return sandbox
+
+    def clone(self, sandbox: Sandbox, case: Case) -> Sandbox:
+        twin = sandbox.clone()
+        self.sandboxes.append(twin)
+        # Processes are not cloned: the peer's iperf3 server is started again.
+        if "net-server" in case.before:
+            self.run(twin, case, "net-server")
+        return twin
+
+    def run(
+        self,
+        sandbox: Sandbox,
+        case: Case,
+        step_name: str | None = None,
+        fail: Failure | None = None,
+        trace: bool = False,
+    ) -> Run:
+        name = step_name or case.step
+        run = sandbox.run(
+            name,
+            case.environment(self.graph, name),
+            case.secret_values(name),
+            fail=fail,
+            trace=trace,
+        )
+        if fail is None:
+            assert run.ok, run.explain()
+            assert_changed_is_honest(run)
+        return run
+
+    def prepared(self, case: Case) -> Sandbox:
+        """The host as the step finds it (never changed by a test: clone it)."""
+        if case.id not in self._prepared:
+            sandbox = self.new(case)
+            for earlier in case.before:
+                self.settle(sandbox, case, self.run(sandbox, case, earlier), earlier)
+            self._prepared[case.id] = sandbox
+        return self._prepared[case.id]
+
+    def settle(self, sandbox: Sandbox, case: Case, run: Run, step_name: str | None = None) -> Run:
+        """A run that scheduled a reboot is followed by the reboot and the step again (as
+        the host reboots and the program's next connection waits for it)."""
+        if reboot_scheduled(sandbox):
+            sandbox.reboot()
+            if "net-server" in case.before:
+                self.run(sandbox, case, "net-server")
+            run = self.run(sandbox, case, step_name)
+            assert not reboot_scheduled(sandbox), "the step asks for a reboot after each boot"
+        return run
+
+    def clean(self, case: Case) -> tuple[Run, dict[str, str]]:
+        """The step's clean first run from the prepared host, and the host it leaves."""
+        if case.id not in self._clean:
+            sandbox = self.clone(self.prepared(case), case)
+            run = self.settle(sandbox, case, self.run(sandbox, case))
+            self._clean[case.id] = (run, converged(sandbox))
+            self.stop(sandbox)
+        return self._clean[case.id]
+
+    def stop(self, sandbox: Sandbox) -> None:
+        sandbox.stop()
+        with contextlib.suppress(ValueError):
+            self.sandboxes.remove(sandbox)
+
+    def close(self) -> None:
+        for sandbox in [*self.sandboxes]:
+            self.stop(sandbox)
+
+
+def reboot_scheduled(sandbox: Sandbox) -> bool:
+    units = sandbox.path("/run/standin-systemd")
+    return (
+        any(units.glob("*.timer")) or sandbox.path("/run/standin-kernel/reboot-requested").exists()
     )
-    assert result.returncode == 0, f"{step} failed:\n{result.stderr}"
-    return result.stdout
 
 
-def test_shellcheck_passes_on_every_script():
+def converged(sandbox: Sandbox) -> dict[str, str]:
+    """The host's state, without its history (how often a service restarted)."""
+    return {
+        path: description
+        for path, description in sandbox.state().items()
+        if not path.endswith(".restarts")
+    }
+
+
+def assert_changed_is_honest(run: Run) -> None:
+    """`changed` is true exactly when the run changed the host."""
+    changed = run.result["changed"]
+    assert changed == run.host_changed, (
+        f"{run.step} said changed={changed} but the host "
+        + ("changed:\n" + "\n".join(run.changes()) if run.host_changed else "did not change")
+        + f"\n{run.explain()}"
+    )
+
+
+# Result fields that say what the run did rather than what the host is, and measurements
+# (which differ from one run to the next).
+RUN_FIELDS = {"changed", "server"}
+MEASURED = {"fio", "iperf3"}
+
+
+def host_result(run: Run) -> dict[str, object]:
+    """The result's fields that describe the host (equal for any run that converged it)."""
+    return {
+        key: "(measured)" if key in MEASURED else value
+        for key, value in run.result.items()
+        if key not in RUN_FIELDS
+    }
+
+
+@pytest.fixture(scope="module")
+def harness(prod) -> Iterator[Harness]:
+    harness = Harness(prod)
+    yield harness
+    harness.close()
+    for sandbox in harness._prepared.values():
+        sandbox.stop()
+
+
+# --- the scripts themselves ----------------------------------------------------------------------
+def test_shellcheck_passes_on_every_script_and_stand_in():
     scripts = sorted(
         str(p.relative_to(PROJECT_DIR))
-        for p in [*PROJECT_DIR.glob("components/**/*.sh"), *PROJECT_DIR.glob("tools/*.sh")]
+        for p in [
+            *PROJECT_DIR.glob("components/**/*.sh"),
+            *PROJECT_DIR.glob("tools/*.sh"),
+            *SANDBOX_DIR.glob("*.sh"),
+            *(p for p in (SANDBOX_DIR / "standins").iterdir() if p.is_file()),
+        ]
     ) + [".ci/run"]
     assert {f"components/metal/scripts/{p.name}" for p in SCRIPTS_DIR.glob("*.sh")} <= set(scripts)
     result = subprocess.run(
@@ -42,71 +367,413 @@ def test_shellcheck_passes_on_every_script():
 
 
 def test_every_script_is_strict():
-    for script in SCRIPTS_DIR.glob("*.sh"):
-        if script.name != "lib.sh":
-            assert "set -euo pipefail" in script.read_text(), script.name
+    for spec in STEPS.values():
+        assert "set -euo pipefail" in spec.script.read_text(), spec.name
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def test_every_registered_step_has_a_case():
+    assert {case.step for case in CASES} == set(STEPS)
 
 
-def _listeners(port: int) -> int:
-    out = subprocess.run(
-        ["ss", "-H", "-t", "-l", "-n", f"sport = :{port}"], capture_output=True, text=True
-    ).stdout
-    return len([line for line in out.splitlines() if line.strip()])
+# --- (a) the first run converges and prints what the registry promises -------------------------
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_first_run_converges_and_prints_the_promised_result(harness, case_id):
+    case = BY_ID[case_id]
+    run, _ = harness.clean(case)
+    spec = step(case.step)
+    fields = set(run.result) - {"changed"}
+    assert set(spec.result) <= fields <= set(spec.result) | set(spec.optional_result), run.stdout
 
 
-@pytest.fixture
-def iperf_port():
-    port = _free_port()
-    yield port
-    subprocess.run(["pkill", "-f", f"iperf3 --server --port {port}"], check=False)
+# --- (b) a second run changes nothing and says so ----------------------------------------------
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_second_run_changes_nothing_and_says_so(harness, case_id):
+    case = BY_ID[case_id]
+    sandbox = harness.clone(harness.prepared(case), case)
+    first = harness.settle(sandbox, case, harness.run(sandbox, case))
+    second = harness.run(sandbox, case)
+    assert second.result["changed"] is False, second.explain()
+    assert not second.host_changed, "\n".join(second.changes())
+    assert host_result(second) == host_result(first)
+    harness.stop(sandbox)
 
 
-def _preflight_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
-    return {
-        "PREFLIGHT_DIR": str(tmp_path / "preflight"),
-        "FIO_SIZE_MIB": "16",
-        "FIO_RUNTIME_SECONDS": "1",
-        "PEER_ADDRESS": "127.0.0.1",
-        "IPERF_PORT": str(port),
-        "IPERF_SECONDS": "1",
-        "COUNT_PCI_GPUS": "true",
-        **extra,
+# --- (c) a run interrupted at any external call is recovered by the next ---------------------
+def failure_points(run: Run) -> list[Failure]:
+    """Every call of a clean run, as a failure at once, and half-way where the tool can."""
+    seen: dict[str, int] = {}
+    points = []
+    for call in run.calls:
+        seen[call.line] = seen.get(call.line, 0) + 1
+        points.append(Failure(call, seen[call.line], "early"))
+        if call.tool in HALF_WAY:
+            points.append(Failure(call, seen[call.line], "late"))
+    return points
+
+
+def recover(harness: Harness, case: Case, start: Sandbox, failure: Failure) -> str | None:
+    """Fails the step at `failure`, runs it normally; what differs from a clean run, if any."""
+    sandbox = harness.clone(start, case)
+    try:
+        failed = harness.run(sandbox, case, fail=failure)
+        if failure.call not in failed.calls:
+            return f"{failure}: the call did not happen again"
+        recovered = harness.settle(sandbox, case, harness.run(sandbox, case))
+        clean_run, clean_state = harness.clean(case)
+        difference = describe_difference(clean_state, converged(sandbox))
+        if difference:
+            return f"{failure}: the host differs from a clean run's:\n  " + "\n  ".join(difference)
+        if host_result(recovered) != host_result(clean_run):
+            return f"{failure}: result {recovered.result} instead of {clean_run.result}"
+        return None
+    finally:
+        harness.stop(sandbox)
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_a_run_failing_at_any_external_call_is_recovered_by_the_next(harness, case_id):
+    case = BY_ID[case_id]
+    clean_run, _ = harness.clean(case)
+    points = failure_points(clean_run)
+    assert points or case.step in ("admin-kubeconfig",), "the clean run made no external call"
+    start = harness.prepared(case)
+    # Each case in a sandbox of its own: as many at once as the machine has cores.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        problems = [
+            problem
+            for problem in pool.map(lambda failure: recover(harness, case, start, failure), points)
+            if problem
+        ]
+    assert not problems, "\n".join(problems)
+
+
+# --- (d) the offline simulators print what the scripts print ------------------------------------
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_simulated_step_has_the_shape_of_the_real_script(harness, prod, case_id):
+    case = BY_ID[case_id]
+    run, _ = harness.clean(case)
+    config, _ = read_stack_config("prod")
+    simulated = SimulatedHardware(config, {}).stdout(
+        case.step, stack_hosts()[case.host], command_of(prod, case.host, case.step)
+    )
+    simulated_result = read_result(case.step, simulated, case.host)
+    assert set(simulated_result) == set(run.result), (
+        f"simulator {sorted(simulated_result)} vs script {sorted(run.result)}"
+    )
+
+
+# --- what the scripts must get right, one by one -----------------------------------------------
+def test_kubeadm_init_result_parses_after_the_lines_lib_prints_before_it(harness):
+    """The bug issue 11 opens with: kubeadm-init.sh prints lib.sh's `changed: …` lines (and
+    kubeadm's log) before its result, and the program parsed the whole stdout as JSON."""
+    case = BY_ID["kubeadm-init"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    run = harness.run(sandbox, case)
+    assert "changed: /etc/apt/sources.list.d/deepseek-kubernetes.list" in run.stdout
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(run.stdout)  # what cluster.py did before the output contract
+    result = read_result("kubeadm-init", run.stdout, "dca-cp-1 (control plane of site dc-a)")
+    # The hash openssl computes, here, from the CA the sandboxed host now holds.
+    assert result["caCertHash"] == ca_cert_hash(sandbox.path("/etc/kubernetes/pki/ca.crt"))
+    assert result["caCertHash"] == CA_HASH()
+    assert result["node"] == "dca-cp-1"
+    harness.stop(sandbox)
+
+
+def test_unreadable_result_fails_naming_the_host(harness):
+    case = BY_ID["kubeadm-init"]
+    run, _ = harness.clean(case)
+    cut_short = run.stdout.rsplit("##### deepseek-result:", 1)[0]
+    with pytest.raises(StepFailed, match=r"host dca-cp-1 \(cp\): step kubeadm-init: printed no"):
+        read_result("kubeadm-init", cut_short, "dca-cp-1 (cp)")
+
+
+def half_done(harness: Harness, case_id: str) -> tuple[Case, Sandbox, Run]:
+    """The step's kubeadm call failed after writing its files (kubeadm init timing out on
+    the control plane, a join whose kubelet never bootstrapped)."""
+    case = BY_ID[case_id]
+    sandbox = harness.clone(harness.prepared(case), case)
+    clean_run, _ = harness.clean(case)
+    (kubeadm,) = [c for c in clean_run.calls if c.tool == "kubeadm"]
+    failed = harness.run(sandbox, case, fail=Failure(kubeadm, 1, "late"))
+    assert not failed.ok
+    return case, sandbox, failed
+
+
+@pytest.mark.parametrize(
+    ("case_id", "leftover"),
+    [
+        ("kubeadm-init", "/etc/kubernetes/admin.conf"),
+        ("kubeadm-join-control-plane", "/etc/kubernetes/kubelet.conf"),
+        ("kubeadm-join-worker", "/etc/kubernetes/kubelet.conf"),
+    ],
+)
+def test_a_half_done_kubeadm_run_is_reset_and_done_again(harness, case_id, leftover):
+    case, sandbox, _ = half_done(harness, case_id)
+    assert sandbox.path(leftover).exists()
+    run = harness.run(sandbox, case)
+    tools = [" ".join([c.tool, *c.argv[:1]]) for c in run.calls]
+    assert tools.index("kubeadm reset") < tools.index(f"kubeadm {case.step.split('-')[1]}")
+    assert ["--force"] == [a for c in run.calls if c.argv[:1] == ("reset",) for a in c.argv[1:]]
+    _, clean_state = harness.clean(case)
+    assert converged(sandbox) == clean_state, "\n".join(
+        describe_difference(clean_state, converged(sandbox))
+    )
+    assert harness.run(sandbox, case).result["changed"] is False
+    harness.stop(sandbox)
+
+
+def test_a_reset_that_fails_is_recovered_too(harness):
+    """The recovery run of a half-done init, itself failing at each of its calls (the reset
+    among them), is recovered by the run after it."""
+    case, start, _ = half_done(harness, "kubeadm-init")
+    probe = harness.clone(start, case)
+    recovery = harness.run(probe, case)
+    harness.stop(probe)
+    points = [p for p in failure_points(recovery) if p.call.tool in ("kubeadm", "kubectl")]
+    assert any(p.call.argv[:1] == ("reset",) for p in points)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        problems = [p for p in pool.map(lambda f: recover(harness, case, start, f), points) if p]
+    assert not problems, "\n".join(problems)
+    harness.stop(start)
+
+
+def test_kubeadm_init_on_an_initialized_host_only_renews_the_token_and_certificates(harness):
+    case = BY_ID["kubeadm-init"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    harness.run(sandbox, case)
+    # A day later: the token and the uploaded certificates have expired.
+    for expired in ("/var/lib/etcd/standin/tokens", "/var/lib/etcd/standin/secrets"):
+        sandbox.exec("rm", "-rf", expired)
+    renewed = harness.run(sandbox, case)
+    assert renewed.result["changed"] is True
+    assert [c.argv[:2] for c in renewed.calls if c.tool == "kubeadm"] == [
+        ("token", "list"),
+        ("token", "create"),
+        ("init", "phase"),
+    ]
+    assert TOKEN in sandbox.path("/var/lib/etcd/standin/tokens").read_text()
+    assert sandbox.path("/var/lib/etcd/standin/secrets/kube-system/kubeadm-certs").exists()
+    assert harness.run(sandbox, case).result["changed"] is False
+    harness.stop(sandbox)
+
+
+def test_no_secret_on_a_command_line_in_an_environment_or_in_what_was_printed(harness):
+    """Every process the kubeadm steps start (strace records each execve, with its argv and
+    environment), every stand-in call and all they print, over fresh runs, re-runs that renew
+    the token and certificates, and the recovery of a half-done init."""
+    runs: list[Run] = []
+    for case_id in ("kubeadm-init", "kubeadm-join-control-plane", "kubeadm-join-worker"):
+        case = BY_ID[case_id]
+        sandbox = harness.clone(harness.prepared(case), case)
+        runs.append(harness.run(sandbox, case, trace=True))
+        if case.step == "kubeadm-init":
+            for expired in ("/var/lib/etcd/standin/tokens", "/var/lib/etcd/standin/secrets"):
+                sandbox.exec("rm", "-rf", expired)
+            runs.append(harness.run(sandbox, case, trace=True))
+        harness.stop(sandbox)
+    case, sandbox, failed = half_done(harness, "kubeadm-init")
+    runs += [failed, harness.run(sandbox, case, trace=True)]
+    harness.stop(sandbox)
+
+    processes = [p for run in runs for p in run.processes]
+    assert any(p.argv[:2] == ("kubeadm", "init") for p in processes)
+    assert any(p.argv[:3] == ("kubeadm", "token", "create") for p in processes)
+    leaks = []
+    for run in runs:
+        places = {
+            "stdout": run.stdout,
+            "stderr": run.stderr,
+            "command line": run.command,
+            **{f"call `{call.tool}`": call.line for call in run.calls},
+            **{f"argv of `{' '.join(p.argv)[:60]}`": "\0".join(p.argv) for p in run.processes},
+            **{
+                f"environment of `{' '.join(p.argv)[:60]}`": "\0".join(p.environment)
+                for p in run.processes
+                if p.argv[:1] != ("sudo",)  # gets its stdin, not its environment, from us
+            },
+        }
+        for name, secret in SECRETS.items():
+            for place, text in places.items():
+                if secret in text or secret.split(".")[-1] in text:
+                    leaks.append(f"{run.step}: {name} in the {place}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_os_prep_leaves_only_the_internal_mirror_as_an_apt_source(harness):
+    case = BY_ID["os-prep"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    lists = sandbox.path("/var/lib/standin/apt/lists")
+    public = ("archive.ubuntu.com", "security.ubuntu.com", "download.docker.com", "esm.ubuntu")
+    assert all(host in lists.read_text() for host in public)  # the image as shipped
+    harness.run(sandbox, case)
+    mirror = case.environment(harness.graph)["APT_MIRROR"]
+    assert {line.split()[0] for line in lists.read_text().splitlines()} == {mirror}
+    origins = {
+        line.split("\t")[0]: line.split("\t")[4]
+        for line in sandbox.path("/var/lib/standin/dpkg/status").read_text().splitlines()
     }
+    assert origins["chrony"] == mirror and origins["rdma-core"] == mirror
+
+    # A source that appears later (a package's, a person's) is disabled by the next run; the
+    # Kubernetes repository the kubeadm steps add is deepseek-onprem's own and stays.
+    kubernetes_repo = BY_ID["kubeadm-init"].environment(harness.graph)["KUBERNETES_APT_REPO"]
+    sources = sandbox.path("/etc/apt/sources.list.d")
+    (sources / "deepseek-kubernetes.list").write_text(
+        f"# Managed by deepseek-onprem: Kubernetes packages from the internal mirror only.\n"
+        f"deb {kubernetes_repo} /\n"
+    )
+    (sources / "nodesource.sources").write_text(
+        "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\nSuites: nodistro\n"
+        "Components: main\n"
+    )
+    (sources / "deepseek-lookalike.list").write_text(
+        "deb http://archive.ubuntu.com/ubuntu jammy main\n"
+    )
+    again = harness.run(sandbox, case)
+    assert again.result["changed"] is True
+    assert {line.split()[0] for line in lists.read_text().splitlines()} == {
+        mirror,
+        kubernetes_repo,
+    }
+    assert not (sources / "nodesource.sources").exists()
+    assert (sources / "nodesource.sources.deepseek.disabled").exists()
+    assert harness.run(sandbox, case).result["changed"] is False
+    harness.stop(sandbox)
 
 
-def test_net_server_is_idempotent(iperf_port):
-    environment = {"IPERF_PORT": str(iperf_port), "IPERF_SERVER_SECONDS": "60"}
-    assert f"listening on port {iperf_port}" in run_step("net-server", environment)
-    assert run_step("net-server", environment).startswith("iperf3 server already listening")
-    assert _listeners(iperf_port) == 1
+def test_os_prep_sets_hugepages_swap_and_bbr_only_in_the_sandbox(harness):
+    case = BY_ID["os-prep"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    assert sandbox.path("/run/standin-kernel/swaps").read_text().strip()  # swap on, as shipped
+    environment = {**case.environment(harness.graph), "HUGEPAGES_2MI": "1024"}
+    run = sandbox.run("os-prep", environment)
+    assert run.ok, run.explain()
+    assert run.result["congestionControl"] == "bbr"
+    kernel = sandbox.exec("sudo", "sysctl", "-n", "vm.nr_hugepages", "net.ipv4.ip_forward")
+    assert kernel.stdout.split() == ["1024", "1"]
+    assert sandbox.exec("sudo", "swapon", "--show").stdout == ""
+    assert "# disabled by deepseek-onprem: /swap.img" in sandbox.path("/etc/fstab").read_text()
+    # The reboot keeps it so: swap stays off, the settings come back from the files.
+    sandbox.reboot()
+    assert sandbox.exec("sudo", "swapon", "--show").stdout == ""
+    again = sandbox.run("os-prep", environment)
+    assert again.ok and again.result["changed"] is False, again.explain()
+    harness.stop(sandbox)
 
 
-def test_preflight_runs_fio_iperf3_and_lspci_for_real_twice(tmp_path, iperf_port):
-    run_step("net-server", {"IPERF_PORT": str(iperf_port), "IPERF_SERVER_SECONDS": "60"})
-    environment = _preflight_env(tmp_path, iperf_port)
-    for _ in range(2):
-        sections = split_sections(run_step("preflight", environment), ("fio", "iperf3", "lspci"))
-        disk = parse_fio(sections["fio"])
-        assert (disk.rw, disk.block_size) == ("randrw", "4k")
-        assert disk.read_iops > 0 and disk.write_iops > 0
-        network = parse_iperf3(sections["iperf3"])
-        assert network.error is None, network.error
-        assert network.remote_host == "127.0.0.1" and network.gbps > 0.1
-        assert parse_pci_gpus(sections["lspci"]) == 0  # no NVIDIA device on this machine
-        # The fio file is gone: the second run finds the disk as the first did.
-        assert list((tmp_path / "preflight").iterdir()) == []
-        time.sleep(0.2)  # the iperf3 server takes one test at a time
+def test_net_server_starts_a_fresh_server_for_each_new_client(harness):
+    case = BY_ID["net-server"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    environment = case.environment(harness.graph)
+    port = environment["IPERF_PORT"]
+    server = f"timeout {environment['IPERF_SERVER_SECONDS']} iperf3 --server --port {port}"
+
+    def servers() -> list[str]:
+        return [p for p in sandbox.processes() if p.startswith("timeout ")]
+
+    first = sandbox.run("net-server", environment)
+    assert first.result["server"] == "started" and servers() == [server]
+    (old_pid,) = sandbox.exec("pgrep", "-f", f"^{server}$").stdout.split()
+
+    same = sandbox.run("net-server", environment)
+    assert (same.result["server"], same.result["changed"]) == ("running", False)
+    assert sandbox.exec("pgrep", "-f", f"^{server}$").stdout.split() == [old_pid]
+
+    # The client host was replaced (or measures again): its preflight run has a new id.
+    newer = sandbox.run(
+        "net-server", {**environment, "IPERF_CLIENT": "10.10.0.13/0123456789abcdef"}
+    )
+    assert (newer.result["server"], newer.result["changed"]) == ("started", True)
+    assert servers() == [server]
+    (new_pid,) = sandbox.exec("pgrep", "-f", f"^{server}$").stdout.split()
+    assert new_pid != old_pid
+    assert sandbox.path("/run/deepseek/iperf3-server-5201.client").read_text() == (
+        "10.10.0.13/0123456789abcdef\n"
+    )
+    # After a reboot the server is gone and is started again for the same client.
+    sandbox.reboot()
+    back = sandbox.run("net-server", {**environment, "IPERF_CLIENT": "10.10.0.13/0123456789abcdef"})
+    assert (back.result["server"], back.result["changed"]) == ("started", True)
+    harness.stop(sandbox)
 
 
-def test_preflight_reports_a_refused_peer_in_iperf3s_own_words(tmp_path, iperf_port):
-    environment = _preflight_env(tmp_path, iperf_port, IPERF_ATTEMPTS="1")
-    sections = split_sections(run_step("preflight", environment), ("fio", "iperf3"))
-    network = parse_iperf3(sections["iperf3"])
+def test_preflight_measures_disk_network_and_pci_for_real(harness):
+    case = BY_ID["preflight"]
+    run, _ = harness.clean(case)
+    disk = parse_fio(str(run.result["fio"]))
+    assert (disk.rw, disk.block_size) == ("randrw", "4k")
+    assert disk.read_iops > 0 and disk.write_iops > 0
+    network = parse_iperf3(str(run.result["iperf3"]))
+    assert network.error is None, network.error
+    assert network.remote_host == case.peer and network.gbps > 0.1
+    assert parse_pci_gpus(str(run.result["lspci"])) == 0  # the machine's PCI bus: no NVIDIA GPU
+    assert not run.host_changed  # the fio file and the folder made for it are gone
+
+
+def test_preflight_reports_a_refused_peer_in_iperf3s_own_words(harness):
+    case = BY_ID["preflight"]
+    sandbox = harness.new(case)  # no iperf3 server on the peer
+    run = sandbox.run("preflight", case.environment(harness.graph), tuning={"IPERF_ATTEMPTS": "1"})
+    assert run.ok, run.explain()
+    network = parse_iperf3(str(run.result["iperf3"]))
     assert network.gbps is None
     assert "Connection refused" in network.error
+    harness.stop(sandbox)
+
+
+def test_nvidia_stack_reboots_once_where_nouveau_holds_the_gpus(harness):
+    case = BY_ID["nvidia-stack"]
+    nouveau = Case(
+        "nvidia-stack-nouveau",
+        "nvidia-stack",
+        case.host,
+        Hardware(gpu=True, nouveau=True, query_csv=GPU_HOST.query_csv, topology=GPU_HOST.topology),
+        case.before,
+    )
+    sandbox = harness.prepared(nouveau)
+    assert "nouveau" in sandbox.path("/run/standin-kernel/modules").read_text()
+    first = harness.run(sandbox, nouveau)
+    assert first.result["driver"] == "reboot-scheduled"
+    assert [c.argv[0] for c in first.calls if c.tool == "update-initramfs"] == ["-u"]
+    # Run again before the host went down: the reboot is already on its way.
+    before_reboot = harness.run(sandbox, nouveau)
+    assert (before_reboot.result["driver"], before_reboot.result["changed"]) == (
+        "reboot-scheduled",
+        False,
+    )
+    sandbox.reboot()
+    after = harness.run(sandbox, nouveau)
+    assert (after.result["driver"], after.result["changed"]) == ("loaded", False)
+    check = harness.run(sandbox, BY_ID["gpu-check"])
+    assert "NVIDIA H200" in str(check.result["nvidia-smi-query"])
+
+
+def test_api_ready_waits_for_the_vip_with_the_clusters_ca(harness):
+    case = BY_ID["api-ready"]
+    run, _ = harness.clean(case)
+    (curl,) = [c for c in run.calls if c.tool == "curl"]
+    assert "--cacert" in curl.argv and curl.argv[-1] == f"https://{API_VIP}/healthz"
+    sandbox = harness.clone(harness.prepared(case), case)
+    sandbox.exec("rm", "/etc/kubernetes/manifests/kube-vip.yaml")  # no VIP announced
+    unreachable = sandbox.run(
+        "api-ready", case.environment(harness.graph), tuning={"API_READY_SECONDS": "1"}
+    )
+    assert not unreachable.ok
+    assert "did not answer /healthz within 1s" in unreachable.stderr
+    harness.stop(sandbox)
+
+
+# --- last: the machine that ran all of the above -------------------------------------------------
+def test_the_machine_running_the_harness_is_unchanged(machine_before, harness):
+    harness.close()
+    for sandbox in harness._prepared.values():
+        sandbox.stop()
+    assert not list(Path(tempfile.gettempdir()).glob("deepseek-sandbox-dc*"))
+    after = machine_snapshot()
+    changed = {
+        key: (machine_before[key], after.get(key))
+        for key in machine_before
+        if machine_before[key] != after.get(key)
+    }
+    assert not changed, changed

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # kubeadm join of one host: as a further control plane (with kube-vip and the uploaded
 # certificates) or as a worker. The CA hash pins the cluster the host joins.
+# A completed join is the marker this script writes once kubeadm join succeeded; a host with
+# kubeadm's files but no marker holds a half-done join, which is reset and done again.
+# The token and the certificate key reach kubeadm only in its configuration file (root only).
 # Runs after lib.sh (sent ahead of it by the component). Idempotent: a host that has
-# already joined is left as it is.
+# joined is left as it is.
 set -euo pipefail
 
 : "${KUBERNETES_VERSION:?KUBERNETES_VERSION is required}"
@@ -12,24 +15,33 @@ set -euo pipefail
 : "${KUBEADM_CA_CERT_HASH:?KUBEADM_CA_CERT_HASH is required}"
 : "${KUBEADM_TOKEN:?KUBEADM_TOKEN is required (secret, on stdin)}"
 : "${KUBE_VIP_MANIFEST:=}"
+if [[ "${CONTROL_PLANE}" == true ]]; then
+  : "${KUBEADM_CERTIFICATE_KEY:?KUBEADM_CERTIFICATE_KEY is required to join a control plane}"
+fi
+# The secrets stay in this shell: no tool's environment carries them.
+export -n KUBEADM_TOKEN KUBEADM_CERTIFICATE_KEY
 
 install_kubernetes "${KUBERNETES_VERSION}" "${KUBERNETES_APT_REPO}"
+joined=/etc/kubernetes/deepseek/kubeadm-join.done
 
-if [[ -f /etc/kubernetes/kubelet.conf ]]; then
+if [[ -f "${joined}" ]]; then
   echo "kubeadm-join: $(hostname) has already joined"
   result_field node "$(hostname)"
   result_emit kubeadm-join
   exit 0
 fi
 
-if [[ "${CONTROL_PLANE}" == true ]]; then
-  : "${KUBEADM_CERTIFICATE_KEY:?KUBEADM_CERTIFICATE_KEY is required to join a control plane}"
-  printf '%s\n' "${KUBE_VIP_MANIFEST}" | write_if_changed /etc/kubernetes/manifests/kube-vip.yaml 0600
-fi
 config=/etc/kubernetes/deepseek/kubeadm-join.yaml
 kubeadm_config "${KUBEADM_CONFIG}" "${config}"
+if kubeadm_leftovers; then
+  kubeadm_reset
+fi
+if [[ "${CONTROL_PLANE}" == true ]]; then
+  printf '%s\n' "${KUBE_VIP_MANIFEST}" | write_if_changed /etc/kubernetes/manifests/kube-vip.yaml 0600
+fi
 kubeadm join --config "${config}"
-echo "kubeadm-join: $(hostname) joined"
 note_change
+printf 'kubeadm join completed\n' | write_if_changed "${joined}" 0600
+echo "kubeadm-join: $(hostname) joined"
 result_field node "$(hostname)"
 result_emit kubeadm-join

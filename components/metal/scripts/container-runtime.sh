@@ -12,7 +12,6 @@ apt_install containerd
 registry_host=${IMAGE_REGISTRY%%/*}
 prefix=${IMAGE_REGISTRY#"${registry_host}"}
 prefix=${prefix#/}
-restart=0
 
 # Each upstream has its own path on the mirror; `server` points at the mirror too, so even
 # the fallback never reaches the public registry. `_default` catches every other registry.
@@ -30,35 +29,30 @@ server = "https://${registry_host}"
   capabilities = ["pull", "resolve"]
   override_path = true
 TOML
-  if ((CHANGED)); then
-    restart=1
-  fi
 done
 
 config=/etc/containerd/config.toml
 if [[ ! -s "${config}" ]]; then
   mkdir -p /etc/containerd
-  containerd config default >"${config}"
-  restart=1
-fi
-# Edit in place rather than rewrite: the NVIDIA step adds its runtime to this same file.
-before=$(file_digest "${config}")
-sed -i \
-  -e 's/SystemdCgroup = false/SystemdCgroup = true/' \
-  -e 's#config_path = ""#config_path = "/etc/containerd/certs.d"#' \
-  "${config}"
-if [[ "$(file_digest "${config}")" != "${before}" ]]; then
-  restart=1
-fi
-
-systemctl enable --now containerd >/dev/null
-if ((restart)); then
-  systemctl restart containerd
-fi
-version=$(containerd --version)
-echo "container-runtime: ${version}"
-if ((restart)); then
+  containerd config default >"${config}.new"
+  mv "${config}.new" "${config}"
+  echo "changed: ${config}"
   note_change
 fi
+# Edit in place rather than rewrite: the NVIDIA step adds its runtime to this same file.
+if grep -q -e 'SystemdCgroup = false' -e 'config_path = ""' "${config}"; then
+  sed -i \
+    -e 's/SystemdCgroup = false/SystemdCgroup = true/' \
+    -e 's#config_path = ""#config_path = "/etc/containerd/certs.d"#' \
+    "${config}"
+  echo "changed: ${config} (systemd cgroups, registry mirrors)"
+  note_change
+fi
+
+service_running containerd
+# Restarted whenever its configuration differs from what it last read (lib.sh).
+run_when_changed containerd /etc/containerd -- systemctl restart containerd
+version=$(containerd --version)
+echo "container-runtime: ${version}"
 result_field containerd "${version}"
 result_emit container-runtime

@@ -34,6 +34,57 @@ apt_install() {
   done
   if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    note_change
+  fi
+}
+
+# run_when_changed KEY PATH... -- COMMAND...: runs COMMAND (an apt-get update, a service
+# restart) when the files under PATHs differ from what they were when COMMAND last
+# succeeded, and records them then. A run interrupted between changing the files and
+# COMMAND therefore runs it next time, where comparing before and after would not.
+run_when_changed() {
+  local key=$1 paths=() digest record
+  shift
+  while [[ "$1" != -- ]]; do
+    paths+=("$1")
+    shift
+  done
+  shift
+  digest=$(tree_digest "${paths[@]}")
+  record=/var/lib/deepseek/applied/${key}
+  if [[ -f "${record}" && "$(<"${record}")" == "${digest}" ]]; then
+    return 0
+  fi
+  "$@"
+  note_change
+  printf '%s\n' "${digest}" | write_if_changed "${record}" 0644 >/dev/null
+}
+
+# tree_digest PATH...: one checksum of the names and contents of the files under PATHs
+# (those that exist).
+tree_digest() {
+  local path existing=()
+  for path in "$@"; do
+    if [[ -e "${path}" ]]; then
+      existing+=("${path}")
+    fi
+  done
+  if ((${#existing[@]})); then
+    find "${existing[@]}" -type f -print0 | sort -z | xargs -0 -r sha256sum
+  fi | sha256sum | cut -d' ' -f1
+}
+
+# apt_update_when_sources_changed: apt-get update once the apt sources changed (lib.sh's
+# run_when_changed), so packages come from the sources configured now, never stale lists.
+apt_update_when_sources_changed() {
+  run_when_changed apt-sources /etc/apt/sources.list /etc/apt/sources.list.d -- apt-get update
+}
+
+# service_running UNIT: enabled and started (a change only when it was not).
+service_running() {
+  if ! systemctl is-enabled --quiet "$1" || ! systemctl is-active --quiet "$1"; then
+    systemctl enable --now "$1" >/dev/null
+    note_change
   fi
 }
 
@@ -50,18 +101,23 @@ install_kubernetes() {
 # Managed by deepseek-onprem: Kubernetes packages from the internal mirror only.
 deb ${repo} /
 LIST
-  if ((CHANGED)); then
-    apt-get update
-  fi
+  apt_update_when_sources_changed
   local package
   for package in kubelet kubeadm kubectl; do
-    if [[ "$(dpkg-query -W -f='${Version}' "${package}" 2>/dev/null)" != "${version}"-* ]]; then
+    if [[ "$(dpkg-query -W -f='${Status} ${Version}' "${package}" 2>/dev/null)" != "install ok installed ${version}"-* ]]; then
       apt-mark unhold "${package}" >/dev/null 2>&1 || true
       DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-change-held-packages "${package}=${version}-*"
+      note_change
     fi
   done
-  apt-mark hold kubelet kubeadm kubectl >/dev/null
-  systemctl enable kubelet >/dev/null
+  if [[ "$(apt-mark showhold kubelet kubeadm kubectl | sort | tr '\n' ' ')" != "kubeadm kubectl kubelet " ]]; then
+    apt-mark hold kubelet kubeadm kubectl >/dev/null
+    note_change
+  fi
+  if ! systemctl is-enabled --quiet kubelet; then
+    systemctl enable kubelet >/dev/null 2>&1
+    note_change
+  fi
 }
 
 # kubeadm_config TEMPLATE PATH: writes the rendered kubeadm configuration with the secret
@@ -73,10 +129,30 @@ kubeadm_config() {
   text=${text//__KUBEADM_CERTIFICATE_KEY__/${KUBEADM_CERTIFICATE_KEY:-}}
   text=${text//__KUBEADM_CA_CERT_HASH__/${KUBEADM_CA_CERT_HASH:-}}
   install -d -m 0700 "$(dirname "${path}")"
-  (
-    umask 077
-    printf '%s\n' "${text}" >"${path}"
-  )
+  printf '%s\n' "${text}" | write_if_changed "${path}" 0600
+}
+
+# kubeadm_leftovers: what an earlier kubeadm init or join left on this host, if any
+# (kubeconfigs, certificates, static pods, etcd data): kubeadm refuses to run over them.
+kubeadm_leftovers() {
+  local path
+  for path in /etc/kubernetes/admin.conf /etc/kubernetes/kubelet.conf \
+    /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/pki/ca.crt \
+    /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/etcd.yaml; do
+    [[ -e "${path}" ]] && return 0
+  done
+  [[ -d /var/lib/etcd && -n "$(ls -A /var/lib/etcd)" ]]
+}
+
+# kubeadm_reset: undoes a kubeadm init or join that did not complete, as kubeadm documents:
+# `kubeadm reset`, then what it leaves (the rest of /etc/kubernetes but our own
+# configuration, the etcd data directory).
+kubeadm_reset() {
+  echo "kubeadm: an earlier run did not complete on $(hostname); resetting before trying again"
+  kubeadm reset --force
+  find /etc/kubernetes -mindepth 1 -maxdepth 1 ! -name deepseek -exec rm -rf {} +
+  rm -rf /var/lib/etcd
+  note_change
 }
 
 # --- the step's result: the one line the program reads -------------------------------------

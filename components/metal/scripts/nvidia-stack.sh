@@ -15,7 +15,8 @@ write_if_changed /etc/modprobe.d/deepseek-blacklist-nouveau.conf 0644 <<'CONF'
 blacklist nouveau
 options nouveau modeset=0
 CONF
-nouveau_changed=${CHANGED}
+# The initramfs carries the blacklist too, or nouveau still loads early at the next boot.
+run_when_changed initramfs /etc/modprobe.d/deepseek-blacklist-nouveau.conf -- update-initramfs -u
 
 if [[ "${DRIVER_MANAGED_BY}" == gpu-operator ]]; then
   echo "nvidia-stack: driver and toolkit are managed by the GPU Operator"
@@ -26,32 +27,40 @@ fi
 
 apt_install "${DRIVER_PACKAGE}" "${TOOLKIT_PACKAGE}"
 
-config=/etc/containerd/config.toml
-before=$(file_digest "${config}")
 nvidia-ctk runtime configure --runtime=containerd >/dev/null
-if [[ "$(file_digest "${config}")" != "${before}" ]]; then
-  systemctl restart containerd
-fi
+run_when_changed containerd /etc/containerd -- systemctl restart containerd
+
+# report_loaded: the driver answers; its version goes into the result.
+report_loaded() {
+  local version
+  version=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
+  echo "nvidia-stack: driver ${version} loaded"
+  result_field driver loaded
+  result_field version "${version}"
+  result_emit nvidia-stack
+}
 
 if nvidia-smi -L >/dev/null 2>&1; then
-  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
-  echo "nvidia-stack: driver ${driver} loaded"
-  result_field driver loaded
-  result_field version "${driver}"
+  report_loaded
+  exit 0
+fi
+reboot_unit=deepseek-driver-reboot
+if systemctl is-active --quiet "${reboot_unit}.timer"; then
+  echo "nvidia-stack: the reboot that loads the driver is already scheduled"
+  result_field driver reboot-scheduled
   result_emit nvidia-stack
   exit 0
 fi
-if ! lsmod | grep -q '^nouveau' && modprobe nvidia 2>/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-  echo "nvidia-stack: driver loaded without a reboot"
+# Without nouveau (or an older nvidia module) in the way, the new driver loads in place.
+modules=$(lsmod)
+if ! grep -Eq '^(nouveau|nvidia) ' <<<"${modules}" && modprobe nvidia 2>/dev/null; then
   note_change
-  result_field driver loaded
-  result_emit nvidia-stack
-  exit 0
+  if nvidia-smi -L >/dev/null 2>&1; then
+    report_loaded
+    exit 0
+  fi
 fi
-if ((nouveau_changed)); then
-  update-initramfs -u
-fi
-systemd-run --on-active=5 --unit=deepseek-driver-reboot systemctl reboot
+systemd-run --on-active=5 --unit="${reboot_unit}" systemctl reboot
 echo "nvidia-stack: driver installed; the host reboots in 5 s to load it"
 note_change
 result_field driver reboot-scheduled

@@ -25,16 +25,20 @@ deb ${APT_MIRROR} ${codename} main restricted universe multiverse
 deb ${APT_MIRROR} ${codename}-updates main restricted universe multiverse
 deb ${APT_MIRROR} ${codename}-security main restricted universe multiverse
 LIST
-sources_changed=${CHANGED}
-for public in /etc/apt/sources.list /etc/apt/sources.list.d/ubuntu.sources; do
-  if [[ -s "${public}" ]]; then
-    mv "${public}" "${public}.disabled-by-deepseek"
-    sources_changed=1
+# Every other source apt reads (sources.list, *.list and deb822 *.sources) is disabled: only
+# the files deepseek-onprem writes (deepseek-*.list, marked as managed) stay. A disabled file
+# keeps its content under a name apt ignores silently.
+managed="# Managed by deepseek-onprem:"
+for source in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+  [[ -f "${source}" ]] || continue
+  if [[ "${source}" == /etc/apt/sources.list.d/deepseek-*.list && "$(head -n1 "${source}")" == "${managed}"* ]]; then
+    continue
   fi
+  mv -f "${source}" "${source}.deepseek.disabled"
+  echo "changed: disabled apt source ${source}"
+  note_change
 done
-if ((sources_changed)); then
-  apt-get update
-fi
+apt_update_when_sources_changed
 
 # --- kernel modules and sysctls ---
 modules=(overlay br_netfilter tcp_bbr)
@@ -42,32 +46,49 @@ if [[ "${RDMA}" == true ]]; then
   modules+=(ib_umad rdma_ucm)
 fi
 printf '%s\n' "${modules[@]}" | write_if_changed /etc/modules-load.d/deepseek.conf 0644
+loaded=$(lsmod | awk 'NR > 1 { print $1 }')
 for module in "${modules[@]}"; do
-  modprobe "${module}"
+  if ! grep -qx "${module}" <<<"${loaded}"; then
+    modprobe "${module}"
+    note_change
+  fi
 done
 
+settings=(
+  "net.bridge.bridge-nf-call-iptables=1"
+  "net.bridge.bridge-nf-call-ip6tables=1"
+  "net.ipv4.ip_forward=1"
+  "net.core.default_qdisc=fq"
+  "net.ipv4.tcp_congestion_control=bbr"
+)
+if ((HUGEPAGES_2MI > 0)); then
+  settings+=("vm.nr_hugepages=${HUGEPAGES_2MI}")
+fi
 {
   echo "# Managed by deepseek-onprem."
-  echo "net.bridge.bridge-nf-call-iptables = 1"
-  echo "net.bridge.bridge-nf-call-ip6tables = 1"
-  echo "net.ipv4.ip_forward = 1"
   echo "# TCP BBR with fq pacing (guide 4.2): throughput on long, lossy links."
-  echo "net.core.default_qdisc = fq"
-  echo "net.ipv4.tcp_congestion_control = bbr"
-  if ((HUGEPAGES_2MI > 0)); then
-    echo "vm.nr_hugepages = ${HUGEPAGES_2MI}"
-  fi
+  for setting in "${settings[@]}"; do
+    echo "${setting%%=*} = ${setting#*=}"
+  done
 } | write_if_changed /etc/sysctl.d/90-deepseek.conf 0644
-if ((CHANGED)); then
+# Applied when the kernel's values differ from the file's (not when the file changed, which
+# a run interrupted before applying it would never see again).
+keys=("${settings[@]%%=*}")
+wanted=$(printf '%s\n' "${settings[@]#*=}")
+if [[ "$(sysctl -n "${keys[@]}" 2>/dev/null || true)" != "${wanted}" ]]; then
   sysctl --system >/dev/null
+  note_change
 fi
 
 # --- swap off (the kubelet refuses to run with swap by default) ---
 if swapon --noheadings --show | grep -q .; then
   swapoff -a
+  note_change
 fi
 if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
   sed -ri 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# disabled by deepseek-onprem: \1/' /etc/fstab
+  echo "changed: /etc/fstab (swap)"
+  note_change
 fi
 
 # --- time sync against the internal servers only ---
@@ -75,15 +96,13 @@ apt_install chrony
 for server in ${NTP_SERVERS}; do
   echo "server ${server} iburst"
 done | write_if_changed /etc/chrony/sources.d/deepseek.sources 0644
-chrony_changed=${CHANGED}
 if grep -Eq '^(pool|server) ' /etc/chrony/chrony.conf; then
   sed -ri 's/^((pool|server) .*)$/# disabled by deepseek-onprem: \1/' /etc/chrony/chrony.conf
-  chrony_changed=1
+  echo "changed: /etc/chrony/chrony.conf (public pools)"
+  note_change
 fi
-systemctl enable --now chrony >/dev/null
-if ((chrony_changed)); then
-  systemctl restart chrony
-fi
+service_running chrony
+run_when_changed chrony /etc/chrony -- systemctl restart chrony
 
 # --- RDMA user space where the host has RDMA NICs ---
 if [[ "${RDMA}" == true ]]; then

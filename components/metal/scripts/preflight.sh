@@ -4,7 +4,8 @@
 # on the PCI bus. Each tool's output goes verbatim into the result line (lib.sh); the program
 # parses and judges it, this script only measures.
 # Runs after lib.sh (sent ahead of it by the component).
-# Read-only: the fio file is removed afterwards, so a second run finds the host unchanged.
+# Read-only: the fio file (and any folder made for it) is removed afterwards, so a second run
+# finds the host unchanged.
 set -euo pipefail
 
 : "${PREFLIGHT_DIR:?PREFLIGHT_DIR is required}"
@@ -32,10 +33,17 @@ if [[ "${COUNT_PCI_GPUS}" == true ]]; then
   need lspci
 fi
 
+# The run leaves nothing behind: neither the fio file nor the folders it had to create.
+created=""
+missing=${PREFLIGHT_DIR}
+while [[ ! -e "${missing}" ]]; do
+  created=${missing}
+  missing=$(dirname "${missing}")
+done
 mkdir -p "${PREFLIGHT_DIR}"
 test_file="${PREFLIGHT_DIR}/fio-preflight.dat"
 outputs=$(mktemp -d)
-trap 'rm -rf "${test_file}" "${outputs}"' EXIT
+trap 'rm -rf "${test_file}" "${outputs}" ${created:+"${created}"}' EXIT
 fio --name=preflight --filename="${test_file}" \
   --rw=randrw --rwmixread=70 --bs=4k --size="${FIO_SIZE_MIB}M" \
   --runtime="${FIO_RUNTIME_SECONDS}" --time_based \
