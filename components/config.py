@@ -628,8 +628,10 @@ class Nvidia(Model):
     driver_package: str = Field(default="nvidia-driver-535", pattern=r"^[a-z0-9][a-z0-9.+-]+$")
     """Driver package from the internal apt mirror (the guide's nvidia-driver-535)."""
     container_toolkit_package: str = Field(
-        default="nvidia-container-toolkit", pattern=r"^[a-z0-9][a-z0-9.+=-]+$"
+        default="nvidia-container-toolkit",
+        pattern=r"^[a-z0-9][a-z0-9.+-]+(=[0-9][A-Za-z0-9.+~:-]*)?$",
     )
+    """A package name, optionally pinned as `name=version` (a Debian version, epoch allowed)."""
 
 
 class GpuSharing(Model):

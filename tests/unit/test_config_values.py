@@ -470,3 +470,24 @@ def test_versions_are_three_numbers(key, field, version):
     raw = _raw("prod")
     raw[key] = {**raw.get(key, {}), field: version}
     assert f"{key}.{field}" in _issues(raw)
+
+
+@pytest.mark.parametrize(
+    ("package", "accepted"),
+    [
+        ("nvidia-container-toolkit", True),
+        ("nvidia-container-toolkit=1.17.3-1", True),
+        ("nvidia-container-toolkit=1:1.17.3-1ubuntu1~22.04", True),
+        ("nvidia-container-toolkit=", False),  # apt-get: no version ''
+        ("nvidia-container-toolkit==1.17.3-1", False),
+        ("nvidia-container-toolkit=1.2=3", False),
+        ("nvidia-container-toolkit=latest", False),
+    ],
+)
+def test_the_toolkit_package_is_a_name_with_an_optional_version_pin(package, accepted):
+    raw = _raw("prod")
+    raw["nvidia"] = {**raw.get("nvidia", {}), "containerToolkitPackage": package}
+    if accepted:
+        validate_config(raw, "prod")
+    else:
+        assert "nvidia.containerToolkitPackage" in _issues(raw)
