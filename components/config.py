@@ -47,15 +47,27 @@ PUBLIC_REGISTRIES = (
 
 # Suffixes under which anyone can register names: never "internal" to the bank, whatever a
 # stack file says. Single labels (`com`, `io`, `internal`, ...) are refused on their own.
-PUBLIC_SUFFIXES = frozenset(
+# A bank's own domain may sit below a registry's suffix (bank.co.uk) ...
+REGISTRY_SUFFIXES = frozenset(
     {
         "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "co.jp", "ne.jp", "com.br",
         "com.cn", "co.in", "co.nz", "co.za", "com.tr", "com.mx", "co.kr", "com.sg", "com.hk",
+    }
+)  # fmt: skip
+# ... but nothing below a public hosting or DNS service is: every name there belongs to some
+# customer on the internet (s3.amazonaws.com holds anyone's bucket, 8.8.8.8.nip.io resolves to
+# 8.8.8.8), so these are refused as internal domains themselves and below.
+HOSTING_SUFFIXES = frozenset(
+    {
         "github.io", "gitlab.io", "amazonaws.com", "cloudfront.net", "azurewebsites.net",
         "cloudapp.net", "appspot.com", "herokuapp.com", "pages.dev", "workers.dev",
         "netlify.app", "vercel.app", "ngrok.io", "ngrok-free.app", "nip.io", "sslip.io",
+        "windows.net", "azureedge.net", "googleusercontent.com", "web.app", "firebaseapp.com",
+        "r2.dev", "fly.dev", "onrender.com", "trycloudflare.com", "xip.io", "traefik.me",
+        "localtest.me", "duckdns.org", "dyndns.org", "no-ip.org", "ddns.net",
     }
 )  # fmt: skip
+PUBLIC_SUFFIXES = REGISTRY_SUFFIXES | HOSTING_SUFFIXES
 
 SSH_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$"
@@ -410,6 +422,13 @@ def _internal_domain(domain: str) -> str:
         raise ValueError(
             "is a public suffix under which anyone can register names; fix: name the bank's "
             "own domain, e.g. bank.internal or corp.bank.example"
+        )
+    hosting = next((s for s in sorted(HOSTING_SUFFIXES) if domain.endswith("." + s)), None)
+    if hosting is not None:
+        raise ValueError(
+            f"is below {hosting}, a public hosting service whose names belong to its customers "
+            "on the internet (a public suffix); fix: name the bank's own domain, e.g. "
+            "bank.internal or corp.bank.example"
         )
     if public_registry(domain) or any(r.endswith("." + domain) for r in PUBLIC_REGISTRIES):
         raise ValueError(

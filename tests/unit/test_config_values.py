@@ -193,6 +193,11 @@ def test_a_public_registry_is_named_as_such():
         ("Bank.Internal", "DNS suffix"),
         ("bank.internal\n", "DNS suffix"),
         ("8.8", "IP addresses"),
+        ("s3.amazonaws.com", "public suffix"),  # anyone's bucket: <bucket>.s3.amazonaws.com
+        ("eu-west-1.elb.amazonaws.com", "public suffix"),
+        ("8.8.8.8.nip.io", "public suffix"),  # apt.8.8.8.8.nip.io resolves to 8.8.8.8
+        ("evil.github.io", "public suffix"),
+        ("bank.blob.core.windows.net", "public suffix"),
         ("0x8.0x8", "IP addresses"),
         ("10.in-addr.1", "IP addresses"),
     ],
