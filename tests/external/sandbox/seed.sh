@@ -9,7 +9,8 @@ sandbox=$1 host=$2
 
 rm -rf /etc/apt/sources.list /etc/apt/sources.list.d
 mkdir -p /etc/apt/sources.list.d
-cp -R "${sandbox}/seed/." /
+# Replacing files, never writing through them: /etc/os-release links to /usr/lib/os-release.
+cp -R --remove-destination "${sandbox}/seed/." /
 printf '%s\n' "${host}" >/etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 ip6-localhost ip6-loopback\n' "${host}" >/etc/hosts
 
