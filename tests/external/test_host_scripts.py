@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -134,20 +134,18 @@ class Case:
     hardware: Hardware = Hardware()
     before: tuple[str, ...] = ()
     """Steps run (cleanly, as the program orders them) before this one on the host."""
-    overrides: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
-    peer: str | None = None
-    """A second address on the sandbox's loopback: the peer whose iperf3 server it also runs."""
+    """The secret inputs the program sends this step on this host."""
 
     def environment(self, graph, step_name: str | None = None) -> dict[str, str]:
+        """The inputs the program gives the step, from its command line in the graph."""
         name = step_name or self.step
         environment = parse_shell_command(command_of(graph, self.host, name))
-        if name == self.step:
-            environment.update(self.overrides)
         if name == "preflight":
             environment.update(FAST_PREFLIGHT)
         if name == "kubeadm-join":
-            environment["KUBEADM_CA_CERT_HASH"] = CA_HASH()
+            # The offline graph's hash is simulated; the cluster here has the harness's CA.
+            environment["KUBEADM_CA_CERT_HASH"] = ca_hash()
         return environment
 
     def secret_values(self, step_name: str | None = None) -> dict[str, str] | None:
@@ -163,7 +161,8 @@ HOST_PREP = ("os-prep", "container-runtime")
 BOTH_SECRETS = ("KUBEADM_TOKEN", "KUBEADM_CERTIFICATE_KEY")
 CASES = [
     Case("net-server", "net-server", "dca-cp-1"),
-    Case("preflight", "preflight", "dca-gpu-a100-1", GPU_HOST, ("net-server",), peer="10.10.1.22"),
+    # The peer's address is on the sandbox's loopback too: it runs the peer's iperf3 server.
+    Case("preflight", "preflight", "dca-gpu-a100-1", GPU_HOST, ("net-server",)),
     Case("os-prep", "os-prep", "dca-gpu-a100-1", GPU_HOST),
     Case("container-runtime", "container-runtime", "dca-cp-1", before=("os-prep",)),
     Case("nvidia-stack", "nvidia-stack", "dca-gpu-a100-1", GPU_HOST, HOST_PREP),
@@ -196,12 +195,9 @@ CASE_IDS = [case.id for case in CASES]
 BY_ID = {case.id: case for case in CASES}
 
 
-def CA_HASH() -> str:  # noqa: N802 a constant computed once, on first use
-    return _ca_hash()
-
-
 @functools.cache
-def _ca_hash() -> str:
+def ca_hash() -> str:
+    """The CA hash of the harness's cluster CA, as openssl computes it."""
     return ca_cert_hash(cluster_ca() / "ca.crt")
 
 
@@ -217,14 +213,16 @@ class Harness:
         self._clean: dict[str, tuple[Run, dict[str, str]]] = {}
 
     def new(self, case: Case) -> Sandbox:
-        addresses = [stack_hosts()[case.host], *([case.peer] if case.peer else [])]
+        addresses = [stack_hosts()[case.host]]
+        if "preflight" in (case.step, *case.before):
+            addresses.append(case.environment(self.graph, "preflight")["PEER_ADDRESS"])
         sandbox = Sandbox.create(case.host, addresses, case.hardware)
         self.sandboxes.append(sandbox)
         if "kubeadm-join" in (case.step, *case.before):
             sandbox.set_cluster(
                 endpoint=API_VIP,
                 token=TOKEN,
-                caCertHash=CA_HASH(),
+                caCertHash=ca_hash(),
                 certificateKey=CERTIFICATE_KEY,
             )
         return sandbox
@@ -477,7 +475,7 @@ def test_kubeadm_init_result_parses_after_the_lines_lib_prints_before_it(harness
     result = read_result("kubeadm-init", run.stdout, "dca-cp-1 (control plane of site dc-a)")
     # The hash openssl computes, here, from the CA the sandboxed host now holds.
     assert result["caCertHash"] == ca_cert_hash(sandbox.path("/etc/kubernetes/pki/ca.crt"))
-    assert result["caCertHash"] == CA_HASH()
+    assert result["caCertHash"] == ca_hash()
     assert result["node"] == "dca-cp-1"
     harness.stop(sandbox)
 
@@ -707,7 +705,10 @@ def test_preflight_measures_disk_network_and_pci_for_real(harness):
     assert disk.read_iops > 0 and disk.write_iops > 0
     network = parse_iperf3(str(run.result["iperf3"]))
     assert network.error is None, network.error
-    assert network.remote_host == case.peer and network.gbps > 0.1
+    assert (
+        network.remote_host == case.environment(harness.graph)["PEER_ADDRESS"]
+        and network.gbps > 0.1
+    )
     assert parse_pci_gpus(str(run.result["lspci"])) == 0  # the machine's PCI bus: no NVIDIA GPU
     assert not run.host_changed  # the fio file and the folder made for it are gone
 
