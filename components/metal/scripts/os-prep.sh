@@ -47,12 +47,17 @@ if [[ "${RDMA}" == true ]]; then
 fi
 printf '%s\n' "${modules[@]}" | write_if_changed /etc/modules-load.d/deepseek.conf 0644
 loaded=$(lsmod | awk 'NR > 1 { print $1 }')
+probed=0
 for module in "${modules[@]}"; do
   if ! grep -qx "${module}" <<<"${loaded}"; then
     modprobe "${module}"
-    note_change
+    probed=1
   fi
 done
+# A change only if a module was loaded now (one built into the kernel never shows in lsmod).
+if ((probed)) && [[ "$(lsmod | awk 'NR > 1 { print $1 }')" != "${loaded}" ]]; then
+  note_change
+fi
 
 settings=(
   "net.bridge.bridge-nf-call-iptables=1"
