@@ -766,12 +766,27 @@ def test_api_ready_waits_for_the_vip_with_the_clusters_ca(harness):
     harness.stop(sandbox)
 
 
+def _cmdline(process: Path) -> str:
+    try:
+        return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 # --- last: the machine that ran all of the above -------------------------------------------------
 def test_the_machine_running_the_harness_is_unchanged(machine_before, harness):
     harness.close()
     for sandbox in harness._prepared.values():
         sandbox.stop()
     assert not list(Path(tempfile.gettempdir()).glob("deepseek-sandbox-dc*"))
+    leftovers = [
+        command
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and (command := _cmdline(entry)).startswith(("unshare --mount --pid", "timeout "))
+        and ("iperf3" in command or "sandbox/init.sh" in command)
+    ]
+    assert not leftovers, f"processes of a sandbox outlived it: {leftovers}"
     after = machine_snapshot()
     changed = {
         key: (machine_before[key], after.get(key))

@@ -370,10 +370,16 @@ class Sandbox:
     def _kill(self) -> None:
         if self._unshare is not None:
             if self.pid:
+                members = self._namespace_members()
                 try:
                     os.kill(self.pid, 9)  # PID 1 of the namespace: everything in it ends
                 except ProcessLookupError:
                     pass
+                deadline = time.monotonic() + 10
+                while any(Path(f"/proc/{pid}").exists() for pid in members):
+                    if time.monotonic() > deadline:
+                        raise SandboxError(f"processes of sandbox {self.name} did not end")
+                    time.sleep(0.01)
             if self._unshare.poll() is None:
                 try:
                     self._unshare.wait(timeout=10)
@@ -431,6 +437,22 @@ class Sandbox:
         for command in self.processes():
             entries[f"process: {command}"] = "running"
         return entries
+
+    def _namespace_members(self) -> list[str]:
+        """The machine's PIDs of the processes in this sandbox's PID namespace."""
+        try:
+            namespace = os.readlink(f"/proc/{self.pid}/ns/pid")
+        except OSError:
+            return []
+        members = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry.name}/ns/pid") == namespace:
+                        members.append(entry.name)
+                except OSError:
+                    continue
+        return members
 
     def processes(self) -> list[str]:
         """Command lines of what runs on the host (servers a script left), but its init."""
