@@ -251,6 +251,8 @@ class Harness:
             fail=fail,
             trace=trace,
         )
+        # What the provider returns as stdout and stderr must be valid UTF-8, failed or not.
+        assert not run.invalid_utf8(), f"{run.invalid_utf8()}\n{run.explain()}"
         if fail is None:
             assert run.ok, run.explain()
             assert_changed_is_honest(run)

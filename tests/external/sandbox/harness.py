@@ -36,6 +36,10 @@ CONTROL_IN_SANDBOX = "/dev/shm/deepseek-sandbox"
 OVERLAID = ("/etc", "/var", "/opt", "/usr/local", "/root")
 # The sandbox's own, empty at boot.
 PRIVATE = ("/run", "/tmp")
+# What the scripts keep of their runs (the logs of the steps whose output may hold a
+# secret): history, like a service's restart count, not the host's configuration; left out
+# of `state`, so a re-run that only wrote its log changed nothing.
+HISTORY = ("/var/log/deepseek",)
 # Tools that must resolve to a stand-in inside the sandbox before any script runs there.
 MUST_BE_STOOD_IN = (
     "apt-get apt-mark dpkg-query systemctl systemd-run modprobe lsmod sysctl swapon swapoff "
@@ -81,7 +85,8 @@ class Call:
 @dataclass(frozen=True)
 class Failure:
     """Makes the `occurrence`-th call equal to `call` fail: at once ("early"), or after part
-    of its work ("late", for the tools that can fail half-way)."""
+    of its work ("late", for the tools that can fail half-way), or so after printing what it
+    knows, secrets included ("verbose": kubeadm at --v=5)."""
 
     call: Call
     occurrence: int = 1
@@ -112,6 +117,10 @@ class Run:
     before: dict[str, str]
     after: dict[str, str]
     processes: list[Process] = field(default_factory=list)
+    raw_stdout: bytes = b""
+    raw_stderr: bytes = b""
+    """What the run printed, byte for byte (`stdout`/`stderr` are decoded, invalid UTF-8
+    replaced)."""
 
     @property
     def ok(self) -> bool:
@@ -121,6 +130,18 @@ class Run:
     def result(self) -> dict[str, Any]:
         """The result line as the program reads it."""
         return parse_result(self.step, self.stdout)
+
+    def invalid_utf8(self) -> list[str]:
+        """The streams that are not valid UTF-8 (which a protobuf string field refuses, so
+        the provider could not return them): what Python's strict decoder rejects, as Go's
+        utf8.ValidString does (surrogates, overlong forms, code points beyond U+10FFFF)."""
+        streams = []
+        for name, raw in (("stdout", self.raw_stdout), ("stderr", self.raw_stderr)):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                streams.append(f"{name}: {error}")
+        return streams
 
     @property
     def host_changed(self) -> bool:
@@ -307,6 +328,7 @@ class Sandbox:
         subprocess.run(["cp", "-a", str(self.root), str(root)], check=True)
         for leftover in ("ready", "calls.log", "fail", "execve.log"):
             (root / "control" / leftover).unlink(missing_ok=True)
+        shutil.rmtree(root / "control" / "hooks", ignore_errors=True)
         for work in (root / "state").glob("*.work"):
             shutil.rmtree(work)
         twin = Sandbox(root, self.name, self.addresses, self.hardware)
@@ -409,6 +431,19 @@ class Sandbox:
         """A path as the sandbox sees it, readable from the harness."""
         return Path(f"/proc/{self.pid}/root") / inside.lstrip("/")
 
+    def set_hook(self, tool: str, when: str, script: str | None) -> None:
+        """A bash script the stand-in for `tool` runs with its arguments `before` its work or
+        `after` it (see standins/_standin.sh), printing into the tool's output; None removes
+        it. Not carried over by `clone`."""
+        if when not in ("before", "after"):
+            raise ValueError(when)
+        hook = self.root / "control" / "hooks" / f"{tool}.{when}"
+        if script is None:
+            hook.unlink(missing_ok=True)
+            return
+        hook.parent.mkdir(exist_ok=True)
+        hook.write_text(script)
+
     def set_cluster(self, **fields: str) -> None:
         """The cluster that `kubeadm join` reaches from this host (endpoint, token,
         caCertHash, certificateKey)."""
@@ -425,6 +460,8 @@ class Sandbox:
             upper = state / (target.lstrip("/").replace("/", "-") + ".upper")
             for path in _walk(upper):
                 inside = target + "/" + str(path.relative_to(upper))
+                if any(inside == h or inside.startswith(h + "/") for h in HISTORY):
+                    continue
                 mine = _describe(path)
                 if mine is not None and mine != _describe(Path(inside)):
                     entries[inside] = mine
@@ -509,7 +546,7 @@ class Sandbox:
         argv += ["/bin/sh", "-c", command]
         before = self.state()
         completed = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=SSH_SESSION_ENV,
+            argv, input=stdin.encode(), capture_output=True, env=SSH_SESSION_ENV,
             timeout=timeout,
         )  # fmt: skip
         after = self.state()
@@ -524,8 +561,10 @@ class Sandbox:
         ]
         processes = _parse_execve(trace_log.read_text()) if trace else []
         return Run(
-            step_name, command, completed.returncode, completed.stdout, completed.stderr,
-            calls, before, after, processes,
+            step_name, command, completed.returncode,
+            completed.stdout.decode("utf-8", "replace"),
+            completed.stderr.decode("utf-8", "replace"),
+            calls, before, after, processes, completed.stdout, completed.stderr,
         )  # fmt: skip
 
 

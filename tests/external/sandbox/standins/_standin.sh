@@ -12,9 +12,14 @@ STANDIN_KERNEL=/run/standin-kernel
 STANDIN_UNITS=/run/standin-systemd
 STANDIN_ETCD=/var/lib/etcd/standin
 STANDIN_TOOL=${0##*/}
-# Set by standin_record when the switch asks this call to fail after part of its work.
+# Set by standin_record when the switch asks this call to fail after part of its work
+# ("late"), and, for mode "verbose", after printing what it knows, secrets included (as
+# kubeadm does at --v=5 or when it quotes a value it refuses).
 # shellcheck disable=SC2034 # read by the stand-ins that can fail half-way
 STANDIN_LATE=0
+# shellcheck disable=SC2034
+STANDIN_VERBOSE=0
+STANDIN_ARGV=()
 
 # standin_json VALUE: appends VALUE as a JSON string to STANDIN_LINE (no subshell: every
 # stand-in call costs the scripts' runs time).
@@ -49,6 +54,7 @@ standin_record() {
   if [[ ! -s "${STANDIN_CONTROL}/fail" ]]; then
     # One short append: atomic, so concurrent calls (a pipeline's) need no lock.
     printf '%s\n' "${STANDIN_LINE}" >>"${STANDIN_CONTROL}/calls.log"
+    standin_hooks "$@"
     return 0
   fi
   exec {lock}>>"${STANDIN_CONTROL}/calls.lock"
@@ -70,7 +76,34 @@ standin_record() {
   case "${mode}" in
     early) standin_fail "${STANDIN_FAIL_CODE:-1}" ;;
     late) STANDIN_LATE=1 ;;
+    verbose) STANDIN_LATE=1 STANDIN_VERBOSE=1 ;;
   esac
+  standin_hooks "$@"
+}
+
+# standin_hooks ARG...: runs the test's hooks for this tool, if it set any: hooks/TOOL.before
+# (bash, with the call's arguments) now, and hooks/TOOL.after when the stand-in exits (its
+# exit status kept; not for pass-through stand-ins, which exec the real tool). Both print
+# into the tool's own stdout and stderr: a tool's odd output (no trailing newline, invalid
+# UTF-8, a forged result line) or something that happens on the host during the call.
+standin_hooks() {
+  local hooks=${STANDIN_CONTROL}/hooks/${STANDIN_TOOL}
+  if [[ -n "${STANDIN_QUIET:-}" ]]; then
+    return 0
+  fi
+  if [[ -f "${hooks}.before" ]]; then
+    bash "${hooks}.before" "$@" || true
+  fi
+  if [[ -f "${hooks}.after" ]]; then
+    STANDIN_ARGV=("$@")
+    trap 'standin_after_hook "$?"' EXIT
+  fi
+}
+
+standin_after_hook() {
+  trap - EXIT
+  bash "${STANDIN_CONTROL}/hooks/${STANDIN_TOOL}.after" "${STANDIN_ARGV[@]}" || true
+  exit "$1"
 }
 
 # standin_fail CODE [MESSAGE]: the tool fails as the harness asked.
