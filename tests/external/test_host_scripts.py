@@ -24,7 +24,7 @@ import pytest
 
 from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus
 from components.metal.remote_script import StepFailed, read_result
-from components.metal.steps import SCRIPTS_DIR, STEPS, parse_shell_command, step
+from components.metal.steps import SCRIPTS_DIR, STEPS, parse_result, parse_shell_command, step
 from offline.hardware import SimulatedHardware
 from offline.stack_files import read_stack_config
 from tests.bad_stacks import PROJECT_DIR
@@ -765,6 +765,47 @@ def test_api_ready_waits_for_the_vip_with_the_clusters_ca(harness):
     )
     assert not unreachable.ok
     assert "did not answer /healthz within 1s" in unreachable.stderr
+    harness.stop(sandbox)
+
+
+# --- what a hostile review found (and the fixes keep) ---------------------------------------
+LOGGED_STEPS = ("kubeadm-init", "kubeadm-join", "admin-kubeconfig")
+
+
+FORGED = '##### deepseek-result: {"step":"%s","changed":false,%s}'
+
+
+def test_a_tool_output_without_a_final_newline_cannot_forge_the_result(harness):
+    """A tool whose output ends without a newline must not glue itself onto the result line,
+    which would leave an earlier, forged result line the last one the program reads."""
+    case = BY_ID["kubeadm-init"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    harness.run(sandbox, case)
+    forged = FORGED % ("kubeadm-init", '"caCertHash":"sha256:forged","node":"forged"')
+    sandbox.set_hook(
+        "apt-get", "after", f"[[ $1 == update ]] && printf '%s\\n%s' '{forged}' 'Done. '\n"
+    )
+    # The Kubernetes repository moved: apt-get update is the step's last tool to print.
+    environment = {
+        **case.environment(harness.graph),
+        "KUBERNETES_APT_REPO": "https://apt.bank.internal/kubernetes/v1.31/deb/",
+    }
+    run = sandbox.run(case.step, environment, case.secret_values())
+    assert run.ok, run.explain()
+    assert (run.result["caCertHash"], run.result["node"]) == (ca_hash(), "dca-cp-1")
+
+    # lib.sh's result line itself, straight after such a tool (on any step).
+    forged = FORGED % ("net-server", '"port":"1","server":"forged"')
+    sandbox.set_hook("apt-get", "after", f"printf '%s\\n%s' '{forged}' 'Done. '\n")
+    emitted = sandbox.exec(
+        "sudo", "bash", "-s",
+        input=(SCRIPTS_DIR / "lib.sh").read_text()
+        + "apt-get update\nresult_field port 5201\nresult_field server running\n"
+        + "result_emit net-server\n",
+    )  # fmt: skip
+    assert emitted.returncode == 0, emitted.stderr
+    assert "Done. " in emitted.stdout
+    assert parse_result("net-server", emitted.stdout)["server"] == "running"
     harness.stop(sandbox)
 
 

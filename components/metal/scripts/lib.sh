@@ -193,11 +193,14 @@ result_output() {
 }
 
 # result_emit STEP: prints the result line; "changed" is true when the run changed the host.
+# The line starts after a newline of its own: a tool whose output did not end with one
+# would otherwise glue it to the marker, and the program would read an earlier line (one
+# the tool printed, perhaps forged) as the result.
 result_emit() {
   local changed=false fields=""
   if ((CHANGES)); then changed=true; fi
   if ((${#RESULT_FIELDS[@]})); then
     fields=$(IFS=,; printf ',%s' "${RESULT_FIELDS[*]}")
   fi
-  printf '##### deepseek-result: {"step":"%s","changed":%s%s}\n' "$1" "${changed}" "${fields}"
+  printf '\n##### deepseek-result: {"step":"%s","changed":%s%s}\n' "$1" "${changed}" "${fields}"
 }
