@@ -809,6 +809,23 @@ def test_a_tool_output_without_a_final_newline_cannot_forge_the_result(harness):
     harness.stop(sandbox)
 
 
+def test_invalid_utf8_from_tools_never_reaches_the_output(harness):
+    """protobuf refuses invalid UTF-8 in a string field: stdout or stderr holding any would
+    fail the provider with a message naming no host. Tools print some: in a value that
+    reaches the result (`containerd --version`), and in what apt-get prints."""
+    case = BY_ID["container-runtime"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    bad = r"\xff\xfe\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf\xc3"
+    sandbox.set_hook("containerd", "before", f"[[ $1 == --version ]] && printf '{bad}'\n")
+    sandbox.set_hook("apt-get", "before", f"printf '{bad}\\n'; printf '{bad}\\n' >&2\n")
+    run = sandbox.run(case.step, case.environment(harness.graph))
+    assert run.ok, run.explain()
+    assert not run.invalid_utf8(), run.invalid_utf8()
+    # The invalid bytes are dropped, the rest kept.
+    assert run.result["containerd"].strip() == "containerd github.com/containerd/containerd 1.7.12"
+    harness.stop(sandbox)
+
+
 def _cmdline(process: Path) -> str:
     try:
         return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

@@ -25,7 +25,7 @@ install_kubernetes "${KUBERNETES_VERSION}" "${KUBERNETES_APT_REPO}"
 joined=/etc/kubernetes/deepseek/kubeadm-join.done
 
 if [[ -f "${joined}" ]]; then
-  echo "kubeadm-join: $(hostname) has already joined"
+  say "kubeadm-join: $(hostname) has already joined"
   result_field node "$(hostname)"
   result_emit kubeadm-join
   exit 0
@@ -42,6 +42,6 @@ fi
 kubeadm join --config "${config}"
 note_change
 printf 'kubeadm join completed\n' | write_if_changed "${joined}" 0600
-echo "kubeadm-join: $(hostname) joined"
+say "kubeadm-join: $(hostname) joined"
 result_field node "$(hostname)"
 result_emit kubeadm-join

@@ -53,6 +53,6 @@ service_running containerd
 # Restarted whenever its configuration differs from what it last read (lib.sh).
 run_when_changed containerd /etc/containerd -- systemctl restart containerd
 version=$(containerd --version)
-echo "container-runtime: ${version}"
+say "container-runtime: ${version}"
 result_field containerd "${version}"
 result_emit container-runtime

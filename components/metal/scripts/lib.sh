@@ -6,6 +6,34 @@
 # (non-interactive bash runs a pipeline's last command in the current shell with lastpipe).
 shopt -s lastpipe
 
+# --- output: valid UTF-8 only ----------------------------------------------------------------
+# The step's stdout and stderr become string fields of the provider's protobuf messages,
+# which refuse invalid UTF-8 (the update would fail naming no host). What a script prints of
+# a tool's output, in a line for people or in the result, goes through utf8_clean.
+
+# utf8_clean < TEXT: TEXT without the bytes that are not valid UTF-8 (stray bytes, surrogates,
+# overlong forms, code points beyond U+10FFFF). Through UTF-32 and back: glibc's UTF-8
+# decoder alone lets code points beyond U+10FFFF through. Without iconv (libc-bin), ASCII.
+utf8_clean() {
+  if command -v iconv >/dev/null; then
+    { iconv -f UTF-8 -t UTF-32LE -c 2>/dev/null || true; } |
+      { iconv -f UTF-32LE -t UTF-8 -c 2>/dev/null || true; }
+  else
+    LC_ALL=C tr -cd '\11\12\15\40-\176'
+  fi
+}
+
+# say TEXT...: a line for people on stdout, whatever a tool put in TEXT.
+say() {
+  printf '%s\n' "$*" | utf8_clean
+}
+
+# tool_output COMMAND...: runs a tool whose output is for people; what it prints (stderr
+# too, merged) reaches stdout as valid UTF-8. Its exit status is the tool's.
+tool_output() {
+  "$@" 2>&1 | utf8_clean
+}
+
 # write_if_changed PATH MODE < content: writes PATH only when its content differs, and sets
 # CHANGED to 1 if it wrote, 0 if the file already held exactly that content.
 # shellcheck disable=SC2034 # CHANGED is read by the script that follows this file
@@ -33,7 +61,7 @@ apt_install() {
     fi
   done
   if ((${#missing[@]})); then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    tool_output env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
     note_change
   fi
 }
@@ -55,7 +83,7 @@ run_when_changed() {
   if [[ -f "${record}" && "$(<"${record}")" == "${digest}" ]]; then
     return 0
   fi
-  "$@"
+  tool_output "$@"
   note_change
   printf '%s\n' "${digest}" | write_if_changed "${record}" 0644 >/dev/null
 }
@@ -106,7 +134,8 @@ LIST
   for package in kubelet kubeadm kubectl; do
     if [[ "$(dpkg-query -W -f='${Status} ${Version}' "${package}" 2>/dev/null)" != "install ok installed ${version}"-* ]]; then
       apt-mark unhold "${package}" >/dev/null 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-change-held-packages "${package}=${version}-*"
+      tool_output env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends --allow-change-held-packages "${package}=${version}-*"
       note_change
     fi
   done
@@ -148,8 +177,8 @@ kubeadm_leftovers() {
 # `kubeadm reset`, then what it leaves (the rest of /etc/kubernetes but our own
 # configuration, the etcd data directory).
 kubeadm_reset() {
-  echo "kubeadm: an earlier run did not complete on $(hostname); resetting before trying again"
-  kubeadm reset --force
+  say "kubeadm: an earlier run did not complete on $(hostname); resetting before trying again"
+  tool_output kubeadm reset --force
   find /etc/kubernetes -mindepth 1 -maxdepth 1 ! -name deepseek -exec rm -rf {} +
   rm -rf /var/lib/etcd
   note_change
@@ -164,9 +193,15 @@ kubeadm_reset() {
 RESULT_FIELDS=()
 CHANGES=0
 
-# json_string VALUE: VALUE as a JSON string (quotes, backslashes and control characters escaped).
+# json_string VALUE: VALUE as a JSON string (quotes, backslashes and control characters
+# escaped), valid UTF-8 whatever VALUE held.
 json_string() {
-  local value=$1
+  local value
+  value=$(
+    printf '%s' "$1" | utf8_clean
+    printf x
+  )
+  value=${value%x}
   value=${value//\\/\\\\}
   value=${value//\"/\\\"}
   value=${value//$'\t'/\\t}

@@ -34,7 +34,7 @@ run_when_changed containerd /etc/containerd -- systemctl restart containerd
 report_loaded() {
   local version
   version=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1)
-  echo "nvidia-stack: driver ${version} loaded"
+  say "nvidia-stack: driver ${version} loaded"
   result_field driver loaded
   result_field version "${version}"
   result_emit nvidia-stack
@@ -60,7 +60,7 @@ if ! grep -Eq '^(nouveau|nvidia) ' <<<"${modules}" && modprobe nvidia 2>/dev/nul
     exit 0
   fi
 fi
-systemd-run --on-active=5 --unit="${reboot_unit}" systemctl reboot
+tool_output systemd-run --on-active=5 --unit="${reboot_unit}" systemctl reboot
 echo "nvidia-stack: driver installed; the host reboots in 5 s to load it"
 note_change
 result_field driver reboot-scheduled

@@ -35,7 +35,7 @@ for source in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sour
     continue
   fi
   mv -f "${source}" "${source}.deepseek.disabled"
-  echo "changed: disabled apt source ${source}"
+  say "changed: disabled apt source ${source}"
   note_change
 done
 apt_update_when_sources_changed
@@ -116,7 +116,7 @@ fi
 
 kernel=$(uname -r)
 congestion_control=$(sysctl -n net.ipv4.tcp_congestion_control)
-echo "os-prep: kernel ${kernel}, congestion control ${congestion_control}"
+say "os-prep: kernel ${kernel}, congestion control ${congestion_control}"
 result_field kernel "${kernel}"
 result_field congestionControl "${congestion_control}"
 result_emit os-prep
