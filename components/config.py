@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.catalog import GPU_MODELS, MODELS, known_gpu_models
-from components.kubernetes.names import PRIVILEGED_BY_DEFAULT, SYSTEM_NAMESPACES
+from components.contracts import PRIVILEGED_BY_DEFAULT, SYSTEM_NAMESPACES
 
 PROJECT = "deepseek-onprem"
 

@@ -6,6 +6,7 @@ import asyncio
 import pulumi
 import pulumi_command
 
+from components import contracts
 from components.config import (
     Gateway,
     Kubernetes,
@@ -23,7 +24,6 @@ from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
 from components.gateway.load_balancer import MetalLb, MetalLbArgs
 from components.gateway.routes import ModelRoutes, ModelRoutesArgs
 from components.inventory import api_endpoint, gpu_inventory, site_summary
-from components.kubernetes import names
 from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
 from components.kubernetes.cluster import ClusterArgs, KubernetesCluster
 from components.kubernetes.cni import Calico, CalicoArgs
@@ -143,21 +143,25 @@ class Site(pulumi.ComponentResource):
                 args.kubernetes,
                 args.mirrors,
                 provider,
-                namespaces[names.CALICO_OPERATOR],
+                namespaces[contracts.CALICO_OPERATOR],
             ),
             under_cluster,
         )
         GpuOperator(
             f"{name}-gpu-operator",
             GpuOperatorArgs(
-                args.kubernetes, args.nvidia, args.mirrors, provider, namespaces[names.GPU_OPERATOR]
+                args.kubernetes,
+                args.nvidia,
+                args.mirrors,
+                provider,
+                namespaces[contracts.GPU_OPERATOR],
             ),
             under_cluster,
         )
         LocalPathProvisioner(
             f"{name}-local-path",
             LocalPathArgs(
-                args.spec, args.kubernetes, args.mirrors, provider, namespaces[names.LOCAL_PATH]
+                args.spec, args.kubernetes, args.mirrors, provider, namespaces[contracts.LOCAL_PATH]
             ),
             under_cluster,
         )
@@ -182,8 +186,8 @@ class Site(pulumi.ComponentResource):
                     monitoring=args.monitoring,
                     mirrors=args.mirrors,
                     provider=provider,
-                    inference_namespace=namespaces[names.INFERENCE],
-                    monitoring_namespace=namespaces[names.MONITORING],
+                    inference_namespace=namespaces[contracts.INFERENCE],
+                    monitoring_namespace=namespaces[contracts.MONITORING],
                     priority_classes=baseline.priority_classes,
                     access_key_id=args.secrets.model_store_access_key_id,
                     secret_access_key=args.secrets.model_store_secret_access_key,
@@ -210,8 +214,8 @@ class Site(pulumi.ComponentResource):
                 args.mirrors,
                 args.spec.region,
                 provider,
-                namespaces[names.KUBEFLOW],
-                namespaces[names.TRAINING],
+                namespaces[contracts.KUBEFLOW],
+                namespaces[contracts.TRAINING],
             ),
             under_cluster,
         )
@@ -238,7 +242,7 @@ class Site(pulumi.ComponentResource):
                         args.gateway,
                         args.mirrors,
                         provider,
-                        namespaces[names.METALLB],
+                        namespaces[contracts.METALLB],
                     ),
                     under_cluster,
                 )
@@ -246,7 +250,12 @@ class Site(pulumi.ComponentResource):
         return ZeroTrustGateway(
             f"{name}-gateway",
             GatewayArgs(
-                args.spec, args.gateway, args.mirrors, provider, namespaces[names.GATEWAY], after
+                args.spec,
+                args.gateway,
+                args.mirrors,
+                provider,
+                namespaces[contracts.GATEWAY],
+                after,
             ),
             under_cluster,
         )

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Gateway, Mirrors
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 ISSUER = "internal-ca"
@@ -58,24 +58,24 @@ class InternalCa(pulumi.ComponentResource):
             f"{name}-cert-manager",
             chart="cert-manager",
             version=args.gateway.cert_manager_chart_version,
-            namespace=names.CERT_MANAGER,
+            namespace=contracts.CERT_MANAGER,
             values=cert_manager_values(args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[namespaces[names.CERT_MANAGER]])
+                child, pulumi.ResourceOptions(depends_on=[namespaces[contracts.CERT_MANAGER]])
             ),
         )
         # A ClusterIssuer reads its CA from cert-manager's own namespace.
         ca = k8s.core.v1.Secret(
             f"{name}-ca",
-            metadata={"name": CA_SECRET, "namespace": names.CERT_MANAGER},
+            metadata={"name": CA_SECRET, "namespace": contracts.CERT_MANAGER},
             type="kubernetes.io/tls",
             string_data={
                 "tls.crt": args.gateway.ca_certificate,
                 "tls.key": args.ca_private_key,
             },
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[namespaces[names.CERT_MANAGER]])
+                child, pulumi.ResourceOptions(depends_on=[namespaces[contracts.CERT_MANAGER]])
             ),
         )
         self.issuer = k8s.apiextensions.CustomResource(
@@ -97,6 +97,6 @@ class InternalCa(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(depends_on=[namespaces[namespace]])
                 ),
             )
-            for namespace in (names.GATEWAY, names.INFERENCE)
+            for namespace in (contracts.GATEWAY, contracts.INFERENCE)
         }
         self.register_outputs({})

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Gateway, Mirrors, Site
 from components.gateway.certificates import CA_BUNDLE, ISSUER
 from components.gateway.load_balancer import POOL
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 GATEWAY_CLASS = "deepseek"
@@ -152,7 +152,7 @@ def gateway_spec() -> dict:
                     "namespaces": {
                         "from": "Selector",
                         "selector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": names.INFERENCE}
+                            "matchLabels": {"kubernetes.io/metadata.name": contracts.INFERENCE}
                         },
                     }
                 },
@@ -287,7 +287,7 @@ class ZeroTrustGateway(pulumi.ComponentResource):
             f"{name}-envoy-gateway",
             chart="gateway-helm",
             version=gateway.envoy_gateway_chart_version,
-            namespace=names.GATEWAY,
+            namespace=contracts.GATEWAY,
             values=gateway_values(gateway, args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions.merge(
@@ -308,7 +308,7 @@ class ZeroTrustGateway(pulumi.ComponentResource):
                 opts=after,
             )
 
-        in_gateway = {"namespace": names.GATEWAY}
+        in_gateway = {"namespace": contracts.GATEWAY}
         eg = "gateway.envoyproxy.io/v1alpha1"
         gw_api = "gateway.networking.k8s.io/v1"
         resource(
@@ -343,7 +343,7 @@ class ZeroTrustGateway(pulumi.ComponentResource):
                     "group": "gateway.envoyproxy.io",
                     "kind": "EnvoyProxy",
                     "name": "deepseek",
-                    "namespace": names.GATEWAY,
+                    "namespace": contracts.GATEWAY,
                 },
             },
         )

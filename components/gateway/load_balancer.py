@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Gateway, LoadBalancer, Mirrors
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 POOL = "gateway"
@@ -53,7 +53,7 @@ class MetalLb(pulumi.ComponentResource):
             f"{name}-metallb",
             chart="metallb",
             version=args.gateway.metallb_chart_version,
-            namespace=names.METALLB,
+            namespace=contracts.METALLB,
             values=metallb_values(args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions.merge(
@@ -67,7 +67,7 @@ class MetalLb(pulumi.ComponentResource):
                 f"{name}-{suffix}",
                 api_version=f"metallb.io/{version}",
                 kind=kind,
-                metadata={"name": resource_name, "namespace": names.METALLB},
+                metadata={"name": resource_name, "namespace": contracts.METALLB},
                 spec=spec,
                 opts=after,
             )

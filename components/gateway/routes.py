@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Gateway, Site
 from components.gateway.certificates import CA_BUNDLE
 from components.gateway.envoy_gateway import GATEWAY, hostnames
-from components.kubernetes import names
 from components.serving.model_service import HTTP_PORT
 
 FAILOVER_HEADER = "x-deepseek-failover"
@@ -61,7 +61,7 @@ def http_route_spec(
                 "group": "gateway.networking.k8s.io",
                 "kind": "Gateway",
                 "name": GATEWAY,
-                "namespace": names.GATEWAY,
+                "namespace": contracts.GATEWAY,
             }
         ],
         "hostnames": hostnames(site, gateway),
@@ -115,7 +115,7 @@ class ModelRoutes(pulumi.ComponentResource):
     ) -> None:
         super().__init__("deepseek:gateway:ModelRoutes", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.after)
-        in_inference = {"namespace": names.INFERENCE}
+        in_inference = {"namespace": contracts.INFERENCE}
         backends = []
         for peer in args.peers:
             backends.append(

@@ -6,36 +6,36 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import names
+from components import contracts
 
 # Per workload namespace: a ceiling so one tenant cannot starve the cluster.
 QUOTAS = {
-    names.INFERENCE: {
+    contracts.INFERENCE: {
         "requests.cpu": "256",
         "requests.memory": "2Ti",
         "requests.nvidia.com/gpu": "64",
     },
-    names.TRAINING: {
+    contracts.TRAINING: {
         "requests.cpu": "256",
         "requests.memory": "2Ti",
         "requests.nvidia.com/gpu": "64",
     },
-    names.MONITORING: {"requests.cpu": "32", "requests.memory": "128Gi"},
-    names.GATEWAY: {"requests.cpu": "32", "requests.memory": "64Gi"},
+    contracts.MONITORING: {"requests.cpu": "32", "requests.memory": "128Gi"},
+    contracts.GATEWAY: {"requests.cpu": "32", "requests.memory": "64Gi"},
 }
 
 
 PRIORITY_CLASSES = (
     (
         "high",
-        names.HIGH_PRIORITY,
+        contracts.HIGH_PRIORITY,
         1_000_000,
         "PreemptLowerPriority",
         "Online inference: preempts training and batch work (the guide's class).",
     ),
     (
         "batch",
-        names.BATCH_PRIORITY,
+        contracts.BATCH_PRIORITY,
         1_000,
         "Never",
         "Training and batch jobs: run on spare capacity, never preempt.",
@@ -49,7 +49,7 @@ class BaselineArgs:
 
     provider: k8s.Provider
     """The site cluster's provider."""
-    privileged_namespaces: tuple[str, ...] = names.PRIVILEGED_BY_DEFAULT
+    privileged_namespaces: tuple[str, ...] = contracts.PRIVILEGED_BY_DEFAULT
     """System namespaces whose Pod Security level is privileged."""
 
 
@@ -65,7 +65,7 @@ class ClusterBaseline(pulumi.ComponentResource):
         super().__init__("deepseek:kubernetes:Baseline", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.namespaces = {}
-        for namespace in (*names.WORKLOAD_NAMESPACES, *names.SYSTEM_NAMESPACES):
+        for namespace in (*contracts.WORKLOAD_NAMESPACES, *contracts.SYSTEM_NAMESPACES):
             level = "privileged" if namespace in args.privileged_namespaces else "restricted"
             self.namespaces[namespace] = k8s.core.v1.Namespace(
                 f"{name}-ns-{namespace}",

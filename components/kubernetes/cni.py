@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Kubernetes, Mirrors, Site
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 
@@ -56,7 +56,7 @@ class Calico(pulumi.ComponentResource):
             f"{name}-tigera-operator",
             chart="tigera-operator",
             version=args.kubernetes.calico_chart_version,
-            namespace=names.CALICO_OPERATOR,
+            namespace=contracts.CALICO_OPERATOR,
             values=calico_values(args.site, args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions(

@@ -7,8 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components import contracts
 from components.config import GpuSharing, Kubernetes, Mirrors, Nvidia
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 SHARING_CONFIG_MAP = "device-plugin-sharing"
@@ -78,7 +78,7 @@ class GpuOperator(pulumi.ComponentResource):
         )
         sharing = k8s.core.v1.ConfigMap(
             f"{name}-sharing",
-            metadata={"name": SHARING_CONFIG_MAP, "namespace": names.GPU_OPERATOR},
+            metadata={"name": SHARING_CONFIG_MAP, "namespace": contracts.GPU_OPERATOR},
             data={
                 model: device_plugin_config(profile)
                 for model, profile in sorted(args.kubernetes.gpu_sharing.items())
@@ -89,7 +89,7 @@ class GpuOperator(pulumi.ComponentResource):
             f"{name}-gpu-operator",
             chart="gpu-operator",
             version=args.kubernetes.gpu_operator_chart_version,
-            namespace=names.GPU_OPERATOR,
+            namespace=contracts.GPU_OPERATOR,
             values=gpu_operator_values(args.kubernetes, args.nvidia, args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions.merge(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Kubernetes, Mirrors, Site
-from components.kubernetes import names
 from components.kubernetes.charts import mirror
 from components.kubernetes.network_policies import api_servers
 
@@ -47,7 +47,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[args.namespace])
         )
-        namespace = names.LOCAL_PATH
+        namespace = contracts.LOCAL_PATH
         account = k8s.core.v1.ServiceAccount(
             f"{name}-account",
             metadata={"name": APP, "namespace": namespace},

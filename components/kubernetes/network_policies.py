@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Gateway, Site
-from components.kubernetes import names
 
 ENVOY_PROXY = {
     "app.kubernetes.io/component": "proxy",
@@ -31,23 +31,27 @@ ENVOY_XDS_PORT = 18000
 
 # Metrics ports the monitoring namespace scrapes, per namespace.
 SCRAPE_PORTS = {
-    names.INFERENCE: [8002],
-    names.GATEWAY: [ENVOY_METRICS_PORT],
-    names.GPU_OPERATOR: [9400],
-    names.CERT_MANAGER: [9402],
-    names.METALLB: [7472],
+    contracts.INFERENCE: [8002],
+    contracts.GATEWAY: [ENVOY_METRICS_PORT],
+    contracts.GPU_OPERATOR: [9400],
+    contracts.CERT_MANAGER: [9402],
+    contracts.METALLB: [7472],
 }
 # Webhooks the API server calls, per namespace (their container ports).
-WEBHOOK_PORTS = {names.KUBEFLOW: [9443], names.CERT_MANAGER: [10250], names.METALLB: [9443]}
+WEBHOOK_PORTS = {
+    contracts.KUBEFLOW: [9443],
+    contracts.CERT_MANAGER: [10250],
+    contracts.METALLB: [9443],
+}
 # Namespaces whose pods talk to the API server.
 API_CLIENTS = (
-    names.GPU_OPERATOR,
-    names.CALICO_OPERATOR,
-    names.KUBEFLOW,
-    names.CERT_MANAGER,
-    names.METALLB,
-    names.MONITORING,
-    names.TRAINING,
+    contracts.GPU_OPERATOR,
+    contracts.CALICO_OPERATOR,
+    contracts.KUBEFLOW,
+    contracts.CERT_MANAGER,
+    contracts.METALLB,
+    contracts.MONITORING,
+    contracts.TRAINING,
 )
 
 
@@ -76,7 +80,7 @@ def dns_egress() -> dict:
         "policyTypes": ["Egress"],
         "egress": [
             {
-                "to": [in_namespace(names.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
+                "to": [in_namespace(contracts.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
                 "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
             }
         ],
@@ -112,7 +116,7 @@ def namespace_policies(
     """namespace → policy name → NetworkPolicy spec, for every namespace we create."""
     policies: dict[str, dict[str, dict]] = {
         namespace: {"default-deny": default_deny(), "allow-dns": dns_egress()}
-        for namespace in (*names.WORKLOAD_NAMESPACES, *names.SYSTEM_NAMESPACES)
+        for namespace in (*contracts.WORKLOAD_NAMESPACES, *contracts.SYSTEM_NAMESPACES)
     }
     for namespace in API_CLIENTS:
         policies[namespace]["allow-api-server"] = api_server_egress(site)
@@ -123,17 +127,17 @@ def namespace_policies(
             "ingress": [{"from": api_servers(site), "ports": _tcp(*ports)}],
         }
     for namespace, ports in SCRAPE_PORTS.items():
-        if namespace == names.INFERENCE:
+        if namespace == contracts.INFERENCE:
             continue  # each model's own policy admits the scrapes of its metrics port
-        pods = ENVOY_PROXY if namespace == names.GATEWAY else None
+        pods = ENVOY_PROXY if namespace == contracts.GATEWAY else None
         policies[namespace]["allow-metrics-scrapes"] = {
             "podSelector": {"matchLabels": pods} if pods else {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [in_namespace(names.MONITORING)], "ports": _tcp(*ports)}],
+            "ingress": [{"from": [in_namespace(contracts.MONITORING)], "ports": _tcp(*ports)}],
         }
     # Monitoring scrapes the namespaces above; the metrics adapter answers the API server
     # and asks Prometheus, both inside the namespace.
-    policies[names.MONITORING]["allow-scrapes"] = {
+    policies[contracts.MONITORING]["allow-scrapes"] = {
         "podSelector": {},
         "policyTypes": ["Egress"],
         "egress": [
@@ -141,16 +145,16 @@ def namespace_policies(
             for namespace, ports in sorted(SCRAPE_PORTS.items())
         ],
     }
-    policies[names.MONITORING]["allow-within-namespace"] = _within_namespace([9090])
-    policies[names.MONITORING]["allow-api-server-to-adapter"] = {
+    policies[contracts.MONITORING]["allow-within-namespace"] = _within_namespace([9090])
+    policies[contracts.MONITORING]["allow-api-server-to-adapter"] = {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter"}},
         "policyTypes": ["Ingress"],
         "ingress": [{"from": api_servers(site), "ports": _tcp(6443)}],
     }
     # MPI ranks of a job reach each other on ports they pick at run time.
-    policies[names.TRAINING]["allow-within-namespace"] = _within_namespace(None)
+    policies[contracts.TRAINING]["allow-within-namespace"] = _within_namespace(None)
     if gateway is not None:
-        policies[names.GATEWAY].update(_gateway_policies(site, sites, gateway))
+        policies[contracts.GATEWAY].update(_gateway_policies(site, sites, gateway))
     return policies
 
 
@@ -173,7 +177,7 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
     clients = [*gateway.client_networks, *(p.network.node_cidr for p in peers)]
     proxy_egress = [
         {
-            "to": [in_namespace(names.INFERENCE, {"app.kubernetes.io/name": "triton"})],
+            "to": [in_namespace(contracts.INFERENCE, {"app.kubernetes.io/name": "triton"})],
             "ports": _tcp(8000, 8001),
         },
         {"to": _blocks(gateway.identity_provider.networks), "ports": _tcp(443)},

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Kubernetes, Mirrors
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 
 
@@ -22,7 +22,7 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     pod = {
-        "priorityClassName": names.BATCH_PRIORITY,
+        "priorityClassName": contracts.BATCH_PRIORITY,
         "automountServiceAccountToken": False,
         # Training data stays in the site's region: its nodes only.
         "nodeSelector": {
@@ -114,7 +114,7 @@ class TrainingOperator(pulumi.ComponentResource):
             f"{name}-training-operator",
             chart="training-operator",
             version=args.kubernetes.training_operator_chart_version,
-            namespace=names.KUBEFLOW,
+            namespace=contracts.KUBEFLOW,
             values={"image": {"repository": operator_image}},
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions(
@@ -126,7 +126,7 @@ class TrainingOperator(pulumi.ComponentResource):
                 f"{name}-deepseek-train",
                 api_version="kubeflow.org/v1",
                 kind="MPIJob",
-                metadata={"name": "deepseek-train", "namespace": names.TRAINING},
+                metadata={"name": "deepseek-train", "namespace": contracts.TRAINING},
                 spec=mpijob_spec(args.kubernetes, args.mirrors, args.region),
                 opts=pulumi.ResourceOptions(
                     parent=self,

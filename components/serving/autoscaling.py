@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Mirrors, Monitoring, Serving
-from components.kubernetes import names
 from components.kubernetes.charts import mirror, mirrored_release
 from components.serving.capacity import ServingPlan
 
@@ -80,7 +80,7 @@ def adapter_values(serving: Serving, mirrors: Mirrors) -> dict:
             "port": int(port) if has_port else 9090,
         },
         "rules": {"default": False, "custom": [adapter_rule()]},
-        "priorityClassName": names.HIGH_PRIORITY,
+        "priorityClassName": contracts.HIGH_PRIORITY,
     }
 
 
@@ -106,7 +106,7 @@ class QueueMetricsAdapter(pulumi.ComponentResource):
             f"{name}-prometheus-adapter",
             chart="prometheus-adapter",
             version=args.serving.prometheus_adapter_chart_version,
-            namespace=names.MONITORING,
+            namespace=contracts.MONITORING,
             values=adapter_values(args.serving, args.mirrors),
             mirrors=args.mirrors,
             opts=pulumi.ResourceOptions(

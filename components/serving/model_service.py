@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.catalog import GPU_MODELS, MODELS, PRECISION_BYTES
 from components.config import Mirrors, Monitoring, Serving, Site
-from components.kubernetes import names
 from components.kubernetes.charts import mirror
 from components.kubernetes.local_path import checkov_skips
 from components.kubernetes.network_policies import ENVOY_PROXY, in_namespace
@@ -109,7 +109,7 @@ def pod_template(
             },
         },
         "spec": {
-            "priorityClassName": names.HIGH_PRIORITY,
+            "priorityClassName": contracts.HIGH_PRIORITY,
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": 120,
@@ -294,7 +294,7 @@ def deployment_manifest(
     return {
         "metadata": {
             "name": deployment_name(plan, track),
-            "namespace": names.INFERENCE,
+            "namespace": contracts.INFERENCE,
             "labels": labels(plan, track),
             "annotations": {
                 **checkov_skips(
@@ -354,14 +354,14 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
         "ingress": [
             {
                 # The gateway's Envoy proxies only: nothing else reaches a model.
-                "from": [in_namespace(names.GATEWAY, ENVOY_PROXY)],
+                "from": [in_namespace(contracts.GATEWAY, ENVOY_PROXY)],
                 "ports": [
                     {"protocol": "TCP", "port": HTTP_PORT},
                     {"protocol": "TCP", "port": GRPC_PORT},
                 ],
             },
             {
-                "from": [in_namespace(names.MONITORING)],
+                "from": [in_namespace(contracts.MONITORING)],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             },
         ],
@@ -421,13 +421,13 @@ class ModelService(pulumi.ComponentResource):
         files = model_repository(d, plan.share.per_gpu)
         repository = k8s.core.v1.ConfigMap(
             f"{name}-repository",
-            metadata={"name": repository_config_map(plan), "namespace": names.INFERENCE},
+            metadata={"name": repository_config_map(plan), "namespace": contracts.INFERENCE},
             data={_key(path): text for path, text in files.items()},
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": f"{d.name}-triton", "namespace": names.INFERENCE},
+            metadata={"name": f"{d.name}-triton", "namespace": contracts.INFERENCE},
             spec=network_policy_spec(plan, args.site),
             opts=child,
         )
@@ -452,7 +452,7 @@ class ModelService(pulumi.ComponentResource):
                 f"{name}{suffix}-service",
                 metadata={
                     "name": deployment_name(plan, track),
-                    "namespace": names.INFERENCE,
+                    "namespace": contracts.INFERENCE,
                     "labels": labels(plan, track),
                 },
                 spec=service_spec(plan, track),
@@ -460,7 +460,7 @@ class ModelService(pulumi.ComponentResource):
             )
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}{suffix}-pdb",
-                metadata={"name": deployment_name(plan, track), "namespace": names.INFERENCE},
+                metadata={"name": deployment_name(plan, track), "namespace": contracts.INFERENCE},
                 # Drains take one replica at a time; the rest keep serving.
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": labels(plan, track)}},
                 opts=child,
@@ -468,7 +468,7 @@ class ModelService(pulumi.ComponentResource):
             if track == "stable":
                 k8s.autoscaling.v2.HorizontalPodAutoscaler(
                     f"{name}-autoscaler",
-                    metadata={"name": d.name, "namespace": names.INFERENCE},
+                    metadata={"name": d.name, "namespace": contracts.INFERENCE},
                     spec=hpa_spec(plan, args.serving, args.monitoring, d.name),
                     opts=pulumi.ResourceOptions.merge(
                         child, pulumi.ResourceOptions(depends_on=[deployment])

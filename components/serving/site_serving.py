@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import contracts
 from components.config import Kubernetes, Mirrors, ModelDeployment, Monitoring, Serving, Site
-from components.kubernetes import names
 from components.serving.autoscaling import QueueMetricsAdapter, QueueMetricsArgs
 from components.serving.capacity import plan_site
 from components.serving.model_service import (
@@ -67,7 +67,7 @@ class SiteServing(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         store = k8s.core.v1.Secret(
             f"{name}-model-store",
-            metadata={"name": MODEL_STORE_SECRET, "namespace": names.INFERENCE},
+            metadata={"name": MODEL_STORE_SECRET, "namespace": contracts.INFERENCE},
             type="Opaque",
             string_data={
                 "rclone.conf": pulumi.Output.secret(

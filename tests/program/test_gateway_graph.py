@@ -3,7 +3,7 @@ routes in front of every model, Pod Security levels per namespace."""
 
 import pytest
 
-from components.kubernetes import names
+from components import contracts
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
@@ -15,7 +15,7 @@ def test_the_gateway_proxy_is_the_only_load_balancer(stack, stack_graph):
     proxies = graph.by_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy")
     assert len(proxies) == len(graph.by_type("deepseek:site:Site"))
     for proxy in proxies:
-        assert proxy.inputs["metadata"]["namespace"] == names.GATEWAY
+        assert proxy.inputs["metadata"]["namespace"] == contracts.GATEWAY
         service = proxy.inputs["spec"]["provider"]["kubernetes"]["envoyService"]
         assert service["type"] == "LoadBalancer"
 
@@ -29,7 +29,7 @@ def test_the_ca_key_stays_secret(prod):
     assert len(secrets) == 2
     for secret in secrets:
         assert secret.inputs["stringData"] == "[secret]"
-        assert secret.inputs["metadata"]["namespace"] == names.CERT_MANAGER
+        assert secret.inputs["metadata"]["namespace"] == contracts.CERT_MANAGER
 
 
 def test_every_model_has_a_route_at_every_site(prod):
@@ -60,12 +60,12 @@ def test_pod_security_levels(prod):
         for r in prod.by_type("kubernetes:core/v1:Namespace")
     }
     assert {ns for ns, level in levels.items() if level == "privileged"} == {
-        names.GPU_OPERATOR,
-        names.CALICO_OPERATOR,
-        names.LOCAL_PATH,
-        names.METALLB,
+        contracts.GPU_OPERATOR,
+        contracts.CALICO_OPERATOR,
+        contracts.LOCAL_PATH,
+        contracts.METALLB,
     }
-    for namespace in names.WORKLOAD_NAMESPACES:
+    for namespace in contracts.WORKLOAD_NAMESPACES:
         assert levels[namespace] == "restricted"
 
 
@@ -93,5 +93,5 @@ def test_our_pods_meet_the_restricted_standard(prod):
             assert context.get("runAsNonRoot") is True, (name, container["name"])
             assert context.get("seccompProfile") == {"type": "RuntimeDefault"}, name
             assert not context.get("privileged"), name
-        if namespace in names.WORKLOAD_NAMESPACES:
+        if namespace in contracts.WORKLOAD_NAMESPACES:
             assert pod.get("automountServiceAccountToken") is False, name

@@ -1,4 +1,5 @@
-"""Namespaces of a cluster, by purpose, and which of them may run privileged pods."""
+"""Facts every layer shares: namespaces by purpose (and which may run privileged pods),
+priority classes. Imports nothing, so any layer may import it and no layer imports another."""
 
 INFERENCE = "inference"
 TRAINING = "training"
