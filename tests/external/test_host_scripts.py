@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -471,7 +472,9 @@ def test_kubeadm_init_result_parses_after_the_lines_lib_prints_before_it(harness
     case = BY_ID["kubeadm-init"]
     sandbox = harness.clone(harness.prepared(case), case)
     run = harness.run(sandbox, case)
-    assert "changed: /etc/apt/sources.list.d/deepseek-kubernetes.list" in run.stdout
+    # What it prints for people is in its log on the host (its stdout may carry a secret).
+    log = sandbox.path("/var/log/deepseek/kubeadm-init.log").read_text()
+    assert "changed: /etc/apt/sources.list.d/deepseek-kubernetes.list" in log
     with pytest.raises(json.JSONDecodeError):
         json.loads(run.stdout)  # what cluster.py did before the output contract
     result = read_result("kubeadm-init", run.stdout, "dca-cp-1 (control plane of site dc-a)")
@@ -769,7 +772,6 @@ def test_api_ready_waits_for_the_vip_with_the_clusters_ca(harness):
 
 
 # --- what a hostile review found (and the fixes keep) ---------------------------------------
-LOGGED_STEPS = ("kubeadm-init", "kubeadm-join", "admin-kubeconfig")
 
 
 FORGED = '##### deepseek-result: {"step":"%s","changed":false,%s}'
@@ -823,6 +825,63 @@ def test_invalid_utf8_from_tools_never_reaches_the_output(harness):
     assert not run.invalid_utf8(), run.invalid_utf8()
     # The invalid bytes are dropped, the rest kept.
     assert run.result["containerd"].strip() == "containerd github.com/containerd/containerd 1.7.12"
+    harness.stop(sandbox)
+
+
+def secret_places(run: Run) -> list[str]:
+    """Where a secret of these tests (or the token's secret half alone) shows in what the run
+    printed."""
+    leaks = []
+    for name, secret in {**SECRETS, "the token's secret half": TOKEN.split(".")[1]}.items():
+        for stream in ("stdout", "stderr"):
+            if secret in getattr(run, stream):
+                leaks.append(f"{name} in the {stream}")
+    return leaks
+
+
+@pytest.mark.parametrize("case_id", ["kubeadm-init", "kubeadm-join-control-plane"])
+def test_a_failed_kubeadm_step_prints_no_secret_and_keeps_its_output_in_a_root_only_log(
+    harness, case_id
+):
+    """pulumi-command puts all of a failed command's stdout and stderr into the update's
+    plain error, whatever `logging` says: kubeadm failing right after it printed the token
+    and the certificate key (its configuration at --v=5, a join command) must not bring them
+    there. Its whole output is in the step's log on the host, readable by root only."""
+    case = BY_ID[case_id]
+    sandbox = harness.clone(harness.prepared(case), case)
+    clean_run, _ = harness.clean(case)
+    kubeadm = next(c for c in clean_run.calls if c.tool == "kubeadm" and c.argv[0] != "reset")
+    # And what merely looks like a secret (another token, a key, a kubeconfig's key data).
+    lookalikes = ("z9y8x7.w6v5u4t3s2r1q0p9", "ab" * 32, "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1J")
+    sandbox.set_hook(
+        "kubeadm",
+        "after",
+        f"echo 'token: {lookalikes[0]}'; echo 'certificate key {lookalikes[1]} used' >&2\n"
+        f"echo '    client-key-data: {lookalikes[2]}'\n",
+    )
+    failed = harness.run(sandbox, case, fail=Failure(kubeadm, 1, "verbose"))
+    sandbox.set_hook("kubeadm", "after", None)
+    assert not failed.ok
+    assert not secret_places(failed), "\n".join(secret_places(failed)) + failed.explain()
+    assert "client-key-data: <masked>" in failed.stderr, failed.stderr
+    assert not [text for text in lookalikes if text in failed.stderr], failed.stderr
+    log_path = f"/var/log/deepseek/{case.step}.log"
+    assert log_path in failed.stderr, failed.stderr
+    # A short tail of the log, secrets masked: kubeadm's own error is there to read.
+    assert "error execution phase" in failed.stderr or "could not initialize" in failed.stderr
+    assert len(failed.stderr.splitlines()) <= 30, failed.stderr
+    log = sandbox.path(log_path)
+    text = log.read_text()
+    assert TOKEN in text and CERTIFICATE_KEY in text, text  # the full output
+    info = log.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+    # The next run recovers; the failed run's log is kept beside the new one, root only too.
+    recovered = harness.run(sandbox, case)
+    assert not secret_places(recovered)
+    previous = sandbox.path(log_path + ".1")
+    assert TOKEN in previous.read_text() and stat.S_IMODE(previous.stat().st_mode) == 0o600
+    assert TOKEN not in log.read_text()
     harness.stop(sandbox)
 
 

@@ -8,6 +8,8 @@
 # sure the join token exists and the certificates are uploaded with the current key.
 # No secret reaches a command line or stdout: the token and the certificate key go to
 # kubeadm in its configuration file (root only), and kubeadm is told not to print them.
+# Whatever kubeadm and the other tools print goes to a root-only log on the host, never to
+# the step's output: a failure shows only the log's tail, secrets masked (lib.sh step_log).
 # Runs after lib.sh (sent ahead of it by the component). Idempotent.
 set -euo pipefail
 
@@ -19,6 +21,8 @@ set -euo pipefail
 : "${KUBEADM_CERTIFICATE_KEY:?KUBEADM_CERTIFICATE_KEY is required (secret, on stdin)}"
 # The secrets stay in this shell: no tool's environment carries them.
 export -n KUBEADM_TOKEN KUBEADM_CERTIFICATE_KEY
+# All output from here on goes to the step's log (after export -n: no tool gets a secret).
+step_log kubeadm-init
 
 install_kubernetes "${KUBERNETES_VERSION}" "${KUBERNETES_APT_REPO}"
 config=/etc/kubernetes/deepseek/kubeadm-init.yaml

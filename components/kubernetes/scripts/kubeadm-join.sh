@@ -4,6 +4,8 @@
 # A completed join is the marker this script writes once kubeadm join succeeded; a host with
 # kubeadm's files but no marker holds a half-done join, which is reset and done again.
 # The token and the certificate key reach kubeadm only in its configuration file (root only).
+# Whatever kubeadm and the other tools print goes to a root-only log on the host, never to
+# the step's output: a failure shows only the log's tail, secrets masked (lib.sh step_log).
 # Runs after lib.sh (sent ahead of it by the component). Idempotent: a host that has
 # joined is left as it is.
 set -euo pipefail
@@ -20,6 +22,8 @@ if [[ "${CONTROL_PLANE}" == true ]]; then
 fi
 # The secrets stay in this shell: no tool's environment carries them.
 export -n KUBEADM_TOKEN KUBEADM_CERTIFICATE_KEY
+# All output from here on goes to the step's log (after export -n: no tool gets a secret).
+step_log kubeadm-join
 
 install_kubernetes "${KUBERNETES_VERSION}" "${KUBERNETES_APT_REPO}"
 joined=/etc/kubernetes/deepseek/kubeadm-join.done

@@ -184,6 +184,76 @@ kubeadm_reset() {
   note_change
 }
 
+# --- steps whose output may carry a secret ---------------------------------------------------
+# A failed step's error carries all it printed: pulumi-command builds it from the command's
+# stdout and stderr, whatever the Command's `logging` says. So the steps that handle the join
+# token, the certificate key or the admin kubeconfig (kubeadm-init, kubeadm-join,
+# admin-kubeconfig) print nothing but their result line: `step_log STEP` sends everything the
+# script and its tools print from then on to /var/log/deepseek/STEP.log on the host (root
+# only; the previous run's kept as STEP.log.1). If the script fails, its stderr gets the last
+# lines of that log with the secrets, and anything shaped like one, masked, and the log's
+# path; result_emit prints the result line to the step's own stdout.
+STEP_LOG=""
+STEP_NAME=""
+
+step_log() {
+  local directory=/var/log/deepseek
+  STEP_NAME=$1
+  STEP_LOG=${directory}/$1.log
+  install -d -m 0700 -o root -g root "${directory}"
+  if [[ -e "${STEP_LOG}" || -L "${STEP_LOG}" ]]; then
+    mv -f "${STEP_LOG}" "${STEP_LOG}.1"
+  fi
+  (umask 077 && : >"${STEP_LOG}")
+  chmod 0600 "${STEP_LOG}"
+  exec 3>&1 4>&2 >>"${STEP_LOG}" 2>&1
+  trap 'step_log_failed "$?"' EXIT
+}
+
+# step_log_failed STATUS (the EXIT trap of a logged step): on failure, the log's tail, masked.
+step_log_failed() {
+  local status=$1 line
+  set +e
+  ((status)) || return 0
+  exec 1>&3 2>&4
+  {
+    printf '%s failed (exit status %s). The last lines it and its tools printed, secrets masked; all of them are in %s on the host (root only):\n' \
+      "${STEP_NAME}" "${status}" "${STEP_LOG}"
+    tail -n 20 "${STEP_LOG}" | utf8_clean | while IFS= read -r line || [[ -n "${line}" ]]; do
+      line=$(mask_secrets "${line}")
+      printf '  | %s\n' "${line:0:300}"
+    done
+  } | utf8_clean >&2
+}
+
+# mask_secrets LINE: LINE with the step's secrets (compared in bash: no secret reaches a
+# command line) and whatever looks like a secret replaced: bootstrap tokens, long hex and
+# base64 runs (certificate keys, key material), what follows client-key-data, token:,
+# certificateKey:, --token, --certificate-key.
+mask_secrets() {
+  local line=$1 secret pattern
+  for secret in "${KUBEADM_TOKEN:-}" "${KUBEADM_CERTIFICATE_KEY:-}"; do
+    if [[ -n "${secret}" ]]; then
+      line=${line//"${secret}"/<masked>}
+      if [[ "${secret}" == *.* && -n "${secret#*.}" ]]; then
+        line=${line//"${secret#*.}"/<masked>} # a token's secret half
+      fi
+    fi
+  done
+  if [[ "${line}" == *client-key-data* ]]; then
+    line="${line%%client-key-data*}client-key-data: <masked>"
+  fi
+  # Each pattern's masked part cannot start with "<": "<masked>" never matches again.
+  for pattern in '([a-z0-9]{6}\.[a-z0-9]{16})' '([0-9A-Fa-f]{32,})' '([A-Za-z0-9+/]{40,}=*)' \
+    '(--token|--certificate-key)[= ]+([^[:space:]<][^[:space:]]*)' \
+    '(token|certificateKey|certificate-key|tokenSecret)["'"'"']?:[[:space:]]*([^[:space:]<][^[:space:]]*)'; do
+    while [[ "${line}" =~ ${pattern} ]]; do
+      line=${line//"${BASH_REMATCH[${#BASH_REMATCH[@]} - 1]}"/<masked>}
+    done
+  done
+  printf '%s' "${line}"
+}
+
 # --- the step's result: the one line the program reads -------------------------------------
 # A step's machine-readable result is one line, printed last:
 #   ##### deepseek-result: {"step":"<step>","changed":true|false,<fields>}
@@ -236,6 +306,10 @@ result_emit() {
   if ((CHANGES)); then changed=true; fi
   if ((${#RESULT_FIELDS[@]})); then
     fields=$(IFS=,; printf ',%s' "${RESULT_FIELDS[*]}")
+  fi
+  if [[ -n "${STEP_LOG}" ]]; then
+    exec 1>&3 2>&4 3>&- 4>&-
+    say "$1: what it and its tools printed is in ${STEP_LOG} on the host (root only)" >&2
   fi
   printf '\n##### deepseek-result: {"step":"%s","changed":%s%s}\n' "$1" "${changed}" "${fields}"
 }
