@@ -1,5 +1,9 @@
 """Facts every layer shares: namespaces by purpose (and which may run privileged pods),
-priority classes. Imports nothing, so any layer may import it and no layer imports another."""
+priority classes, node and pod labels, ports. Imports nothing, so any layer may import it
+and no layer imports another: a layer that selects another's pods or reaches its ports
+reads them here.
+
+The label mappings are shared objects: copy one (`{**labels, ...}`) before changing it."""
 
 INFERENCE = "inference"
 TRAINING = "training"
@@ -24,3 +28,86 @@ host-path volumes, MetalLB's speaker on the host network. The rest run restricte
 
 HIGH_PRIORITY = "high-priority"
 BATCH_PRIORITY = "batch-low"
+
+# Node labels and taints: kubeadm registers nodes with them, workloads select on them.
+REGION_LABEL = "topology.kubernetes.io/region"
+"""The site's region: data locality selects on it (and the policy pack checks it)."""
+ZONE_LABEL = "topology.kubernetes.io/zone"
+SITE_LABEL = "deepseek.bank/site"
+NODE_POOL_LABEL = "deepseek.bank/node-pool"
+"""The host's `nodePool` from config: general, inference or training."""
+GPU_MODEL_LABEL = "deepseek.bank/gpu-model"
+"""The catalog's GPU model of the host, e.g. A100-80GB."""
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+"""The product name GPU Feature Discovery sets ('-' for ' ', '-SHARED' when time-sliced)."""
+GPU_TAINT_KEY = "nvidia.com/gpu"
+"""GPU nodes are tainted `nvidia.com/gpu=<node pool>:NoSchedule`."""
+INFERENCE_POOL = "inference"
+TRAINING_POOL = "training"
+
+# Pod labels other layers select on (in NetworkPolicies and routes).
+TRITON_POD_LABELS = {"app.kubernetes.io/name": "triton"}
+"""Every Triton pod of the serving layer."""
+ENVOY_PROXY_LABELS = {
+    "app.kubernetes.io/component": "proxy",
+    "app.kubernetes.io/managed-by": "envoy-gateway",
+}
+"""Labels Envoy Gateway puts on the proxy pods it runs for a Gateway."""
+ENVOY_CONTROLLER_LABELS = {"control-plane": "envoy-gateway"}
+"""Labels of the Envoy Gateway controller's pods (its Helm chart)."""
+METRICS_ADAPTER_LABELS = {"app.kubernetes.io/name": "prometheus-adapter"}
+"""The Prometheus adapter's pods (its Helm chart), which the API server calls."""
+KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}
+"""CoreDNS's pods in kube-system (kubeadm's)."""
+
+# Ports.
+API_SERVER_PORT = 6443
+"""The Kubernetes API server, on the control-plane hosts and the VIP."""
+KUBERNETES_SERVICE_PORT = 443
+"""The `kubernetes` Service in front of the API server."""
+DNS_PORT = 53
+TRITON_HTTP_PORT = 8000
+TRITON_GRPC_PORT = 8001
+TRITON_METRICS_PORT = 8002
+GATEWAY_HTTPS_PORT = 443
+"""The gateway's listener: callers, and other sites' gateways failing over, connect here."""
+ENVOY_LISTENER_PORT = 10443
+"""Envoy Gateway binds a listener on port 443 to container port 10443 (privileged ports
++10000), so the proxies run without NET_BIND_SERVICE."""
+ENVOY_METRICS_PORT = 19001
+ENVOY_XDS_PORT = 18000
+"""The Envoy Gateway controller serves the proxies' configuration (xDS) here."""
+PROMETHEUS_PORT = 9090
+DCGM_EXPORTER_PORT = 9400
+CERT_MANAGER_METRICS_PORT = 9402
+METALLB_METRICS_PORT = 7472
+KUBEFLOW_WEBHOOK_PORT = 9443
+CERT_MANAGER_WEBHOOK_PORT = 10250
+METALLB_WEBHOOK_PORT = 9443
+
+METRICS_PORTS = {
+    INFERENCE: (TRITON_METRICS_PORT,),
+    GATEWAY: (ENVOY_METRICS_PORT,),
+    GPU_OPERATOR: (DCGM_EXPORTER_PORT,),
+    CERT_MANAGER: (CERT_MANAGER_METRICS_PORT,),
+    METALLB: (METALLB_METRICS_PORT,),
+}
+"""What the monitoring namespace scrapes: namespace → metrics ports."""
+METRICS_PODS = {GATEWAY: ENVOY_PROXY_LABELS}
+"""Where only some pods of a namespace serve the metrics (by label); elsewhere, all do."""
+WEBHOOK_PORTS = {
+    KUBEFLOW: (KUBEFLOW_WEBHOOK_PORT,),
+    CERT_MANAGER: (CERT_MANAGER_WEBHOOK_PORT,),
+    METALLB: (METALLB_WEBHOOK_PORT,),
+}
+"""Webhooks the API server calls: namespace → their container ports."""
+API_CLIENT_NAMESPACES = (
+    GPU_OPERATOR,
+    CALICO_OPERATOR,
+    KUBEFLOW,
+    CERT_MANAGER,
+    METALLB,
+    MONITORING,
+    TRAINING,
+)
+"""Namespaces whose pods talk to the API server."""

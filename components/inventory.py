@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from components import contracts
 from components.config import Host, Site
 
 
@@ -16,7 +17,7 @@ def gpu_inventory(hosts: list[Host]) -> dict[str, int]:
 
 def api_endpoint(site: Site) -> str:
     """The Kubernetes API server URL behind the site's VIP."""
-    return f"https://{site.network.api_vip}:6443"
+    return f"https://{site.network.api_vip}:{contracts.API_SERVER_PORT}"
 
 
 def site_summary(site: Site) -> dict[str, object]:

@@ -111,9 +111,9 @@ def envoy_proxy_spec(site: Site, gateway: Gateway, mirrors: Mirrors) -> dict:
                         },
                         "annotations": {
                             "prometheus.io/scrape": "true",
-                            "prometheus.io/port": "19001",
+                            "prometheus.io/port": str(contracts.ENVOY_METRICS_PORT),
                         },
-                        "nodeSelector": {"topology.kubernetes.io/region": site.region},
+                        "nodeSelector": {contracts.REGION_LABEL: site.region},
                     },
                 },
                 "envoyService": service,
@@ -142,7 +142,7 @@ def gateway_spec() -> dict:
             {
                 "name": "https",
                 "protocol": "HTTPS",
-                "port": 443,
+                "port": contracts.GATEWAY_HTTPS_PORT,
                 "tls": {
                     "mode": "Terminate",
                     "certificateRefs": [{"kind": "Secret", "name": SERVING_CERT_SECRET}],

@@ -14,7 +14,6 @@ from components import contracts
 from components.config import Gateway, Site
 from components.gateway.certificates import CA_BUNDLE
 from components.gateway.envoy_gateway import GATEWAY, hostnames
-from components.serving.model_service import HTTP_PORT
 
 FAILOVER_HEADER = "x-deepseek-failover"
 
@@ -27,7 +26,12 @@ def http_route_spec(
     model: str, routes: list[dict], site: Site, gateway: Gateway, peers: list[Site]
 ) -> dict:
     local = [
-        {"kind": "Service", "name": r["service"], "port": HTTP_PORT, "weight": r["weight"]}
+        {
+            "kind": "Service",
+            "name": r["service"],
+            "port": contracts.TRITON_HTTP_PORT,
+            "weight": r["weight"],
+        }
         for r in routes
     ]
     fallback = [
@@ -35,7 +39,7 @@ def http_route_spec(
             "group": "gateway.envoyproxy.io",
             "kind": "Backend",
             "name": backend_name(peer),
-            "port": 443,
+            "port": contracts.GATEWAY_HTTPS_PORT,
             "weight": 1,
             "filters": [
                 {
@@ -75,7 +79,14 @@ def backend_name(peer: Site) -> str:
 
 def backend_spec(peer: Site) -> dict:
     return {
-        "endpoints": [{"ip": {"address": peer.load_balancer.gateway_address, "port": 443}}],
+        "endpoints": [
+            {
+                "ip": {
+                    "address": peer.load_balancer.gateway_address,
+                    "port": contracts.GATEWAY_HTTPS_PORT,
+                }
+            }
+        ],
         # Used only while the route's own backends are ejected (passive health checks).
         "fallback": True,
     }

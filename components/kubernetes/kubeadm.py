@@ -6,13 +6,14 @@ appear as placeholders that the scripts replace on the host from their secret in
 
 import yaml
 
+from components import contracts
 from components.catalog import GPU_MODELS
 from components.config import Host, Kubernetes, Mirrors, Site
 
 TOKEN_PLACEHOLDER = "__KUBEADM_TOKEN__"
 CERTIFICATE_KEY_PLACEHOLDER = "__KUBEADM_CERTIFICATE_KEY__"
 CA_HASH_PLACEHOLDER = "__KUBEADM_CA_CERT_HASH__"
-API_PORT = 6443
+API_PORT = contracts.API_SERVER_PORT
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 # libyaml's emitter when PyYAML has it: one join configuration per host adds up at scale.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -30,17 +31,17 @@ def _args(values: dict[str, str]) -> list[dict[str, str]]:
 def node_labels(site: Site, host: Host) -> dict[str, str]:
     """Labels the kubelet registers the node with: site, zone and GPU product."""
     labels = {
-        "topology.kubernetes.io/region": site.region,
-        "topology.kubernetes.io/zone": site.zone,
-        "deepseek.bank/site": site.name,
-        "deepseek.bank/node-pool": host.node_pool,
+        contracts.REGION_LABEL: site.region,
+        contracts.ZONE_LABEL: site.zone,
+        contracts.SITE_LABEL: site.name,
+        contracts.NODE_POOL_LABEL: host.node_pool,
     }
     if host.gpu:
-        labels["deepseek.bank/gpu-model"] = host.gpu.model
+        labels[contracts.GPU_MODEL_LABEL] = host.gpu.model
         labels["nvidia.com/gpu.present"] = "true"
         # The value GPU Feature Discovery itself sets, so schedulers can select on it before
         # the GPU Operator is up and nothing changes when GFD takes the label over.
-        labels["nvidia.com/gpu.product"] = (
+        labels[contracts.GPU_PRODUCT_LABEL] = (
             GPU_MODELS[host.gpu.model].smi_product_names[0].replace(" ", "-")
         )
         # Selects this model's entry of the device plugin's config (time-slicing or MIG).
@@ -54,7 +55,9 @@ def node_taints(host: Host) -> list[dict[str, str]]:
     if "control-plane" in host.roles:
         taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
     if host.gpu:
-        taints.append({"key": "nvidia.com/gpu", "value": host.node_pool, "effect": "NoSchedule"})
+        taints.append(
+            {"key": contracts.GPU_TAINT_KEY, "value": host.node_pool, "effect": "NoSchedule"}
+        )
     return taints
 
 

@@ -236,10 +236,13 @@ class LocalPathProvisioner(pulumi.ComponentResource):
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [],
                 "egress": [
-                    {"to": api_servers(args.site), "ports": [{"protocol": "TCP", "port": 6443}]},
+                    {
+                        "to": api_servers(args.site),
+                        "ports": [{"protocol": "TCP", "port": contracts.API_SERVER_PORT}],
+                    },
                     {
                         "to": [{"ipBlock": {"cidr": f"{network.service_cidr[1]}/32"}}],
-                        "ports": [{"protocol": "TCP", "port": 443}],
+                        "ports": [{"protocol": "TCP", "port": contracts.KUBERNETES_SERVICE_PORT}],
                     },
                 ],
             },

@@ -16,43 +16,8 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.config import Gateway, Site
 
-ENVOY_PROXY = {
-    "app.kubernetes.io/component": "proxy",
-    "app.kubernetes.io/managed-by": "envoy-gateway",
-}
-"""Labels Envoy Gateway puts on the proxy pods it runs for a Gateway."""
-ENVOY_CONTROLLER = {"control-plane": "envoy-gateway"}
-"""Labels of the Envoy Gateway controller's pods (its Helm chart)."""
-ENVOY_LISTENER_PORT = 10443
-"""Envoy Gateway binds a listener on port 443 to container port 10443 (privileged ports
-+10000), so the proxies run without NET_BIND_SERVICE."""
-ENVOY_METRICS_PORT = 19001
-ENVOY_XDS_PORT = 18000
-
-# Metrics ports the monitoring namespace scrapes, per namespace.
-SCRAPE_PORTS = {
-    contracts.INFERENCE: [8002],
-    contracts.GATEWAY: [ENVOY_METRICS_PORT],
-    contracts.GPU_OPERATOR: [9400],
-    contracts.CERT_MANAGER: [9402],
-    contracts.METALLB: [7472],
-}
-# Webhooks the API server calls, per namespace (their container ports).
-WEBHOOK_PORTS = {
-    contracts.KUBEFLOW: [9443],
-    contracts.CERT_MANAGER: [10250],
-    contracts.METALLB: [9443],
-}
-# Namespaces whose pods talk to the API server.
-API_CLIENTS = (
-    contracts.GPU_OPERATOR,
-    contracts.CALICO_OPERATOR,
-    contracts.KUBEFLOW,
-    contracts.CERT_MANAGER,
-    contracts.METALLB,
-    contracts.MONITORING,
-    contracts.TRAINING,
-)
+IDENTITY_PROVIDER_PORT = 443
+"""The IdP's JWKS endpoint, which the gateway's proxies fetch keys from (HTTPS)."""
 
 
 def _tcp(*ports: int) -> list[dict]:
@@ -80,8 +45,11 @@ def dns_egress() -> dict:
         "policyTypes": ["Egress"],
         "egress": [
             {
-                "to": [in_namespace(contracts.KUBE_SYSTEM, {"k8s-app": "kube-dns"})],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                "to": [in_namespace(contracts.KUBE_SYSTEM, contracts.KUBE_DNS_LABELS)],
+                "ports": [
+                    {"protocol": "UDP", "port": contracts.DNS_PORT},
+                    {"protocol": "TCP", "port": contracts.DNS_PORT},
+                ],
             }
         ],
     }
@@ -98,7 +66,7 @@ def api_server_egress(site: Site) -> dict:
     return {
         "podSelector": {},
         "policyTypes": ["Egress"],
-        "egress": [{"to": api_servers(site), "ports": _tcp(6443)}],
+        "egress": [{"to": api_servers(site), "ports": _tcp(contracts.API_SERVER_PORT)}],
     }
 
 
@@ -118,18 +86,18 @@ def namespace_policies(
         namespace: {"default-deny": default_deny(), "allow-dns": dns_egress()}
         for namespace in (*contracts.WORKLOAD_NAMESPACES, *contracts.SYSTEM_NAMESPACES)
     }
-    for namespace in API_CLIENTS:
+    for namespace in contracts.API_CLIENT_NAMESPACES:
         policies[namespace]["allow-api-server"] = api_server_egress(site)
-    for namespace, ports in WEBHOOK_PORTS.items():
+    for namespace, ports in contracts.WEBHOOK_PORTS.items():
         policies[namespace]["allow-webhooks-from-api-server"] = {
             "podSelector": {},
             "policyTypes": ["Ingress"],
             "ingress": [{"from": api_servers(site), "ports": _tcp(*ports)}],
         }
-    for namespace, ports in SCRAPE_PORTS.items():
+    for namespace, ports in contracts.METRICS_PORTS.items():
         if namespace == contracts.INFERENCE:
             continue  # each model's own policy admits the scrapes of its metrics port
-        pods = ENVOY_PROXY if namespace == contracts.GATEWAY else None
+        pods = contracts.METRICS_PODS.get(namespace)
         policies[namespace]["allow-metrics-scrapes"] = {
             "podSelector": {"matchLabels": pods} if pods else {},
             "policyTypes": ["Ingress"],
@@ -142,14 +110,16 @@ def namespace_policies(
         "policyTypes": ["Egress"],
         "egress": [
             {"to": [in_namespace(namespace)], "ports": _tcp(*ports)}
-            for namespace, ports in sorted(SCRAPE_PORTS.items())
+            for namespace, ports in sorted(contracts.METRICS_PORTS.items())
         ],
     }
-    policies[contracts.MONITORING]["allow-within-namespace"] = _within_namespace([9090])
+    policies[contracts.MONITORING]["allow-within-namespace"] = _within_namespace(
+        [contracts.PROMETHEUS_PORT]
+    )
     policies[contracts.MONITORING]["allow-api-server-to-adapter"] = {
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus-adapter"}},
+        "podSelector": {"matchLabels": contracts.METRICS_ADAPTER_LABELS},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": api_servers(site), "ports": _tcp(6443)}],
+        "ingress": [{"from": api_servers(site), "ports": _tcp(contracts.API_SERVER_PORT)}],
     }
     # MPI ranks of a job reach each other on ports they pick at run time.
     policies[contracts.TRAINING]["allow-within-namespace"] = _within_namespace(None)
@@ -177,34 +147,40 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
     clients = [*gateway.client_networks, *(p.network.node_cidr for p in peers)]
     proxy_egress = [
         {
-            "to": [in_namespace(contracts.INFERENCE, {"app.kubernetes.io/name": "triton"})],
-            "ports": _tcp(8000, 8001),
+            "to": [in_namespace(contracts.INFERENCE, contracts.TRITON_POD_LABELS)],
+            "ports": _tcp(contracts.TRITON_HTTP_PORT, contracts.TRITON_GRPC_PORT),
         },
-        {"to": _blocks(gateway.identity_provider.networks), "ports": _tcp(443)},
-        {"to": [{"podSelector": {"matchLabels": ENVOY_CONTROLLER}}], "ports": _tcp(ENVOY_XDS_PORT)},
+        {
+            "to": _blocks(gateway.identity_provider.networks),
+            "ports": _tcp(IDENTITY_PROVIDER_PORT),
+        },
+        {
+            "to": [{"podSelector": {"matchLabels": contracts.ENVOY_CONTROLLER_LABELS}}],
+            "ports": _tcp(contracts.ENVOY_XDS_PORT),
+        },
     ]
     if peers:
         proxy_egress.append(
             {
                 "to": _blocks(f"{p.load_balancer.gateway_address}/32" for p in peers),
-                "ports": _tcp(443),
+                "ports": _tcp(contracts.GATEWAY_HTTPS_PORT),
             }
         )
     return {
         "envoy-proxy": {
-            "podSelector": {"matchLabels": ENVOY_PROXY},
+            "podSelector": {"matchLabels": contracts.ENVOY_PROXY_LABELS},
             "policyTypes": ["Ingress", "Egress"],
             # Clients, and the other active sites' gateways failing over to this one.
-            "ingress": [{"from": _blocks(clients), "ports": _tcp(ENVOY_LISTENER_PORT)}],
+            "ingress": [{"from": _blocks(clients), "ports": _tcp(contracts.ENVOY_LISTENER_PORT)}],
             "egress": proxy_egress,
         },
         "envoy-gateway-controller": {
-            "podSelector": {"matchLabels": ENVOY_CONTROLLER},
+            "podSelector": {"matchLabels": contracts.ENVOY_CONTROLLER_LABELS},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    "from": [{"podSelector": {"matchLabels": ENVOY_PROXY}}],
-                    "ports": _tcp(ENVOY_XDS_PORT),
+                    "from": [{"podSelector": {"matchLabels": contracts.ENVOY_PROXY_LABELS}}],
+                    "ports": _tcp(contracts.ENVOY_XDS_PORT),
                 }
             ],
             "egress": api_server_egress(site)["egress"],

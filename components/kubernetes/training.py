@@ -26,10 +26,12 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
         "automountServiceAccountToken": False,
         # Training data stays in the site's region: its nodes only.
         "nodeSelector": {
-            "deepseek.bank/node-pool": "training",
-            "topology.kubernetes.io/region": region,
+            contracts.NODE_POOL_LABEL: contracts.TRAINING_POOL,
+            contracts.REGION_LABEL: region,
         },
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "tolerations": [
+            {"key": contracts.GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+        ],
     }
     worker_resources = {
         "nvidia.com/gpu": str(example.slots_per_worker),

@@ -77,7 +77,7 @@ def adapter_values(serving: Serving, mirrors: Mirrors) -> dict:
         },
         "prometheus": {
             "url": url if has_port else serving.prometheus_url,
-            "port": int(port) if has_port else 9090,
+            "port": int(port) if has_port else contracts.PROMETHEUS_PORT,
         },
         "rules": {"default": False, "custom": [adapter_rule()]},
         "priorityClassName": contracts.HIGH_PRIORITY,

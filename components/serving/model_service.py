@@ -13,14 +13,14 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.catalog import GPU_MODELS, MODELS, PRECISION_BYTES
 from components.config import Mirrors, Monitoring, Serving, Site
+from components.contracts import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
 from components.kubernetes.charts import mirror
 from components.kubernetes.local_path import checkov_skips
-from components.kubernetes.network_policies import ENVOY_PROXY, in_namespace
+from components.kubernetes.network_policies import in_namespace
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
 from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
 
-HTTP_PORT, GRPC_PORT, METRICS_PORT = 8000, 8001, 8002
 TRITON_UID = 10001
 """A UID no image user owns (checkov CKV_K8S_40): Triton's files under /opt/tritonserver are
 world-readable, everything it writes goes to /tmp, and fsGroup makes the weights readable."""
@@ -51,7 +51,7 @@ def _product_names(plan: ServingPlan) -> list[str]:
 
 def labels(plan: ServingPlan, track: str) -> dict[str, str]:
     return {
-        "app.kubernetes.io/name": "triton",
+        **contracts.TRITON_POD_LABELS,
         "app.kubernetes.io/instance": plan.deployment.name,
         "app.kubernetes.io/part-of": "deepseek-serving",
         "deepseek.bank/track": track,
@@ -104,7 +104,7 @@ def pod_template(
             "annotations": {
                 # Prometheus scrapes Triton's metrics (queue time feeds the autoscaler).
                 "prometheus.io/scrape": "true",
-                "prometheus.io/port": str(METRICS_PORT),
+                "prometheus.io/port": str(TRITON_METRICS_PORT),
                 "prometheus.io/path": "/metrics",
             },
         },
@@ -122,9 +122,9 @@ def pod_template(
             },
             # Data locality: the site's own region and inference pool, and the GPU product.
             "nodeSelector": {
-                "topology.kubernetes.io/region": site.region,
-                "deepseek.bank/node-pool": "inference",
-                "deepseek.bank/gpu-model": d.gpu_model,
+                contracts.REGION_LABEL: site.region,
+                contracts.NODE_POOL_LABEL: contracts.INFERENCE_POOL,
+                contracts.GPU_MODEL_LABEL: d.gpu_model,
             },
             "affinity": {
                 "nodeAffinity": {
@@ -133,7 +133,7 @@ def pod_template(
                             {
                                 "matchExpressions": [
                                     {
-                                        "key": "nvidia.com/gpu.product",
+                                        "key": contracts.GPU_PRODUCT_LABEL,
                                         "operator": "In",
                                         "values": _product_names(plan),
                                     }
@@ -145,9 +145,9 @@ def pod_template(
             },
             "tolerations": [
                 {
-                    "key": "nvidia.com/gpu",
+                    "key": contracts.GPU_TAINT_KEY,
                     "operator": "Equal",
-                    "value": "inference",
+                    "value": contracts.INFERENCE_POOL,
                     "effect": "NoSchedule",
                 }
             ],
@@ -203,14 +203,18 @@ def pod_template(
                         "--model-control-mode=none",
                         "--strict-readiness=true",
                         "--exit-on-error=true",
-                        f"--http-port={HTTP_PORT}",
-                        f"--grpc-port={GRPC_PORT}",
-                        f"--metrics-port={METRICS_PORT}",
+                        f"--http-port={TRITON_HTTP_PORT}",
+                        f"--grpc-port={TRITON_GRPC_PORT}",
+                        f"--metrics-port={TRITON_METRICS_PORT}",
                     ],
                     "ports": [
-                        {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
-                        {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
-                        {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+                        {"name": "http", "containerPort": TRITON_HTTP_PORT, "protocol": "TCP"},
+                        {"name": "grpc", "containerPort": TRITON_GRPC_PORT, "protocol": "TCP"},
+                        {
+                            "name": "metrics",
+                            "containerPort": TRITON_METRICS_PORT,
+                            "protocol": "TCP",
+                        },
                     ],
                     "env": [
                         # No model hub: weights come from the site's store only.
@@ -331,9 +335,14 @@ def service_spec(plan: ServingPlan, track: str) -> dict:
         "type": "ClusterIP",
         "selector": labels(plan, track),
         "ports": [
-            {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
-            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-            {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+            {"name": "http", "port": TRITON_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+            {"name": "grpc", "port": TRITON_GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            {
+                "name": "metrics",
+                "port": TRITON_METRICS_PORT,
+                "targetPort": "metrics",
+                "protocol": "TCP",
+            },
         ],
     }
 
@@ -346,7 +355,7 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
     return {
         "podSelector": {
             "matchLabels": {
-                "app.kubernetes.io/name": "triton",
+                **contracts.TRITON_POD_LABELS,
                 "app.kubernetes.io/instance": plan.deployment.name,
             }
         },
@@ -354,15 +363,15 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
         "ingress": [
             {
                 # The gateway's Envoy proxies only: nothing else reaches a model.
-                "from": [in_namespace(contracts.GATEWAY, ENVOY_PROXY)],
+                "from": [in_namespace(contracts.GATEWAY, contracts.ENVOY_PROXY_LABELS)],
                 "ports": [
-                    {"protocol": "TCP", "port": HTTP_PORT},
-                    {"protocol": "TCP", "port": GRPC_PORT},
+                    {"protocol": "TCP", "port": TRITON_HTTP_PORT},
+                    {"protocol": "TCP", "port": TRITON_GRPC_PORT},
                 ],
             },
             {
                 "from": [in_namespace(contracts.MONITORING)],
-                "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                "ports": [{"protocol": "TCP", "port": TRITON_METRICS_PORT}],
             },
         ],
         "egress": [

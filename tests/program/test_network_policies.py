@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components.kubernetes.network_policies import ENVOY_CONTROLLER, ENVOY_PROXY
+from components.contracts import ENVOY_CONTROLLER_LABELS, ENVOY_PROXY_LABELS
 from components.stack_config import validate_config
 from offline.reachability import Endpoint, Policy, matrix, namespace_labels
 from tests.unit.test_stack_config import _raw
@@ -27,8 +27,10 @@ ENDPOINTS = [
     Endpoint("control-plane", "10.10.0.11"),
     Endpoint("dc-b-node", "10.20.1.21"),
     Endpoint("dc-b-gateway", "10.20.0.200"),
-    Endpoint("envoy", "10.64.0.10", "gateway", {**ENVOY_PROXY, "app.kubernetes.io/name": "envoy"}),
-    Endpoint("eg-controller", "10.64.0.11", "gateway", dict(ENVOY_CONTROLLER)),
+    Endpoint(
+        "envoy", "10.64.0.10", "gateway", {**ENVOY_PROXY_LABELS, "app.kubernetes.io/name": "envoy"}
+    ),
+    Endpoint("eg-controller", "10.64.0.11", "gateway", dict(ENVOY_CONTROLLER_LABELS)),
     Endpoint("triton", "10.64.1.10", "inference", {**TRITON, "deepseek.bank/track": "stable"}),
     Endpoint(
         "triton-canary", "10.64.1.11", "inference", {**TRITON, "deepseek.bank/track": "canary"}
