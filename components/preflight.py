@@ -493,8 +493,8 @@ def _model_placements(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 yield ConfigIssue(
                     f"models[{m}]",
                     deployment.name,
-                    f"at site {site.name}: {problem.split(': use ')[0]}",
-                    _way_out(problem),
+                    f"at site {site.name}: {problem.message}",
+                    problem.remedy,
                 )
 
 
@@ -635,9 +635,3 @@ def _gateway_rules(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 "bgp mode needs the cluster's ASN and at least one router to peer with",
                 "set localAsn and peers (address, asn), or use mode: l2",
             )
-
-
-def _way_out(problem: str) -> str:
-    if ": use " in problem:
-        return "use " + problem.split(": use ", 1)[1]
-    return "change the precision, the GPU model or the parallelism"

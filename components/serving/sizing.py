@@ -109,58 +109,84 @@ def ways_out(p: Placement, gpus_per_host: int, hosts_available: int, rdma: bool)
     return [text for *_, text in sorted(options)]
 
 
+NO_FIT = "no precision of this model fits these GPUs: place it on larger GPUs"
+
+
+@dataclass(frozen=True)
+class SizingProblem:
+    """One reason a placement cannot work, kept apart from what to do about it."""
+
+    message: str
+    """What cannot work, with the numbers."""
+    fix: str
+    """What to change when `ways_out` is empty."""
+    ways_out: tuple[str, ...] = ()
+    """Placements of the same model on the same GPU model that run and fit, best first."""
+
+    @property
+    def remedy(self) -> str:
+        """The two best ways out, or `fix` when there is none."""
+        return f"use {' or '.join(self.ways_out[:2])}" if self.ways_out else self.fix
+
+
 def check_placement(
     p: Placement,
     gpus_per_host: int,
     hosts_available: int,
     rdma: bool,
     suggest_multi_host: bool = True,
-) -> list[str]:
-    """Every reason the placement cannot work, each with the numbers and a way out (across
+) -> list[SizingProblem]:
+    """Every reason the placement cannot work, each with the numbers and its ways out (across
     hosts too, unless `suggest_multi_host` is off because the caller cannot deploy that)."""
     problems = []
     model, gpu = MODELS[p.model], GPU_MODELS[p.gpu_model]
-    alternatives = ways_out(p, gpus_per_host, hosts_available, rdma and suggest_multi_host)
-    out = (
-        f"use {' or '.join(alternatives[:2])}"
-        if alternatives
-        else ("no precision of this model fits these GPUs: place it on larger GPUs")
-    )
+    alternatives = tuple(ways_out(p, gpus_per_host, hosts_available, rdma and suggest_multi_host))
+
+    def problem(message: str, fix: str = NO_FIT) -> None:
+        problems.append(SizingProblem(message, fix, alternatives))
+
     if p.precision not in model.precisions:
-        problems.append(
+        problem(
             f"{p.model} is not served in {p.precision} (published {model.published}; "
             f"served in {', '.join(model.precisions)})"
         )
     elif not runs_on(p.precision, p.gpu_model):
         need = ".".join(map(str, MIN_COMPUTE_CAPABILITY[p.precision]))
-        problems.append(
+        problem(
             f"{p.model} in {p.precision} needs compute capability {need}+; "
-            f"{p.gpu_model} is {_cc(p.gpu_model)}: {out}"
+            f"{p.gpu_model} is {_cc(p.gpu_model)}"
         )
     tp = p.tensor_parallel
     if tp < 1 or tp & (tp - 1):
-        problems.append(f"tensor parallel degree {tp} is not a power of two")
+        problem(
+            f"tensor parallel degree {tp} is not a power of two",
+            "use a tensor parallel degree of 1, 2, 4, 8 or 16",
+        )
     elif tp > gpus_per_host:
-        problems.append(
-            f"tensor parallel degree {tp} exceeds the {gpus_per_host} {gpu.name} "
-            "GPUs of one host; span hosts with pipeline parallelism instead"
+        problem(
+            f"tensor parallel degree {tp} exceeds the {gpus_per_host} {gpu.name} GPUs of one host",
+            "span hosts with pipeline parallelism instead"
+            if suggest_multi_host
+            else f"use a tensor parallel degree of at most {gpus_per_host}",
         )
     if p.hosts > 1 and not rdma:
-        problems.append(
+        problem(
             f"{p.hosts} hosts per replica need RDMA between them, and the "
-            f"{p.gpu_model} hosts declare none"
+            f"{p.gpu_model} hosts declare none",
+            "declare the RDMA NICs of those hosts, or place a replica on one host",
         )
     if p.hosts > hosts_available:
-        problems.append(
-            f"{p.hosts} hosts per replica, but the site has {hosts_available} with {p.gpu_model}"
+        problem(
+            f"{p.hosts} hosts per replica, but the site has {hosts_available} with {p.gpu_model}",
+            f"add {p.gpu_model} hosts, or span at most {hosts_available}",
         )
     if not problems:
         fit = memory_fit(p)
         if not fit.fits:
-            problems.append(
+            problem(
                 f"{p.model} in {p.precision} needs {fit.needed_gib:.0f} GiB (weights "
                 f"{fit.weights_gib:.0f} + KV cache {fit.kv_cache_gib:.0f} + overhead) but "
                 f"{tp * p.hosts}×{_unit(p)} at {p.gpu_memory_utilization:.0%} give "
-                f"{fit.available_gib:.0f} GiB: {out}"
+                f"{fit.available_gib:.0f} GiB"
             )
     return problems
