@@ -885,6 +885,57 @@ def test_a_failed_kubeadm_step_prints_no_secret_and_keeps_its_output_in_a_root_o
     harness.stop(sandbox)
 
 
+def installed(sandbox: Sandbox, package: str) -> tuple[str, str]:
+    """(version, selection) of a package in the sandboxed host's dpkg database."""
+    for line in sandbox.path("/var/lib/standin/dpkg/status").read_text().splitlines():
+        fields = line.split("\t")
+        if fields[0] == package:
+            return fields[1], fields[3]
+    raise AssertionError(f"{package} is not installed")
+
+
+def test_a_changed_package_pin_is_applied(harness):
+    """`nvidia.containerToolkitPackage: nvidia-container-toolkit=1.17.3-1`, then another
+    version: the installed version follows the pin, up or down, held or not."""
+    case = BY_ID["nvidia-stack"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    environment = case.environment(harness.graph)
+    toolkit = environment["TOOLKIT_PACKAGE"].split("=")[0]
+
+    def pinned(version: str) -> Run:
+        return harness.settle(
+            sandbox,
+            case,
+            sandbox_run(
+                harness, sandbox, {**environment, "TOOLKIT_PACKAGE": f"{toolkit}={version}"}
+            ),
+        )
+
+    assert pinned("1.17.3-1").ok and installed(sandbox, toolkit)[0] == "1.17.3-1"
+    upgraded = pinned("1.17.4-1")
+    assert upgraded.result["changed"] is True, upgraded.explain()
+    assert installed(sandbox, toolkit)[0] == "1.17.4-1"
+    assert pinned("1.17.4-1").result["changed"] is False
+    # Held (by a person, or an earlier tool), and pinned back to the older version.
+    sandbox.exec("sudo", "apt-mark", "hold", toolkit)
+    downgraded = pinned("1.17.3-1")
+    assert downgraded.result["changed"] is True, downgraded.explain()
+    assert installed(sandbox, toolkit) == ("1.17.3-1", "hold")
+    (install,) = [c for c in downgraded.calls if c.argv[:1] == ("install",)]
+    assert {"--allow-downgrades", "--allow-change-held-packages"} <= set(install.argv)
+    assert pinned("1.17.3-1").result["changed"] is False
+    harness.stop(sandbox)
+
+
+def sandbox_run(harness: Harness, sandbox: Sandbox, environment: dict[str, str]) -> Run:
+    """A run of nvidia-stack with these inputs, checked as Harness.run checks one."""
+    run = sandbox.run("nvidia-stack", environment)
+    assert not run.invalid_utf8()
+    assert run.ok, run.explain()
+    assert_changed_is_honest(run)
+    return run
+
+
 def _cmdline(process: Path) -> str:
     try:
         return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

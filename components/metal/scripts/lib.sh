@@ -52,16 +52,37 @@ write_if_changed() {
   rm -f "${staged}"
 }
 
-# apt_install PACKAGE...: installs those not yet installed, from the configured sources only.
+# apt_install PACKAGE[=VERSION]...: installs, from the configured sources only, each package
+# that is not installed, and each one pinned to a VERSION (apt's `=VERSION`, where `*` may
+# stand for any part) other than the installed one. Such a pin may ask for an older version
+# (--allow-downgrades: the pin names the version wanted), and may change a package held
+# against upgrades (--allow-change-held-packages, only then); the hold stays.
 apt_install() {
-  local package missing=()
+  local package name state installed want=() downgrades=() held=()
   for package in "$@"; do
-    if ! dpkg-query -W -f='${Status}' "${package%%=*}" 2>/dev/null | grep -q 'install ok installed'; then
-      missing+=("${package}")
+    name=${package%%=*}
+    state=$(dpkg-query -W -f='${Status}\t${Version}' "${name}" 2>/dev/null || true)
+    installed=${state#*$'\t'}
+    state=${state%%$'\t'*}
+    if [[ "${state}" != "install ok installed" && "${state}" != "hold ok installed" ]]; then
+      want+=("${package}")
+    elif [[ "${package}" == *=* ]]; then
+      # shellcheck disable=SC2053 # the pin is a pattern, as apt reads it
+      if [[ "${installed}" == ${package#*=} ]]; then
+        continue
+      fi
+      want+=("${package}")
+      downgrades=(--allow-downgrades)
+    else
+      continue
+    fi
+    if [[ "${state}" == hold\ * ]]; then
+      held=(--allow-change-held-packages)
     fi
   done
-  if ((${#missing[@]})); then
-    tool_output env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  if ((${#want[@]})); then
+    tool_output env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      "${downgrades[@]}" "${held[@]}" "${want[@]}"
     note_change
   fi
 }
@@ -130,9 +151,11 @@ install_kubernetes() {
 deb ${repo} /
 LIST
   apt_update_when_sources_changed
-  local package
+  local package state
   for package in kubelet kubeadm kubectl; do
-    if [[ "$(dpkg-query -W -f='${Status} ${Version}' "${package}" 2>/dev/null)" != "install ok installed ${version}"-* ]]; then
+    # Held (as this function leaves them), dpkg reports "hold ok installed".
+    state=$(dpkg-query -W -f='${Status} ${Version}' "${package}" 2>/dev/null || true)
+    if [[ "${state}" != "install ok installed ${version}-"* && "${state}" != "hold ok installed ${version}-"* ]]; then
       apt-mark unhold "${package}" >/dev/null 2>&1 || true
       tool_output env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends --allow-change-held-packages "${package}=${version}-*"
