@@ -936,6 +936,36 @@ def sandbox_run(harness: Harness, sandbox: Sandbox, environment: dict[str, str])
     return run
 
 
+def test_preflight_removes_only_what_it_made(harness):
+    """Its clean-up removes the fio file and the folders it created if they are empty, never
+    what else appeared in them during the run (a file system automounted there)."""
+    case = BY_ID["preflight"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    directory = "/var/lib/deepseek-preflight-new/disk"
+    sandbox.set_hook(
+        "fio",
+        "before",
+        'for a in "$@"; do [[ $a == --filename=* ]] && dir=$(dirname "${a#--filename=}"); done\n'
+        'mkdir -p "${dir}/automount" && echo data >"${dir}/automount/volume.txt"\n',
+    )
+    run = sandbox.run(
+        "preflight",
+        {**case.environment(harness.graph), "PREFLIGHT_DIR": directory, "PEER_ADDRESS": ""},
+    )
+    assert run.ok, run.explain()
+    assert sandbox.path(f"{directory}/automount/volume.txt").read_text() == "data\n"
+    assert not sandbox.path(f"{directory}/fio-preflight.dat").exists()
+    # Without anything appearing, it leaves no folder behind (the clean run's host: unchanged).
+    sandbox.set_hook("fio", "before", None)
+    sandbox.exec("rm", "-r", "/var/lib/deepseek-preflight-new")
+    again = sandbox.run(
+        "preflight",
+        {**case.environment(harness.graph), "PREFLIGHT_DIR": directory, "PEER_ADDRESS": ""},
+    )
+    assert again.ok and not again.host_changed, "\n".join(again.changes())
+    harness.stop(sandbox)
+
+
 def _cmdline(process: Path) -> str:
     try:
         return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

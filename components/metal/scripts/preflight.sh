@@ -33,17 +33,28 @@ if [[ "${COUNT_PCI_GPUS}" == true ]]; then
   need lspci
 fi
 
-# The run leaves nothing behind: neither the fio file nor the folders it had to create.
-created=""
+# The run leaves nothing behind: neither the fio file nor the folders it had to create. It
+# removes only what it made itself: the files it wrote (by name, never a whole tree) and the
+# folders it created while they are empty, so whatever appeared in them meanwhile (a file
+# system automounted there, another's files) stays, and so do they.
+created=() # deepest first
 missing=${PREFLIGHT_DIR}
-while [[ ! -e "${missing}" ]]; do
-  created=${missing}
+while [[ ! -e "${missing}" && ! -L "${missing}" ]]; do
+  created+=("${missing}")
   missing=$(dirname "${missing}")
 done
-mkdir -p "${PREFLIGHT_DIR}"
 test_file="${PREFLIGHT_DIR}/fio-preflight.dat"
 outputs=$(mktemp -d)
-trap 'rm -rf "${test_file}" "${outputs}" ${created:+"${created}"}' EXIT
+clean_up() {
+  local directory
+  rm -f "${test_file}" "${outputs}/fio" "${outputs}/iperf3" "${outputs}/lspci" || true
+  rmdir "${outputs}" 2>/dev/null || true
+  for directory in "${created[@]}"; do
+    rmdir "${directory}" 2>/dev/null || break
+  done
+}
+trap clean_up EXIT
+mkdir -p "${PREFLIGHT_DIR}"
 fio --name=preflight --filename="${test_file}" \
   --rw=randrw --rwmixread=70 --bs=4k --size="${FIO_SIZE_MIB}M" \
   --runtime="${FIO_RUNTIME_SECONDS}" --time_based \
