@@ -25,7 +25,7 @@ from components.gateway.load_balancer import MetalLb, MetalLbArgs
 from components.gateway.routes import ModelRoutes, ModelRoutesArgs
 from components.inventory import api_endpoint, gpu_inventory, site_summary
 from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
-from components.kubernetes.cluster import ClusterArgs, KubernetesCluster
+from components.kubernetes.cluster import ClusterArgs, ClusterNode, KubernetesCluster
 from components.kubernetes.cni import Calico, CalicoArgs
 from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
@@ -115,7 +115,16 @@ class Site(pulumi.ComponentResource):
         self.hosts = self._hosts(name, args, command_provider)
         self.cluster = KubernetesCluster(
             f"{name}-cluster",
-            ClusterArgs(spec, args.kubernetes, args.mirrors, self.hosts, command_provider),
+            ClusterArgs(
+                spec,
+                args.kubernetes,
+                args.mirrors,
+                {
+                    host_name: ClusterNode(host.connection, host.ready, host.last_step)
+                    for host_name, host in self.hosts.items()
+                },
+                command_provider,
+            ),
             pulumi.ResourceOptions(parent=self),
         )
         self._addons(name, args, self.cluster)

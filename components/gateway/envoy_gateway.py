@@ -18,10 +18,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import Gateway, Mirrors, Site
 from components.gateway.certificates import CA_BUNDLE, ISSUER
 from components.gateway.load_balancer import POOL
-from components.kubernetes.charts import mirror, mirrored_release
 
 GATEWAY_CLASS = "deepseek"
 GATEWAY = "deepseek"

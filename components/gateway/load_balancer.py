@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import Gateway, LoadBalancer, Mirrors
-from components.kubernetes.charts import mirror, mirrored_release
 
 POOL = "gateway"
 

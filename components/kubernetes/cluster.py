@@ -8,11 +8,11 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+from pulumi_command import remote
 
 from components.config import Kubernetes, Mirrors, Site
 from components.inventory import api_endpoint
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
-from components.metal.host import BareMetalHost
 from components.metal.remote_script import StepFailed, read_result, run_script, with_secrets
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -37,6 +37,19 @@ def read_ca_cert_hash(stdout: str | None, where: str) -> str:
 
 
 @dataclass(frozen=True)
+class ClusterNode:
+    """What the cluster needs of a brought-up host (the metal layer builds them): how to
+    reach it, and when it is ready to join."""
+
+    connection: remote.ConnectionArgs
+    """SSH to the host (pinned host key, the deploy key as a secret)."""
+    ready: pulumi.Output[str]
+    """Resolves only once the host passed its preflight (and GPU check) and is configured."""
+    last_step: pulumi.Resource
+    """The host's final configuration step, for explicit `depends_on`."""
+
+
+@dataclass(frozen=True)
 class ClusterArgs:
     """Inputs of a `KubernetesCluster`."""
 
@@ -46,7 +59,7 @@ class ClusterArgs:
     """Pinned versions."""
     mirrors: Mirrors
     """Where images and packages come from."""
-    hosts: dict[str, BareMetalHost]
+    hosts: dict[str, ClusterNode]
     """The site's brought-up hosts, by name."""
     command_provider: pulumi.ProviderResource
     """The site's SSH provider."""

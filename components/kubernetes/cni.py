@@ -7,8 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import Kubernetes, Mirrors, Site
-from components.kubernetes.charts import mirror, mirrored_release
 
 
 @dataclass(frozen=True)

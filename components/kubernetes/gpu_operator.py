@@ -8,8 +8,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import GpuSharing, Kubernetes, Mirrors, Nvidia
-from components.kubernetes.charts import mirror, mirrored_release
 
 SHARING_CONFIG_MAP = "device-plugin-sharing"
 

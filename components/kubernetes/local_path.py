@@ -8,22 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import checkov_skips, mirror
 from components.config import Kubernetes, Mirrors, Site
-from components.kubernetes.charts import mirror
-from components.kubernetes.network_policies import api_servers
+from components.network_policy import api_servers
 
 APP = "local-path-provisioner"
 DATA_DIR = "/var/lib/deepseek/local-path"
-
-
-def checkov_skips(*checks: tuple[str, str]) -> dict[str, str]:
-    """checkov skip annotations for a resource's own metadata; reasons may not contain '='."""
-    for check, reason in checks:
-        assert "=" not in reason, f"checkov cannot parse '=' in the reason for {check}"
-    return {
-        f"checkov.io/skip{i}": f"{check}={reason}"
-        for i, (check, reason) in enumerate(checks, start=1)
-    }
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,9 @@
 """Egress control (the guide's 出口流量管控): every namespace denies all traffic in both
-directions, then allows what its workloads need, by name. Pure functions build the specs;
-`NamespaceIsolation` registers them.
+directions, then allows what its workloads need, by name. Pure functions build the specs
+(from the shared blocks of `components.network_policy`); `NamespaceIsolation` registers them.
 
-Calico enforces NetworkPolicy after a Service's DNAT, so a pod reaching the API server
-through the `kubernetes` Service is seen going to a control-plane node on 6443, and a
-webhook call from the API server comes from a node address (the API server runs on the host
-network). Ingress from outside the cluster is matched on the client's own address: the
-gateway's Service keeps it (externalTrafficPolicy: Local)."""
+Ingress from outside the cluster is matched on the client's own address: the gateway's
+Service keeps it (externalTrafficPolicy: Local)."""
 
 from dataclasses import dataclass
 
@@ -15,59 +12,19 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.config import Gateway, Site
+from components.network_policy import (
+    api_server_egress,
+    api_servers,
+    default_deny,
+    dns_egress,
+    in_namespace,
+    ip_blocks,
+    tcp,
+    within_namespace,
+)
 
 IDENTITY_PROVIDER_PORT = 443
 """The IdP's JWKS endpoint, which the gateway's proxies fetch keys from (HTTPS)."""
-
-
-def _tcp(*ports: int) -> list[dict]:
-    return [{"protocol": "TCP", "port": port} for port in ports]
-
-
-def in_namespace(namespace: str, pods: dict[str, str] | None = None) -> dict:
-    peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-    if pods:
-        peer["podSelector"] = {"matchLabels": pods}
-    return peer
-
-
-def _blocks(cidrs) -> list[dict]:
-    return [{"ipBlock": {"cidr": str(cidr)}} for cidr in cidrs]
-
-
-def default_deny() -> dict:
-    return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-
-
-def dns_egress() -> dict:
-    return {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [in_namespace(contracts.KUBE_SYSTEM, contracts.KUBE_DNS_LABELS)],
-                "ports": [
-                    {"protocol": "UDP", "port": contracts.DNS_PORT},
-                    {"protocol": "TCP", "port": contracts.DNS_PORT},
-                ],
-            }
-        ],
-    }
-
-
-def api_servers(site: Site) -> list[dict]:
-    """The API server's addresses: the control-plane hosts and the VIP. Webhook and
-    aggregated-API calls come from the control-plane hosts too."""
-    control_planes = [f"{h.address}/32" for h in site.hosts_with_role("control-plane")]
-    return _blocks([*control_planes, f"{site.network.api_vip}/32"])
-
-
-def api_server_egress(site: Site) -> dict:
-    return {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [{"to": api_servers(site), "ports": _tcp(contracts.API_SERVER_PORT)}],
-    }
 
 
 def peer_gateways(site: Site, sites: list[Site]) -> list[Site]:
@@ -92,7 +49,7 @@ def namespace_policies(
         policies[namespace]["allow-webhooks-from-api-server"] = {
             "podSelector": {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": api_servers(site), "ports": _tcp(*ports)}],
+            "ingress": [{"from": api_servers(site), "ports": tcp(*ports)}],
         }
     for namespace, ports in contracts.METRICS_PORTS.items():
         if namespace == contracts.INFERENCE:
@@ -101,7 +58,7 @@ def namespace_policies(
         policies[namespace]["allow-metrics-scrapes"] = {
             "podSelector": {"matchLabels": pods} if pods else {},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [in_namespace(contracts.MONITORING)], "ports": _tcp(*ports)}],
+            "ingress": [{"from": [in_namespace(contracts.MONITORING)], "ports": tcp(*ports)}],
         }
     # Monitoring scrapes the namespaces above; the metrics adapter answers the API server
     # and asks Prometheus, both inside the namespace.
@@ -109,37 +66,23 @@ def namespace_policies(
         "podSelector": {},
         "policyTypes": ["Egress"],
         "egress": [
-            {"to": [in_namespace(namespace)], "ports": _tcp(*ports)}
+            {"to": [in_namespace(namespace)], "ports": tcp(*ports)}
             for namespace, ports in sorted(contracts.METRICS_PORTS.items())
         ],
     }
-    policies[contracts.MONITORING]["allow-within-namespace"] = _within_namespace(
+    policies[contracts.MONITORING]["allow-within-namespace"] = within_namespace(
         [contracts.PROMETHEUS_PORT]
     )
     policies[contracts.MONITORING]["allow-api-server-to-adapter"] = {
         "podSelector": {"matchLabels": contracts.METRICS_ADAPTER_LABELS},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": api_servers(site), "ports": _tcp(contracts.API_SERVER_PORT)}],
+        "ingress": [{"from": api_servers(site), "ports": tcp(contracts.API_SERVER_PORT)}],
     }
     # MPI ranks of a job reach each other on ports they pick at run time.
-    policies[contracts.TRAINING]["allow-within-namespace"] = _within_namespace(None)
+    policies[contracts.TRAINING]["allow-within-namespace"] = within_namespace(None)
     if gateway is not None:
         policies[contracts.GATEWAY].update(_gateway_policies(site, sites, gateway))
     return policies
-
-
-def _within_namespace(ports: list[int] | None) -> dict:
-    rule: dict = {"podSelector": {}}
-    ingress: dict = {"from": [rule]}
-    egress: dict = {"to": [rule]}
-    if ports:
-        ingress["ports"] = egress["ports"] = _tcp(*ports)
-    return {
-        "podSelector": {},
-        "policyTypes": ["Ingress", "Egress"],
-        "ingress": [ingress],
-        "egress": [egress],
-    }
 
 
 def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[str, dict]:
@@ -148,22 +91,22 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
     proxy_egress = [
         {
             "to": [in_namespace(contracts.INFERENCE, contracts.TRITON_POD_LABELS)],
-            "ports": _tcp(contracts.TRITON_HTTP_PORT, contracts.TRITON_GRPC_PORT),
+            "ports": tcp(contracts.TRITON_HTTP_PORT, contracts.TRITON_GRPC_PORT),
         },
         {
-            "to": _blocks(gateway.identity_provider.networks),
-            "ports": _tcp(IDENTITY_PROVIDER_PORT),
+            "to": ip_blocks(gateway.identity_provider.networks),
+            "ports": tcp(IDENTITY_PROVIDER_PORT),
         },
         {
             "to": [{"podSelector": {"matchLabels": contracts.ENVOY_CONTROLLER_LABELS}}],
-            "ports": _tcp(contracts.ENVOY_XDS_PORT),
+            "ports": tcp(contracts.ENVOY_XDS_PORT),
         },
     ]
     if peers:
         proxy_egress.append(
             {
-                "to": _blocks(f"{p.load_balancer.gateway_address}/32" for p in peers),
-                "ports": _tcp(contracts.GATEWAY_HTTPS_PORT),
+                "to": ip_blocks(f"{p.load_balancer.gateway_address}/32" for p in peers),
+                "ports": tcp(contracts.GATEWAY_HTTPS_PORT),
             }
         )
     return {
@@ -171,7 +114,7 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
             "podSelector": {"matchLabels": contracts.ENVOY_PROXY_LABELS},
             "policyTypes": ["Ingress", "Egress"],
             # Clients, and the other active sites' gateways failing over to this one.
-            "ingress": [{"from": _blocks(clients), "ports": _tcp(contracts.ENVOY_LISTENER_PORT)}],
+            "ingress": [{"from": ip_blocks(clients), "ports": tcp(contracts.ENVOY_LISTENER_PORT)}],
             "egress": proxy_egress,
         },
         "envoy-gateway-controller": {
@@ -180,7 +123,7 @@ def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[s
             "ingress": [
                 {
                     "from": [{"podSelector": {"matchLabels": contracts.ENVOY_PROXY_LABELS}}],
-                    "ports": _tcp(contracts.ENVOY_XDS_PORT),
+                    "ports": tcp(contracts.ENVOY_XDS_PORT),
                 }
             ],
             "egress": api_server_egress(site)["egress"],

@@ -7,8 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import Kubernetes, Mirrors
-from components.kubernetes.charts import mirror, mirrored_release
 
 
 def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:

@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
+from components.charts import mirror, mirrored_release
 from components.config import Mirrors, Monitoring, Serving
-from components.kubernetes.charts import mirror, mirrored_release
 from components.serving.capacity import ServingPlan
 
 QUEUE_TIME_METRIC = "avg_time_queue_us"

@@ -12,11 +12,10 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.catalog import GPU_MODELS, MODELS, PRECISION_BYTES
+from components.charts import checkov_skips, mirror
 from components.config import Mirrors, Monitoring, Serving, Site
 from components.contracts import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
-from components.kubernetes.charts import mirror
-from components.kubernetes.local_path import checkov_skips
-from components.kubernetes.network_policies import in_namespace
+from components.network_policy import in_namespace
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
 from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path

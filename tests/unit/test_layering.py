@@ -1,0 +1,63 @@
+"""Imports run one way (ARCHITECTURE.md, Layout): facts and config ← shared helpers ← a layer's
+modules ← site ← platform. A layer never imports another layer: what one layer gives another
+travels as an Output through Args, and what both must agree on (names, labels, ports) lives in
+`contracts.py`. Read from the source, so a new import that crosses a seam fails here."""
+
+import ast
+from pathlib import Path
+
+COMPONENTS = Path(__file__).resolve().parents[2] / "components"
+LAYERS = sorted(p.name for p in COMPONENTS.iterdir() if (p / "__init__.py").exists())
+FACTS = {"contracts", "catalog"}
+"""Import nothing of the project but each other (catalog and contracts: nothing at all)."""
+SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan"}
+"""What any layer may import: facts, config, the plan and the helpers outside every layer."""
+CROSSINGS_FOR_NOW = {("kubernetes", "components.metal.remote_script")}
+"""The SSH step runner still lives in metal (it moves out of every layer with step C3 of
+issue 12); the cluster's kubeadm steps run through it."""
+
+
+def _imports(path: Path) -> set[str]:
+    """Every `components...` module the file imports, at any depth of the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "components":
+                found |= {f"components.{alias.name}" for alias in node.names}
+            elif node.module.startswith("components."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("components.")}
+    return found
+
+
+def _top(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_there_are_layers_to_check():
+    assert {"metal", "kubernetes", "serving", "gateway"} <= set(LAYERS)
+
+
+def test_no_layer_imports_another_layer_or_the_spine():
+    crossings = []
+    for layer in LAYERS:
+        for path in sorted((COMPONENTS / layer).rglob("*.py")):
+            for module in sorted(_imports(path)):
+                top = _top(module)
+                if top == layer or top in SHARED or (layer, module) in CROSSINGS_FOR_NOW:
+                    continue
+                crossings.append(f"{path.relative_to(COMPONENTS.parent)} imports {module}")
+    assert crossings == []
+
+
+def test_facts_import_nothing_of_the_project():
+    for name in sorted(FACTS):
+        assert _imports(COMPONENTS / f"{name}.py") == set(), name
+
+
+def test_shared_helpers_import_only_facts_and_config():
+    for name in sorted(SHARED - FACTS - {"plan"}):
+        path = COMPONENTS / f"{name}.py"
+        if path.exists():
+            assert {_top(m) for m in _imports(path)} <= FACTS | {"config"}, name
