@@ -7,7 +7,13 @@ import ast
 from pathlib import Path
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
-LAYERS = sorted(p.name for p in COMPONENTS.iterdir() if (p / "__init__.py").exists())
+NOT_LAYERS = {"config", "validation"}
+"""Packages below every layer: the config models and the checks across them."""
+LAYERS = sorted(
+    p.name
+    for p in COMPONENTS.iterdir()
+    if (p / "__init__.py").exists() and p.name not in NOT_LAYERS
+)
 FACTS = {"contracts", "catalog"}
 """Import nothing of the project but each other (catalog and contracts: nothing at all)."""
 SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan"}
