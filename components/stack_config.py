@@ -2,11 +2,11 @@
 
 `validate_config` is pure (a dict in, a `PlatformConfig` or a `ConfigError` out) so tests can
 call it directly; `load_stack_config` adds what needs the Pulumi runtime: secrets and the
-list of keys actually set.
+list of keys actually set. (`PlatformSecrets` lives in `components.config`; it is
+re-exported here for the components that import it from this module.)
 """
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -20,6 +20,7 @@ from components.config import (
     SECRET_KEYS_FOR_GATEWAY,
     SECRET_KEYS_FOR_MODELS,
     PlatformConfig,
+    PlatformSecrets,
 )
 from components.preflight import (
     ConfigError,
@@ -61,15 +62,14 @@ _MISPLACED = {
     "network": "a network outside any site: each site has its own (sites[i].network)",
 }
 
-
-@dataclass(frozen=True)
-class PlatformSecrets:
-    """Secret config, kept as Pulumi secrets. Never put these on a component's props."""
-
-    ssh_private_key: pulumi.Output[str]
-    model_store_access_key_id: pulumi.Output[str] | None = None
-    model_store_secret_access_key: pulumi.Output[str] | None = None
-    gateway_ca_private_key: pulumi.Output[str] | None = None
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "PlatformSecrets",
+    "issues_from_validation_error",
+    "load_stack_config",
+    "validate_config",
+]
 
 
 def _path(loc: tuple[Any, ...]) -> str:
