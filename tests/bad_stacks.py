@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-CASES_DIR = Path(__file__).resolve().parent / "bad_configs"
+from tests.paths import PROJECT_DIR
+
+CASES_DIR = PROJECT_DIR / "tests" / "bad_configs"
 PROJECT = "deepseek-onprem"
 
 

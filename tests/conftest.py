@@ -1,17 +1,11 @@
 """Shared fixtures: the recorded graph of a stack, evaluated once per test session."""
 
 import functools
-import sys
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-if str(PROJECT_DIR) not in sys.path:
-    sys.path.insert(0, str(PROJECT_DIR))
-
-from offline.evaluate import evaluate  # noqa: E402
-from offline.graph import Graph  # noqa: E402
+from offline.evaluate import evaluate
+from offline.graph import Graph
 
 
 @functools.cache

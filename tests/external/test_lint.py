@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 
 def test_ruff_is_clean():

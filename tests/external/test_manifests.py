@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from offline.manifests import is_plain_manifest, write_manifests
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 # Custom resources: their schemas come with the operators' CRDs, not with Kubernetes.
 CRD_KINDS = {

@@ -5,7 +5,7 @@ import json
 import subprocess
 
 from components.serving.triton import config_pbtxt
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 from tests.unit.test_triton import prod_models
 
 PYTHON = PROJECT_DIR / ".venv-validators" / "bin" / "python"

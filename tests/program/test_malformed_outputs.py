@@ -5,7 +5,6 @@ traceback, and no other host is held back."""
 
 import json
 import re
-from pathlib import Path
 
 import pulumi
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from components.metal.remote_script import StepFailed
 from offline.evaluate import record
 from offline.hardware import HardwareFaults, nvidia_smi_csv, topology_matrix
+from tests.paths import SHARED_FIXTURES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "diagnostics"
+SHARED = SHARED_FIXTURES / "diagnostics"
 HOST = "deepseek:metal:Host"
 COMMAND = "command:remote:Command"
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from offline.evaluate import evaluate
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 STACK_URN = "urn:pulumi:prod::deepseek-onprem::pulumi:pulumi:Stack::deepseek-onprem-prod"
 

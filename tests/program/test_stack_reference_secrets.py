@@ -5,7 +5,7 @@ shows it as "[secret]", never in plain text."""
 from pathlib import Path
 
 from offline.evaluate import record
-from offline.stack_files import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 _READER = """
 import runpy

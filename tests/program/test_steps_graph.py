@@ -21,7 +21,7 @@ from components.metal.steps import (
 )
 from offline.evaluate import record
 from offline.recorder import PlatformMocks
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 COMMAND = "command:remote:Command"
 

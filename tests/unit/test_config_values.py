@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from components.config import SECRET_KEYS, Host, Mirrors, parse_url
 from components.preflight import ConfigError
 from components.stack_config import validate_config
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 MIRRORS = {
     "internalDomains": ["bank.internal"],
@@ -334,6 +334,7 @@ def test_the_largest_accepted_numbers_keep_the_estimate_finite():
     """The bounds are low enough for the arithmetic: at every upper bound the estimate is a
     number (round() of an infinity would raise OverflowError)."""
     from components.cost import stack_cost
+    from components.plan import make_plan
 
     raw = _raw("prod")
     raw["cost"] = {
@@ -346,7 +347,7 @@ def test_the_largest_accepted_numbers_keep_the_estimate_finite():
         "amortizationYears": 1,
     }
     config = validate_config(raw, "prod")
-    cost = stack_cost(config.sites, config.cost, config.models, config.kubernetes)
+    cost = stack_cost(make_plan(config), config.cost)
     assert isinstance(cost["totalPerMonth"], int) and cost["totalPerMonth"] > 10**12
 
 

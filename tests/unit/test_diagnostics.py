@@ -1,7 +1,5 @@
 """Preflight parsers on real tool output (../shared/fixtures) and the checks built on them."""
 
-from pathlib import Path
-
 import pytest
 
 from components.metal.diagnostics import (
@@ -19,9 +17,10 @@ from components.metal.diagnostics import (
     parse_pci_gpus,
 )
 from components.metal.steps import format_result, parse_result
+from tests.paths import LOCAL_FIXTURES, SHARED_FIXTURES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "diagnostics"
-LOCAL = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = SHARED_FIXTURES / "diagnostics"
+LOCAL = LOCAL_FIXTURES
 
 
 def shared(name: str) -> str:

@@ -12,7 +12,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -36,9 +35,10 @@ from components.metal.diagnostics import (
     parse_iperf3,
     parse_pci_gpus,
 )
+from tests.paths import LOCAL_FIXTURES, SHARED_FIXTURES
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "diagnostics"
-LOCAL = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = SHARED_FIXTURES / "diagnostics"
+LOCAL = LOCAL_FIXTURES
 
 
 def shared(name: str) -> str:

@@ -12,7 +12,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policies"))
 

@@ -10,7 +10,8 @@ import yaml
 from components.config import SECRET_KEYS
 from components.preflight import ConfigError, check_inventory
 from components.stack_config import validate_config
-from tests.bad_stacks import PROJECT_DIR, case_names, load_case, write_bad_project
+from tests.bad_stacks import case_names, load_case, write_bad_project
+from tests.paths import PROJECT_DIR
 
 
 def _raw(stack: str) -> dict:

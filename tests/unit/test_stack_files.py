@@ -16,7 +16,7 @@ from offline.stack_files import (
     StackFileError,
     read_stack_config,
 )
-from tests.bad_stacks import PROJECT_DIR
+from tests.paths import PROJECT_DIR
 
 # Nine anchors of nine aliases each: 405 characters that expand to 9**9 (387 million) strings.
 ALIAS_BOMB = "".join(

@@ -1,0 +1,14 @@
+"""Where the tests find the project and the real tool outputs they parse.
+
+The shared fixtures live beside the project (`../shared/fixtures`, see CONVENTIONS); set
+DEEPSEEK_SHARED_FIXTURES to read them from elsewhere (a CI cache, another checkout).
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = Path(
+    os.environ.get("DEEPSEEK_SHARED_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures"
+).resolve()
+LOCAL_FIXTURES = PROJECT_DIR / "tests" / "fixtures"
