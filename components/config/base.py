@@ -1,0 +1,54 @@
+"""What every config model shares: the base model (camelCase keys, unknown keys refused), the
+project name, names that are DNS labels, GPU model names, chart versions and networks that
+must stay internal."""
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from components.catalog import GPU_MODELS, known_gpu_models
+
+PROJECT = "deepseek-onprem"
+
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+"""A name that must also be a valid Kubernetes node / DNS label."""
+
+
+class Model(BaseModel):
+    """Base for every config model: camelCase keys in YAML, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        # `.inf` and `.nan` are valid YAML floats: refused here, naming the field, rather
+        # than surfacing later as an OverflowError in sizing or cost arithmetic.
+        allow_inf_nan=False,
+    )
+
+
+def _known_gpu_model(model: str) -> str:
+    if model not in GPU_MODELS:
+        raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
+    return model
+
+
+GpuModelName = Annotated[str, AfterValidator(_known_gpu_model)]
+"""A GPU model the catalog knows, e.g. 'A100-80GB'."""
+
+
+CHART_VERSION = r"^v?(0|[1-9][0-9]{0,5})(\.(0|[1-9][0-9]{0,5})){2}$"
+"""A chart's SemVer release (`1.8.1`, `v1.16.2`): three numbers, no empty part or leading zero."""
+
+
+def internal_networks(
+    cidrs: list[ipaddress.IPv4Network], verb: str, fix: str
+) -> list[ipaddress.IPv4Network]:
+    """Refuses a network wider than a /8: that is a large part of the internet."""
+    for cidr in cidrs:
+        if cidr.prefixlen < 8:
+            raise ValueError(f"{cidr} {verb} a large part of the internet; fix: {fix}")
+    return cidrs

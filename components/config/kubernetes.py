@@ -1,0 +1,76 @@
+"""The Kubernetes layer's config: pinned versions, device-plugin profiles per GPU model, the
+training example, and which system namespaces run privileged."""
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from components.config.base import CHART_VERSION, Model
+from components.config.urls import repository_path
+from components.contracts import PRIVILEGED_BY_DEFAULT, SYSTEM_NAMESPACES
+
+
+class GpuSharing(Model):
+    """How the NVIDIA device plugin shares one GPU model's GPUs between pods."""
+
+    mode: Literal["time-slicing", "mig", "exclusive"]
+    replicas: int = Field(default=1, ge=1, le=16)
+    """Time-slicing: how many pods share one GPU (the guide's GPU sharing)."""
+    mig_profile: str | None = Field(default=None, pattern=r"^all-[0-9]g\.[0-9]+gb$")
+    """MIG: the GPU Operator's mig-parted profile, e.g. all-3g.40gb (A100/H100 only)."""
+
+
+class TrainingExample(Model):
+    """The guide's `deepseek-train` MPIJob, opt-in."""
+
+    enabled: bool = False
+    workers: int = Field(default=2, ge=1, le=64)
+    slots_per_worker: int = Field(default=8, ge=1, le=16)
+    image: str = Field(default="deepseek/train:2025.01", pattern=r"^[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
+    """Repository and tag under the internal registry."""
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, image: str) -> str:
+        repository, _, tag = image.rpartition(":")
+        repository_path("/" + repository, "registry.bank.internal/deepseek")
+        # The distribution spec's tag: a word character first, at most 128 in all.
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", tag):
+            raise ValueError(
+                f"has the tag {tag!r}, which an image reference cannot hold; fix: start it with "
+                "a letter, digit or '_', at most 128 characters, e.g. deepseek/train:2025.01"
+            )
+        return image
+
+
+class Kubernetes(Model):
+    """The cluster of every site: versions pinned, charts from the internal chart mirror."""
+
+    version: str = Field(default="1.31.4", pattern=r"^1\.(29|3[0-3])\.(0|[1-9][0-9]{0,2})$")
+    """Pinned Kubernetes (kubeadm, kubelet, control-plane images); 1.29 to 1.33."""
+    kube_vip_version: str = Field(default="v0.8.7", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$")
+    calico_chart_version: str = Field(default="v3.28.2", pattern=r"^v?[0-9]+\.[0-9]+\.[0-9]+$")
+    gpu_operator_chart_version: str = Field(default="v24.9.2", pattern=CHART_VERSION)
+    training_operator_chart_version: str = Field(default="1.8.1", pattern=CHART_VERSION)
+    local_path_version: str = Field(
+        default="v0.0.30", pattern=r"^v(0|[1-9][0-9]{0,5})(\.(0|[1-9][0-9]{0,5})){2}$"
+    )
+    gpu_sharing: dict[str, GpuSharing] = {}
+    """Device-plugin profile per GPU model (catalog name); every model in the inventory
+    needs one."""
+    training_example: TrainingExample = TrainingExample()
+    privileged_namespaces: list[str] = list(PRIVILEGED_BY_DEFAULT)
+    """System namespaces whose Pod Security level is `privileged` (every other namespace is
+    `restricted`); only cluster plumbing that needs host access belongs here."""
+
+    @field_validator("privileged_namespaces")
+    @classmethod
+    def _only_system_namespaces(cls, value: list[str]) -> list[str]:
+        for namespace in value:
+            if namespace not in SYSTEM_NAMESPACES:
+                raise ValueError(
+                    f"{namespace} is not a system namespace of the platform; fix: list only "
+                    f"namespaces among {', '.join(SYSTEM_NAMESPACES)}"
+                )
+        return value

@@ -1,0 +1,27 @@
+"""Internal mirrors: the only sources of images, charts and OS packages."""
+
+from pydantic import Field, field_validator
+
+from components.config.base import Model
+from components.config.urls import AptUrl, ChartRepositoryUrl, InternalDomain, RegistryReference
+
+
+class Mirrors(Model):
+    """Internal mirrors: the only sources of images, charts and OS packages."""
+
+    internal_domains: list[InternalDomain] = Field(min_length=1)
+    """The allow-list: DNS suffixes of the bank's own names. Every mirror, repository,
+    registry, model store and identity provider host must be one of them or below one."""
+    image_registry: RegistryReference
+    """Registry host (and optional path prefix) without a scheme."""
+    chart_repository: ChartRepositoryUrl
+    apt_mirror: AptUrl
+    kubernetes_apt_repo: AptUrl
+    """Mirror of the Kubernetes package repository for the pinned minor version."""
+
+    @field_validator("image_registry")
+    @classmethod
+    def _lower_case_repository(cls, value: str) -> str:
+        if value != value.lower():
+            raise ValueError("has upper-case letters; fix: registry paths are lower case")
+        return value

@@ -1,0 +1,53 @@
+"""One data center: its address plan, hosts, load-balancer pool and model store."""
+
+import ipaddress
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from components.config.base import DnsLabel, Model, internal_networks
+from components.config.gateway import LoadBalancer
+from components.config.metal import Host, HostRole
+from components.config.serving import ModelStore
+
+
+class Network(Model):
+    """A site's address plan."""
+
+    node_cidr: IPv4Network
+    pod_cidr: IPv4Network
+    service_cidr: IPv4Network
+    api_vip: IPv4Address
+    ntp_servers: list[IPv4Address] = Field(min_length=1)
+    """Internal time servers (chrony); etcd and TLS need synchronized clocks."""
+    egress_allow_list: list[IPv4Network] = []
+    """Destinations outside the cluster that workloads may reach (mirrors, RGW, IdP)."""
+
+    @field_validator("egress_allow_list")
+    @classmethod
+    def _no_open_egress(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        return internal_networks(
+            cidrs, "opens egress to", "list only the internal networks workloads must reach"
+        )
+
+
+class Site(Model):
+    """One data center."""
+
+    name: DnsLabel
+    jurisdiction: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO 3166-1 alpha-2 country whose law governs the data held here."""
+    region: DnsLabel
+    zone: DnsLabel
+    role: Literal["active", "dr"]
+    network: Network
+    hosts: list[Host] = Field(min_length=1)
+    load_balancer: LoadBalancer | None = None
+    """Where the gateway's address comes from (required when the stack has a gateway)."""
+    model_store: ModelStore | None = None
+    """Where this site's serving pods fetch model weights: the site's own S3 endpoint (Ceph
+    RGW), so weights never cross a site boundary at serving time."""
+
+    def hosts_with_role(self, role: HostRole) -> list[Host]:
+        return [host for host in self.hosts if role in host.roles]
