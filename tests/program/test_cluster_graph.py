@@ -16,8 +16,8 @@ def site_cluster(graph, site_name):
 
 
 @pytest.mark.parametrize("site", ["dc-a", "dc-b"])
-def test_bootstrap_runs_init_then_control_planes_then_workers_then_provider(prod, site):
-    cluster, steps = site_cluster(prod, site)
+def test_bootstrap_runs_init_then_control_planes_then_workers_then_provider(prod_graph, site):
+    cluster, steps = site_cluster(prod_graph, site)
     prefix = site.replace("dc-", "dc")
     init = steps[f"{prefix}-cp-1-kubeadm-init"]
     cp2, cp3 = steps[f"{prefix}-cp-2-kubeadm-join"], steps[f"{prefix}-cp-3-kubeadm-join"]
@@ -36,40 +36,40 @@ def test_bootstrap_runs_init_then_control_planes_then_workers_then_provider(prod
     assert provider.inputs["kubeconfig"] == "[secret]"
 
 
-def test_each_join_waits_for_its_own_host_only(prod):
-    hosts = {h.name: h for h in prod.by_type("deepseek:metal:Host")}
+def test_each_join_waits_for_its_own_host_only(prod_graph):
+    hosts = {h.name: h for h in prod_graph.by_type("deepseek:metal:Host")}
     host_steps = {
         c.urn: c.parent
-        for c in prod.by_type(COMMAND)
+        for c in prod_graph.by_type(COMMAND)
         if c.parent in {h.urn for h in hosts.values()}
     }
-    for cluster in prod.by_type(CLUSTER):
-        for step in prod.children(cluster.urn):
+    for cluster in prod_graph.by_type(CLUSTER):
+        for step in prod_graph.children(cluster.urn):
             if not step.name.endswith(("-kubeadm-join", "-kubeadm-init")):
                 continue
             owners = {host_steps[d] for d in step.dependencies if d in host_steps}
             host_name = step.name.removeprefix(cluster.name.removesuffix("-cluster") + "-")
             host_name = host_name.removeprefix("cluster-").rsplit("-kubeadm-", 1)[0]
             (owner,) = owners
-            assert prod.by_urn()[owner].name.endswith(f"-{host_name}")
+            assert prod_graph.by_urn()[owner].name.endswith(f"-{host_name}")
 
 
-def test_addons_depend_on_the_provider_not_on_hosts(prod):
-    host_urns = {c.urn for c in prod.by_type(COMMAND)}
-    providers = {p.urn: p for p in prod.by_type("pulumi:providers:kubernetes")}
-    in_cluster = [r for r in prod.resources if r.type.startswith("kubernetes:")]
+def test_addons_depend_on_the_provider_not_on_hosts(prod_graph):
+    host_urns = {c.urn for c in prod_graph.by_type(COMMAND)}
+    providers = {p.urn: p for p in prod_graph.by_type("pulumi:providers:kubernetes")}
+    in_cluster = [r for r in prod_graph.resources if r.type.startswith("kubernetes:")]
     assert len(in_cluster) > 50
     for resource in in_cluster:
         assert resource.provider in providers, resource.name
         assert not host_urns & set(resource.dependencies), resource.name
         # Under the site's cluster, through that same site's provider.
         site_of_provider = providers[resource.provider].parent
-        assert site_of_provider in prod.ancestors(resource.urn)
+        assert site_of_provider in prod_graph.ancestors(resource.urn)
 
 
-def test_join_token_certificate_key_and_kubeconfig_never_appear(prod):
-    snapshot = prod.snapshot_json()
-    for command in prod.by_type(COMMAND):
+def test_join_token_certificate_key_and_kubeconfig_never_appear(prod_graph):
+    snapshot = prod_graph.snapshot_json()
+    for command in prod_graph.by_type(COMMAND):
         if "kubeadm" in command.name:
             assert command.inputs["stdin"] == "[secret]"
             assert "KUBEADM_TOKEN=" not in command.inputs["create"]
@@ -81,12 +81,12 @@ def test_join_token_certificate_key_and_kubeconfig_never_appear(prod):
         assert secret_output not in snapshot
     # The rendered kubeadm configuration holds placeholders, never the token itself.
     assert "__KUBEADM_TOKEN__" in snapshot
-    for password in prod.by_type("random:index/randomPassword:RandomPassword"):
+    for password in prod_graph.by_type("random:index/randomPassword:RandomPassword"):
         assert set(password.inputs) >= {"length", "special", "upper"}
 
 
-def test_helm_releases_come_from_the_internal_chart_mirror(prod):
-    releases = prod.by_type("kubernetes:helm.sh/v3:Release")
+def test_helm_releases_come_from_the_internal_chart_mirror(prod_graph):
+    releases = prod_graph.by_type("kubernetes:helm.sh/v3:Release")
     assert {r.inputs["chart"] for r in releases} == {
         "tigera-operator",
         "gpu-operator",
@@ -100,10 +100,10 @@ def test_helm_releases_come_from_the_internal_chart_mirror(prod):
         assert release.inputs["repositoryOpts"]["repo"] == "https://charts.bank.internal/stable"
 
 
-def test_gpu_operator_gets_a_sharing_profile_per_model(prod):
+def test_gpu_operator_gets_a_sharing_profile_per_model(prod_graph):
     (config_map, *_) = [
         r
-        for r in prod.by_type("kubernetes:core/v1:ConfigMap")
+        for r in prod_graph.by_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["name"] == "device-plugin-sharing"
     ]
     assert set(config_map.inputs["data"]) == {"A100-80GB", "V100-32GB"}
@@ -111,7 +111,7 @@ def test_gpu_operator_gets_a_sharing_profile_per_model(prod):
     assert "sharing" not in config_map.inputs["data"]["V100-32GB"]
     (release, *_) = [
         r
-        for r in prod.by_type("kubernetes:helm.sh/v3:Release")
+        for r in prod_graph.by_type("kubernetes:helm.sh/v3:Release")
         if r.inputs["chart"] == "gpu-operator"
     ]
     values = release.inputs["values"]
@@ -119,10 +119,10 @@ def test_gpu_operator_gets_a_sharing_profile_per_model(prod):
     assert values["driver"]["enabled"] is False  # the driver is on the host in prod
 
 
-def test_the_training_example_is_opt_in(prod, dr):
-    assert len(prod.by_type("kubernetes:kubeflow.org/v1:MPIJob")) == 2
-    assert dr.by_type("kubernetes:kubeflow.org/v1:MPIJob") == []
-    (job, *_) = prod.by_type("kubernetes:kubeflow.org/v1:MPIJob")
+def test_the_training_example_is_opt_in(prod_graph, dr_graph):
+    assert len(prod_graph.by_type("kubernetes:kubeflow.org/v1:MPIJob")) == 2
+    assert dr_graph.by_type("kubernetes:kubeflow.org/v1:MPIJob") == []
+    (job, *_) = prod_graph.by_type("kubernetes:kubeflow.org/v1:MPIJob")
     spec = job.inputs["spec"]
     assert spec["slotsPerWorker"] == 8
     assert set(spec["mpiReplicaSpecs"]) == {"Launcher", "Worker"}
@@ -131,6 +131,6 @@ def test_the_training_example_is_opt_in(prod, dr):
     assert worker["resources"]["requests"] == worker["resources"]["limits"]
 
 
-def test_kubeconfigs_are_exported_as_secrets(prod):
-    assert set(prod.outputs["kubeconfigs"]) == {"dc-a", "dc-b"}
-    assert set(prod.outputs["kubeconfigs"].values()) == {"[secret]"}
+def test_kubeconfigs_are_exported_as_secrets(prod_graph):
+    assert set(prod_graph.outputs["kubeconfigs"]) == {"dc-a", "dc-b"}
+    assert set(prod_graph.outputs["kubeconfigs"].values()) == {"[secret]"}

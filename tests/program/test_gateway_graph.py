@@ -20,10 +20,10 @@ def test_the_gateway_proxy_is_the_only_load_balancer(stack, stack_graph):
         assert service["type"] == "LoadBalancer"
 
 
-def test_the_ca_key_stays_secret(prod):
+def test_the_ca_key_stays_secret(prod_graph):
     secrets = [
         r
-        for r in prod.by_type("kubernetes:core/v1:Secret")
+        for r in prod_graph.by_type("kubernetes:core/v1:Secret")
         if r.inputs["metadata"]["name"] == "internal-ca"
     ]
     assert len(secrets) == 2
@@ -32,15 +32,15 @@ def test_the_ca_key_stays_secret(prod):
         assert secret.inputs["metadata"]["namespace"] == contracts.CERT_MANAGER
 
 
-def test_every_model_has_a_route_at_every_site(prod):
-    routes = prod.by_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+def test_every_model_has_a_route_at_every_site(prod_graph):
+    routes = prod_graph.by_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
     assert sorted(r.inputs["metadata"]["name"] for r in routes) == [
         "r1-llama-8b",
         "r1-llama-8b",
         "r1-qwen-32b",
         "r1-qwen-32b",
     ]
-    assert prod.outputs["gateways"] == {
+    assert prod_graph.outputs["gateways"] == {
         "dc-a": {
             "address": "10.10.0.200",
             "hostnames": ["deepseek.bank.internal", "dc-a.deepseek.bank.internal"],
@@ -52,12 +52,12 @@ def test_every_model_has_a_route_at_every_site(prod):
     }
 
 
-def test_pod_security_levels(prod):
+def test_pod_security_levels(prod_graph):
     levels = {
         r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"][
             "pod-security.kubernetes.io/enforce"
         ]
-        for r in prod.by_type("kubernetes:core/v1:Namespace")
+        for r in prod_graph.by_type("kubernetes:core/v1:Namespace")
     }
     assert {ns for ns, level in levels.items() if level == "privileged"} == {
         contracts.GPU_OPERATOR,
@@ -83,8 +83,8 @@ def _pod_specs(graph):
             yield r.inputs["metadata"]["namespace"], f"{r.name}/{role}", replica["template"]["spec"]
 
 
-def test_our_pods_meet_the_restricted_standard(prod):
-    for namespace, name, pod in _pod_specs(prod):
+def test_our_pods_meet_the_restricted_standard(prod_graph):
+    for namespace, name, pod in _pod_specs(prod_graph):
         pod_context = pod.get("securityContext", {})
         for container in pod["containers"] + pod.get("initContainers", []):
             context = {**pod_context, **container.get("securityContext", {})}

@@ -33,16 +33,16 @@ def steps_by_host(graph):
     return hosts, steps
 
 
-def test_every_configured_host_has_a_component_under_its_site(prod):
-    sites = {s.urn: s for s in prod.by_type("deepseek:site:Site")}
-    hosts = prod.by_type(HOST)
+def test_every_configured_host_has_a_component_under_its_site(prod_graph):
+    sites = {s.urn: s for s in prod_graph.by_type("deepseek:site:Site")}
+    hosts = prod_graph.by_type(HOST)
     assert len(hosts) == 24
     assert all(h.parent in sites for h in hosts)
     assert {h.name for h in hosts} >= {"deepseek-dc-a-dca-gpu-a100-1", "deepseek-dc-b-dcb-ceph-3"}
 
 
-def test_each_host_runs_its_steps_in_order(prod):
-    hosts, steps = steps_by_host(prod)
+def test_each_host_runs_its_steps_in_order(prod_graph):
+    hosts, steps = steps_by_host(prod_graph)
     for urn, host in hosts.items():
         s = steps[urn]
         gpu = "-gpu-" in host.name
@@ -60,9 +60,9 @@ def test_each_host_runs_its_steps_in_order(prod):
         assert ("COUNT_PCI_GPUS=true" in s["preflight"].inputs["create"]) == gpu
 
 
-def test_hosts_depend_on_each_other_only_through_declared_iperf3_peers(prod):
-    hosts, steps = steps_by_host(prod)
-    owner = {c.urn: c.parent for c in host_commands(prod)}
+def test_hosts_depend_on_each_other_only_through_declared_iperf3_peers(prod_graph):
+    hosts, steps = steps_by_host(prod_graph)
+    owner = {c.urn: c.parent for c in host_commands(prod_graph)}
     name_of = {urn: h.name for urn, h in hosts.items()}
     for urn, host in hosts.items():
         for step, command in steps[urn].items():
@@ -72,35 +72,35 @@ def test_hosts_depend_on_each_other_only_through_declared_iperf3_peers(prod):
                 continue
             (peer_server,) = foreign
             assert peer_server.endswith("-net-server")
-            peer_host = prod.by_urn()[owner[peer_server]]
+            peer_host = prod_graph.by_urn()[owner[peer_server]]
             peer_address = peer_host.inputs["address"]
             assert f"PEER_ADDRESS={peer_address} " in command.inputs["create"]
-            site = prod.by_urn()[host.parent]
+            site = prod_graph.by_urn()[host.parent]
             members = [h.name for h in hosts.values() if h.parent == site.urn]
             assert peer_ring(members)[host.name] == name_of[peer_host.urn]
 
 
-def test_the_deploy_key_never_reaches_the_snapshot(prod):
-    snapshot = prod.snapshot_json()
+def test_the_deploy_key_never_reaches_the_snapshot(prod_graph):
+    snapshot = prod_graph.snapshot_json()
     assert "offline-placeholder-secret" not in snapshot
     assert "PRIVATE KEY" not in snapshot
-    for command in prod.by_type(COMMAND):
+    for command in prod_graph.by_type(COMMAND):
         assert command.inputs["connection"] == "[secret]"
 
 
-def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod):
-    providers = {p.urn for p in prod.by_type("pulumi:providers:command")}
+def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod_graph):
+    providers = {p.urn for p in prod_graph.by_type("pulumi:providers:command")}
     assert len(providers) == 2
-    for command in host_commands(prod):
+    for command in host_commands(prod_graph):
         assert command.provider in providers
         step = next(s for s in STEPS if command.name.endswith(s))
         assert command.inputs["triggers"][0] == script_digest(metal_script(step))
         assert command.inputs["stdin"].startswith("#!/usr/bin/env bash")
 
 
-def test_host_outputs_carry_the_parsed_report_and_readiness(prod):
-    host = prod.named("deepseek-dc-a-dca-gpu-a100-1")
-    outputs = prod.component_outputs[host.urn]
+def test_host_outputs_carry_the_parsed_report_and_readiness(prod_graph):
+    host = prod_graph.named("deepseek-dc-a-dca-gpu-a100-1")
+    outputs = prod_graph.component_outputs[host.urn]
     report = json.loads(outputs["preflightReport"])
     assert report["passed"] is True
     assert report["measurements"]["pciGpus"] == 8
@@ -148,15 +148,15 @@ def _os_prep_hosts(graph) -> set[str]:
         ),
     ],
 )
-def test_a_failed_preflight_stops_that_host_only(prod, host, fault, phase, finding):
+def test_a_failed_preflight_stops_that_host_only(prod_graph, host, fault, phase, finding):
     graph, error = record("prod", hardware_faults={host: fault})
     assert isinstance(error, PreflightFailed)
     assert str(error).startswith(f"host {host} (sites[")
     assert f"failed {phase}; no later step runs on it" in str(error)
     assert finding in str(error)
-    stopped = {name for name in _os_prep_hosts(prod) if name.endswith(f"-{host}")}
+    stopped = {name for name in _os_prep_hosts(prod_graph) if name.endswith(f"-{host}")}
     assert len(stopped) == 1
-    assert _os_prep_hosts(graph) == _os_prep_hosts(prod) - stopped
+    assert _os_prep_hosts(graph) == _os_prep_hosts(prod_graph) - stopped
 
 
 def test_broken_nvlink_fails_the_gpu_check_after_the_driver():

@@ -136,7 +136,7 @@ def _host_steps(graph) -> set[str]:
 
 @pytest.mark.parametrize("host, config_path, fault, step, problem", CASES)
 def test_malformed_output_stops_that_host_with_a_message_naming_it(
-    prod, host, config_path, fault, step, problem
+    prod_graph, host, config_path, fault, step, problem
 ):
     graph, error = record("prod", hardware_faults={host: fault})
 
@@ -153,9 +153,9 @@ def test_malformed_output_stops_that_host_with_a_message_naming_it(
 
     # That host stops there; every other host goes on with all its steps as in the healthy
     # run (what follows a failure is not waited for, so readiness is not compared).
-    component = next(h for h in prod.by_type(HOST) if h.name.endswith(f"-{host}"))
+    component = next(h for h in prod_graph.by_type(HOST) if h.name.endswith(f"-{host}"))
     stopped = {f"{component.name}-{later}" for later in AFTER_PREFLIGHT}
-    expected = _host_steps(prod) - stopped if step == "preflight" else _host_steps(prod)
+    expected = _host_steps(prod_graph) - stopped if step == "preflight" else _host_steps(prod_graph)
     assert _host_steps(graph) == expected
     assert "ready" not in graph.component_outputs.get(component.urn, {})
 

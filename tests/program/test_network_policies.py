@@ -7,9 +7,7 @@ import ipaddress
 import pytest
 
 from components.contracts import ENVOY_CONTROLLER_LABELS, ENVOY_PROXY_LABELS
-from components.stack_config import validate_config
 from offline.reachability import Endpoint, Policy, matrix, namespace_labels
-from tests.unit.test_stack_config import _raw
 
 TRITON = {
     "app.kubernetes.io/name": "triton",
@@ -130,14 +128,16 @@ def _ours(rows: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def dc_a(prod):
-    site = next(r.urn for r in prod.by_type("deepseek:site:Site") if r.name == "deepseek-dc-a")
+def dc_a(prod_graph):
+    site = next(
+        r.urn for r in prod_graph.by_type("deepseek:site:Site") if r.name == "deepseek-dc-a"
+    )
     policies = [
         Policy(r.inputs["metadata"]["namespace"], r.inputs["spec"])
-        for r in prod.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        if site in prod.ancestors(r.urn)
+        for r in prod_graph.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if site in prod_graph.ancestors(r.urn)
     ]
-    return policies, namespace_labels(prod)
+    return policies, namespace_labels(prod_graph)
 
 
 def test_the_policies_allow_exactly_the_intended_matrix(dc_a):
@@ -176,9 +176,9 @@ def test_every_namespace_denies_both_directions_by_default(stack, stack_graph):
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
-def test_egress_only_to_the_allow_list_or_inside_the_site(stack, stack_graph):
+def test_egress_only_to_the_allow_list_or_inside_the_site(stack, stack_graph, stack_config):
     graph = stack_graph(stack)
-    config = validate_config(_raw(stack), stack)
+    config = stack_config(stack)
     sites = {f"deepseek-{s.name}": s for s in config.sites}
     for site_resource in graph.by_type("deepseek:site:Site"):
         site = sites[site_resource.name]

@@ -9,49 +9,49 @@ from tests.paths import PROJECT_DIR
 STACK_URN = "urn:pulumi:prod::deepseek-onprem::pulumi:pulumi:Stack::deepseek-onprem-prod"
 
 
-def test_prod_has_a_platform_with_one_site_per_configured_site(prod):
-    (platform,) = prod.by_type("deepseek:platform:Platform")
+def test_prod_has_a_platform_with_one_site_per_configured_site(prod_graph):
+    (platform,) = prod_graph.by_type("deepseek:platform:Platform")
     assert platform.parent == STACK_URN
-    sites = prod.by_type("deepseek:site:Site")
+    sites = prod_graph.by_type("deepseek:site:Site")
     assert sorted(s.name for s in sites) == ["deepseek-dc-a", "deepseek-dc-b"]
     assert all(s.parent == platform.urn for s in sites)
     assert {s.inputs["jurisdiction"] for s in sites} == {"DE"}
     assert {s.inputs["role"] for s in sites} == {"active"}
 
 
-def test_prod_exports_each_site_summary(prod):
-    by_name = {site["name"]: site for site in prod.outputs["sites"]}
+def test_prod_exports_each_site_summary(prod_graph):
+    by_name = {site["name"]: site for site in prod_graph.outputs["sites"]}
     assert by_name["dc-a"]["apiEndpoint"] == "https://10.10.0.10:6443"
     assert by_name["dc-b"]["gpus"] == {"A100-80GB": 16, "V100-32GB": 12}
-    assert prod.outputs["jurisdictions"] == ["DE"]
+    assert prod_graph.outputs["jurisdictions"] == ["DE"]
 
 
-def test_dr_reads_prod_through_a_stack_reference(dr, prod):
-    (reference,) = dr.by_type("pulumi:pulumi:StackReference")
+def test_dr_reads_prod_through_a_stack_reference(dr_graph, prod_graph):
+    (reference,) = dr_graph.by_type("pulumi:pulumi:StackReference")
     assert reference.inputs["name"] == "organization/deepseek-onprem/prod"
-    assert dr.outputs["replicationSourceSites"] == prod.outputs["sites"]
-    assert [s["role"] for s in dr.outputs["sites"]] == ["dr"]
+    assert dr_graph.outputs["replicationSourceSites"] == prod_graph.outputs["sites"]
+    assert [s["role"] for s in dr_graph.outputs["sites"]] == ["dr"]
 
 
-def test_no_resource_name_collides(prod, dr):
-    for graph in (prod, dr):
+def test_no_resource_name_collides(prod_graph, dr_graph):
+    for graph in (prod_graph, dr_graph):
         urns = [r.urn for r in graph.resources]
         assert len(urns) == len(set(urns))
 
 
-def test_kubernetes_and_ssh_default_providers_are_disabled(prod):
+def test_kubernetes_and_ssh_default_providers_are_disabled(prod_graph):
     # Pulumi.yaml's project config reaches the program as the engine would pass it.
     from offline.stack_files import read_stack_config
 
     config, _ = read_stack_config("prod")
     assert config["pulumi:disable-default-providers"] == '["kubernetes", "command"]'
-    for resource in prod.resources:
+    for resource in prod_graph.resources:
         if resource.custom and resource.type.split(":")[0] in ("kubernetes", "command"):
             assert resource.provider, f"{resource.urn} uses a default provider"
 
 
-def test_snapshot_is_identical_from_run_to_run(prod):
-    assert evaluate("prod").snapshot_json() == prod.snapshot_json()
+def test_snapshot_is_identical_from_run_to_run(prod_graph):
+    assert evaluate("prod").snapshot_json() == prod_graph.snapshot_json()
 
 
 def test_make_snapshot_prints_only_json_and_is_byte_identical():
@@ -106,7 +106,7 @@ def test_prod_evaluates_in_under_five_seconds():
     assert time.perf_counter() - start < 5
 
 
-def test_the_cost_estimate_is_a_stack_output(prod):
-    cost = prod.plain_outputs["cost"]
+def test_the_cost_estimate_is_a_stack_output(prod_graph):
+    cost = prod_graph.plain_outputs["cost"]
     assert set(cost["sites"]) == {"dc-a", "dc-b"}
     assert cost["totalPerMonth"] > 0 and cost["currency"] == "EUR"

@@ -6,8 +6,6 @@ from collections import Counter
 import pytest
 
 from components.serving.triton import config_pbtxt
-from components.stack_config import validate_config
-from tests.unit.test_stack_config import _raw
 
 
 def _named(graph, type_, name):
@@ -20,9 +18,9 @@ def _site(graph, resource):
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
-def test_one_deployment_per_model_per_site(stack, stack_graph):
+def test_one_deployment_per_model_per_site(stack, stack_graph, stack_config):
     graph = stack_graph(stack)
-    config = validate_config(_raw(stack), stack)
+    config = stack_config(stack)
     deployments = graph.by_type("kubernetes:apps/v1:Deployment")
     serving = [d for d in deployments if d.inputs["metadata"]["namespace"] == "inference"]
     stable = Counter(
@@ -35,26 +33,28 @@ def test_one_deployment_per_model_per_site(stack, stack_graph):
     )
 
 
-def test_prod_canary_runs_beside_stable_at_both_sites(prod):
-    canaries = _named(prod, "kubernetes:apps/v1:Deployment", "r1-qwen-32b-canary")
+def test_prod_canary_runs_beside_stable_at_both_sites(prod_graph):
+    canaries = _named(prod_graph, "kubernetes:apps/v1:Deployment", "r1-qwen-32b-canary")
     assert len(canaries) == 2
     labels = canaries[0].inputs["spec"]["template"]["metadata"]["labels"]
     assert labels["deepseek.bank/revision"] == "2025-05-28"
-    routes = prod.outputs["serving"]["dc-a"]["r1-qwen-32b"]["routes"]
+    routes = prod_graph.outputs["serving"]["dc-a"]["r1-qwen-32b"]["routes"]
     assert [(r["service"], r["weight"]) for r in routes] == [
         ("r1-qwen-32b", 90),
         ("r1-qwen-32b-canary", 10),
     ]
 
 
-def test_each_deployment_has_service_pdb_and_the_stable_one_an_autoscaler(prod):
-    for deployment in prod.by_type("kubernetes:apps/v1:Deployment"):
+def test_each_deployment_has_service_pdb_and_the_stable_one_an_autoscaler(prod_graph):
+    for deployment in prod_graph.by_type("kubernetes:apps/v1:Deployment"):
         metadata = deployment.inputs["metadata"]
         if metadata["namespace"] != "inference":
             continue
-        name, site = metadata["name"], _site(prod, deployment)
+        name, site = metadata["name"], _site(prod_graph, deployment)
         (service,) = [
-            s for s in _named(prod, "kubernetes:core/v1:Service", name) if _site(prod, s) == site
+            s
+            for s in _named(prod_graph, "kubernetes:core/v1:Service", name)
+            if _site(prod_graph, s) == site
         ]
         assert service.inputs["spec"]["type"] == "ClusterIP"
         assert (
@@ -63,15 +63,17 @@ def test_each_deployment_has_service_pdb_and_the_stable_one_an_autoscaler(prod):
         )
         (pdb,) = [
             p
-            for p in _named(prod, "kubernetes:policy/v1:PodDisruptionBudget", name)
-            if _site(prod, p) == site
+            for p in _named(prod_graph, "kubernetes:policy/v1:PodDisruptionBudget", name)
+            if _site(prod_graph, p) == site
         ]
         assert pdb.inputs["spec"]["selector"] == deployment.inputs["spec"]["selector"]
         if not name.endswith("-canary"):
             (hpa,) = [
                 h
-                for h in _named(prod, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name)
-                if _site(prod, h) == site
+                for h in _named(
+                    prod_graph, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name
+                )
+                if _site(prod_graph, h) == site
             ]
             assert hpa.inputs["spec"]["scaleTargetRef"]["name"] == name
             assert hpa.urn not in deployment.dependencies
@@ -80,23 +82,24 @@ def test_each_deployment_has_service_pdb_and_the_stable_one_an_autoscaler(prod):
             assert deployment.ignore_changes == ("spec.replicas",)
 
 
-def test_model_repository_config_map_holds_the_generated_files(prod):
-    config = validate_config(_raw("prod"), "prod")
-    (config_map, *_) = _named(prod, "kubernetes:core/v1:ConfigMap", "r1-qwen-32b-model-repository")
-    assert config_map.inputs["data"]["config.pbtxt"] == config_pbtxt(config.models[0])
+def test_model_repository_config_map_holds_the_generated_files(prod_graph, prod_config):
+    (config_map, *_) = _named(
+        prod_graph, "kubernetes:core/v1:ConfigMap", "r1-qwen-32b-model-repository"
+    )
+    assert config_map.inputs["data"]["config.pbtxt"] == config_pbtxt(prod_config.models[0])
     assert '"tensor_parallel_size": 2' in config_map.inputs["data"]["model.json"]
 
 
-def test_model_store_credentials_stay_secret(prod):
-    secrets = _named(prod, "kubernetes:core/v1:Secret", "model-store")
+def test_model_store_credentials_stay_secret(prod_graph):
+    secrets = _named(prod_graph, "kubernetes:core/v1:Secret", "model-store")
     assert len(secrets) == 2
     for secret in secrets:
         assert secret.inputs["stringData"] == "[secret]"
 
 
-def test_triton_waits_for_namespace_priority_classes_and_credentials(prod):
-    (deployment, *_) = _named(prod, "kubernetes:apps/v1:Deployment", "r1-llama-8b")
-    by_urn = prod.by_urn()
+def test_triton_waits_for_namespace_priority_classes_and_credentials(prod_graph):
+    (deployment, *_) = _named(prod_graph, "kubernetes:apps/v1:Deployment", "r1-llama-8b")
+    by_urn = prod_graph.by_urn()
     kinds = {by_urn[u].type for u in deployment.dependencies}
     assert {
         "kubernetes:core/v1:Namespace",
@@ -106,8 +109,8 @@ def test_triton_waits_for_namespace_priority_classes_and_credentials(prod):
     } <= kinds
 
 
-def test_dr_warns_what_share_of_the_load_it_carries(dr):
+def test_dr_warns_what_share_of_the_load_it_carries(dr_graph):
     assert any(
         severity == "warning" and "DR site dr-ber" in message
-        for severity, message in dr.diagnostics
+        for severity, message in dr_graph.diagnostics
     )

@@ -30,8 +30,8 @@ def _step_of(command) -> str:
     return step_by_digest()[command.inputs["triggers"][0]].name
 
 
-def test_every_command_runs_a_registered_step_with_its_declared_inputs(prod, dr):
-    for graph in (prod, dr):
+def test_every_command_runs_a_registered_step_with_its_declared_inputs(prod_graph, dr_graph):
+    for graph in (prod_graph, dr_graph):
         for command in graph.by_type(COMMAND):
             step = step_by_digest()[command.inputs["triggers"][0]]
             environment = parse_shell_command(command.inputs["create"])
@@ -61,8 +61,8 @@ def test_the_mocks_refuse_a_command_that_runs_no_registered_step():
         PlatformMocks().new_resource(args)
 
 
-def test_simulated_outputs_keep_the_output_contract(prod):
-    for command in prod.by_type(COMMAND):
+def test_simulated_outputs_keep_the_output_contract(prod_graph):
+    for command in prod_graph.by_type(COMMAND):
         step = _step_of(command)
         outputs = PlatformMocks().new_resource(
             mocks.MockResourceArgs(
@@ -140,7 +140,7 @@ def _replace(hosts: list[dict]) -> None:
 
 @pytest.mark.parametrize("change", [_add, _remove, _replace], ids=["add", "remove", "replace"])
 def test_adding_removing_or_replacing_a_host_restarts_the_servers_its_clients_use(
-    tmp_path, prod, change
+    tmp_path, prod_graph, change
 ):
     edited: list[dict] = []
 
@@ -150,7 +150,7 @@ def test_adding_removing_or_replacing_a_host_restarts_the_servers_its_clients_us
 
     after, error = record("prod", project_dir=_variant(tmp_path, apply))
     assert error is None, error
-    rerun = _assert_servers_follow_their_clients(prod, after, edited)
+    rerun = _assert_servers_follow_their_clients(prod_graph, after, edited)
     assert rerun, "the change re-ran no preflight: the test proves nothing"
     # Only the neighbours of the change run again: no needless re-runs elsewhere.
     assert len(rerun) <= 2, rerun

@@ -6,13 +6,12 @@ import copy
 import math
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
-from components.config import SECRET_KEYS, Host, Mirrors, parse_url
+from components.config import Host, Mirrors, parse_url
 from components.preflight import ConfigError
 from components.stack_config import validate_config
-from tests.paths import PROJECT_DIR
+from tests.stacks import raw_stack_config
 
 MIRRORS = {
     "internalDomains": ["bank.internal"],
@@ -21,15 +20,6 @@ MIRRORS = {
     "aptMirror": "https://apt.bank.internal/ubuntu",
     "kubernetesAptRepo": "https://apt.bank.internal/kubernetes/core/stable/v1.31/deb/",
 }
-
-
-def _raw(stack: str) -> dict:
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {
-        key.split(":", 1)[1]: value
-        for key, value in config.items()
-        if key.split(":", 1)[1] not in SECRET_KEYS
-    }
 
 
 def _issues(raw: dict, stack: str = "prod") -> dict[str, str]:
@@ -139,7 +129,7 @@ def test_a_line_break_in_a_mirror_never_reaches_the_host_file():
     ],
 )
 def test_mirrors_outside_the_internal_domains_are_refused(field, value):
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["mirrors"][field] = value
     issues = _issues(raw)
     assert f"mirrors.{field}" in issues, issues
@@ -149,13 +139,13 @@ def test_mirrors_outside_the_internal_domains_are_refused(field, value):
 def test_the_allow_list_is_what_decides():
     """A host is accepted because its domain is listed, not because it is missing from a list
     of public names: the same mirror passes once its domain is allowed, fails once not."""
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["mirrors"]["aptMirror"] = "https://apt.mirrors.bank.example/ubuntu"
     assert "mirrors.aptMirror" in _issues(copy.deepcopy(raw))
     raw["mirrors"]["internalDomains"] = ["bank.internal", "mirrors.bank.example"]
     assert validate_config(raw, "prod").mirrors.apt_mirror.endswith("/ubuntu")
 
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["mirrors"]["internalDomains"] = ["corp.example"]
     issues = _issues(raw)
     for path in (
@@ -173,7 +163,7 @@ def test_the_allow_list_is_what_decides():
 
 
 def test_a_public_registry_is_named_as_such():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["mirrors"]["imageRegistry"] = "docker.io/library"
     assert "public image registry" in _issues(raw)["mirrors.imageRegistry"]
 
@@ -211,13 +201,13 @@ def test_internal_domains_must_be_the_banks_own(domain, problem):
 
 
 def test_internal_domains_are_required():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     del raw["mirrors"]["internalDomains"]
     assert "mirrors.internalDomains" in _issues(raw)
 
 
 def test_prometheus_is_an_in_cluster_service_or_internal():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["serving"]["prometheusUrl"] = "http://prometheus.example.com:9090"
     assert "not inside the internal domains" in _issues(raw)["serving.prometheusUrl"]
     raw["serving"]["prometheusUrl"] = "http://prometheus-k8s.monitoring.svc.cluster.local:9090"
@@ -301,7 +291,7 @@ def _set(raw, path, value):
     node[path[-1]] = value
 
 
-PROD_NUMBERS = list(_numeric_leaves(_raw("prod")))
+PROD_NUMBERS = list(_numeric_leaves(raw_stack_config("prod")))
 
 
 def test_the_sweep_covers_the_floats():
@@ -313,7 +303,7 @@ def test_the_sweep_covers_the_floats():
 def test_no_number_in_the_stack_file_may_be_infinite_or_nan(value):
     """Every number of the prod stack, set to .inf, -.inf or .nan, is refused by name."""
     for path in PROD_NUMBERS:
-        raw = _raw("prod")
+        raw = raw_stack_config("prod")
         _set(raw, path, value)
         issues = _issues(raw)
         assert _dotted(path) in issues, (path, issues)
@@ -324,7 +314,7 @@ def test_no_number_in_the_stack_file_may_be_huge():
     """1e308 is finite, and overflows the sizing and cost arithmetic: every number has an
     upper bound."""
     for path in PROD_NUMBERS:
-        raw = _raw("prod")
+        raw = raw_stack_config("prod")
         _set(raw, path, 1e308)
         issues = _issues(raw)
         assert _dotted(path) in issues, (path, issues)
@@ -336,7 +326,7 @@ def test_the_largest_accepted_numbers_keep_the_estimate_finite():
     from components.cost import stack_cost
     from components.plan import make_plan
 
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["cost"] = {
         **raw["cost"],
         "energyPricePerKwh": 1_000_000,
@@ -352,7 +342,7 @@ def test_the_largest_accepted_numbers_keep_the_estimate_finite():
 
 
 def test_stack_references_to_itself_or_another_project_are_refused():
-    raw = _raw("dr")
+    raw = raw_stack_config("dr")
     raw["replication"]["sourceStack"] = "organization/deepseek-onprem/dr"
     assert "names stack 'dr' itself" in _issues(raw, "dr")["replication.sourceStack"]
     raw["replication"]["sourceStack"] = "organization/other-project/prod"
@@ -368,7 +358,7 @@ def test_the_policy_packs_allow_lists_stay_inside_the_stacks_internal_domains(st
     from components.config import inside_domains, url_host
     from offline.policy import read_policy_config
 
-    domains = validate_config(_raw(stack), stack).mirrors.internal_domains
+    domains = validate_config(raw_stack_config(stack), stack).mirrors.internal_domains
     policy = read_policy_config(stack)
     allowed = [
         *policy["replication-targets-in-jurisdiction"]["allowedEndpointDomains"],
@@ -391,7 +381,7 @@ def test_the_policy_packs_allow_lists_stay_inside_the_stacks_internal_domains(st
     ],
 )
 def test_other_strings_that_reach_manifests_are_one_plain_word(key, path, value):
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     _set(raw[key], path, value)
     assert _dotted((key, *path)) in _issues(raw)
 
@@ -429,7 +419,7 @@ def test_image_registry_paths_of_the_reference_grammar_are_accepted(registry):
     "image", ["deepseek//train:1", "/deepseek/train:1", "../train:1", "deepseek/train:-1", "x:.y"]
 )
 def test_the_training_image_is_a_repository_and_tag(image):
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["kubernetes"] = {**raw.get("kubernetes", {}), "trainingExample": {"image": image}}
     assert "kubernetes.trainingExample.image" in _issues(raw)
 
@@ -439,7 +429,7 @@ def test_the_training_image_is_a_repository_and_tag(image):
     [("8.8", "http://8.8.8.8/ubuntu"), ("0x8.0x8", "http://0x8.0x8.0x8.0x8/u")],
 )
 def test_a_numeric_internal_domain_does_not_let_a_public_address_in(domain, mirror):
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["mirrors"]["internalDomains"] = ["bank.internal", domain]
     raw["mirrors"]["aptMirror"] = mirror
     assert "IP addresses" in _issues(raw)["mirrors.internalDomains[1]"]
@@ -448,7 +438,7 @@ def test_a_numeric_internal_domain_does_not_let_a_public_address_in(domain, mirr
 def test_the_kubernetes_repository_holds_the_pinned_minor_version():
     """pkgs.k8s.io (and its mirror) has one repository per minor version: 1.32.0 from the
     v1.31 repository passes preview and fails every kubeadm step's apt-get install."""
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["kubernetes"] = {**raw["kubernetes"], "version": "1.32.0"}
     problem = _issues(raw)["mirrors.kubernetesAptRepo"]
     assert "v1.31 packages, but kubernetes.version is 1.32.0" in problem
@@ -473,7 +463,7 @@ def test_the_kubernetes_repository_holds_the_pinned_minor_version():
 def test_versions_are_three_numbers(key, field, version):
     """A version becomes a chart release, an image tag or an apt pin: `1..2` or `...` passed
     preview and failed at deploy."""
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw[key] = {**raw.get(key, {}), field: version}
     assert f"{key}.{field}" in _issues(raw)
 
@@ -491,7 +481,7 @@ def test_versions_are_three_numbers(key, field, version):
     ],
 )
 def test_the_toolkit_package_is_a_name_with_an_optional_version_pin(package, accepted):
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["nvidia"] = {**raw.get("nvidia", {}), "containerToolkitPackage": package}
     if accepted:
         validate_config(raw, "prod")

@@ -15,17 +15,10 @@ from components.kubernetes.kubeadm import (
 )
 from components.metal.remote_script import StepFailed
 from components.metal.steps import format_result
-from components.stack_config import validate_config
-from tests.unit.test_stack_config import _raw
 
 
-def _prod():
-    config = validate_config(_raw("prod"))
-    return config, config.sites[0]
-
-
-def test_init_configuration_pins_version_network_vip_and_mirror():
-    config, site = _prod()
+def test_init_configuration_pins_version_network_vip_and_mirror(prod_config):
+    config, site = prod_config, prod_config.sites[0]
     cluster, init = yaml.safe_load_all(
         init_config_yaml(site, site.hosts[0], config.kubernetes, config.mirrors)
     )
@@ -46,8 +39,8 @@ def test_init_configuration_pins_version_network_vip_and_mirror():
     assert init["nodeRegistration"]["name"] == "dca-cp-1"
 
 
-def test_join_configurations_for_control_plane_and_worker():
-    _, site = _prod()
+def test_join_configurations_for_control_plane_and_worker(prod_config):
+    site = prod_config.sites[0]
     control_plane = yaml.safe_load(join_config_yaml(site, site.hosts[1], control_plane=True))
     worker = yaml.safe_load(join_config_yaml(site, site.hosts[3], control_plane=False))
     assert control_plane["controlPlane"]["certificateKey"] == CERTIFICATE_KEY_PLACEHOLDER
@@ -62,8 +55,8 @@ def test_join_configurations_for_control_plane_and_worker():
     ]
 
 
-def test_node_labels_carry_region_zone_and_gpu():
-    _, site = _prod()
+def test_node_labels_carry_region_zone_and_gpu(prod_config):
+    site = prod_config.sites[0]
     labels = node_labels(site, site.hosts[5])
     assert labels["topology.kubernetes.io/region"] == "de-fra"
     assert labels["topology.kubernetes.io/zone"] == "fra-1"
@@ -71,8 +64,8 @@ def test_node_labels_carry_region_zone_and_gpu():
     assert labels["nvidia.com/gpu.product"] == "Tesla-V100-SXM2-32GB"
 
 
-def test_kube_vip_announces_the_vip_from_the_mirror():
-    config, site = _prod()
+def test_kube_vip_announces_the_vip_from_the_mirror(prod_config):
+    config, site = prod_config, prod_config.sites[0]
     pod = yaml.safe_load(kube_vip_manifest(site, config.kubernetes, config.mirrors))
     container = pod["spec"]["containers"][0]
     assert container["image"].startswith("registry.bank.internal/deepseek/ghcr.io/kube-vip/")

@@ -20,18 +20,11 @@ from components.serving.model_service import (
     service_spec,
     startup_budget_seconds,
 )
-from components.stack_config import validate_config
-from tests.unit.test_stack_config import _raw
 
 
 @pytest.fixture(scope="module")
-def prod():
-    return validate_config(_raw("prod"), "prod")
-
-
-@pytest.fixture(scope="module")
-def dc_a_plans(prod):
-    plans, problems = plan_site(prod.sites[0], prod.models, prod.kubernetes, 2)
+def dc_a_plans(prod_config):
+    plans, problems = plan_site(prod_config.sites[0], prod_config.models, prod_config.kubernetes, 2)
     assert problems == []
     return plans
 
@@ -52,9 +45,9 @@ def test_gpu_shares_per_sharing_mode():
     assert (share.resource, share.per_gpu, share.memory_gib) == ("nvidia.com/mig-3g.40gb", 2, 40)
 
 
-def test_estimate_follows_bandwidth_and_the_guide_figures(prod):
-    qwen = prod.models[0]
-    estimate = replica_estimate(qwen, gpu_share(prod.kubernetes, "A100-80GB"))
+def test_estimate_follows_bandwidth_and_the_guide_figures(prod_config):
+    qwen = prod_config.models[0]
+    estimate = replica_estimate(qwen, gpu_share(prod_config.kubernetes, "A100-80GB"))
     # 2 GPUs × 2039 GB/s × 0.5 / (32.8B × 4 bytes) × 2 (BF16 vs FP32) × 16 sequences
     assert estimate.tokens_per_second == pytest.approx(2 * 2039 * 0.5 / (32.8 * 4) * 2 * 16)
     assert estimate.requests_per_second == pytest.approx(estimate.tokens_per_second / 512)
@@ -72,7 +65,7 @@ def test_pack_keeps_each_pod_on_one_host():
     assert pack([4, 2, 2], [4, 4])
 
 
-def test_prod_replicas_at_rest_and_ceilings(prod, dc_a_plans):
+def test_prod_replicas_at_rest_and_ceilings(prod_config, dc_a_plans):
     qwen, llama = dc_a_plans["r1-qwen-32b"], dc_a_plans["r1-llama-8b"]
     # Half of 4 requests/s at 0.97 per replica: 3 at rest. 16 A100s hold 8 two-GPU pods:
     # the ceiling is 8 minus the canary and one pod's room for a rolling update.
@@ -83,29 +76,30 @@ def test_prod_replicas_at_rest_and_ceilings(prod, dc_a_plans):
         assert plan.capacity_rps >= plan.deployment.requests_per_second
 
 
-def test_dr_site_idles_at_two_replicas(prod):
-    dr = validate_config(_raw("dr"), "dr")
-    plans, problems = plan_site(dr.sites[0], dr.models, dr.kubernetes, 0)
+def test_dr_site_idles_at_two_replicas(dr_config):
+    plans, problems = plan_site(dr_config.sites[0], dr_config.models, dr_config.kubernetes, 0)
     assert problems == []
     assert plans["r1-llama-8b"].replicas == 2
 
 
-def test_a_canary_that_does_not_fit_is_refused(prod):
-    qwen = prod.models[0]
+def test_a_canary_that_does_not_fit_is_refused(prod_config):
+    qwen = prod_config.models[0]
     crowded = [
         qwen.model_copy(
             update={"replicas": 7, "canary": qwen.canary.model_copy(update={"replicas": 2})}
         ),
-        prod.models[1],
+        prod_config.models[1],
     ]
-    _, problems = plan_site(prod.sites[0], crowded, prod.kubernetes, 2)
+    _, problems = plan_site(prod_config.sites[0], crowded, prod_config.kubernetes, 2)
     assert [(p.field, p.value) for p in problems] == [("canary.replicas", 2)]
     assert "the canary does not fit beside the stable version" in problems[0].problem
 
 
-def test_triton_pod_spec(prod, dc_a_plans):
+def test_triton_pod_spec(prod_config, dc_a_plans):
     plan = dc_a_plans["r1-qwen-32b"]
-    manifest = deployment_manifest(plan, "stable", prod.sites[0], prod.serving, prod.mirrors)
+    manifest = deployment_manifest(
+        plan, "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+    )
     pod = manifest["spec"]["template"]["spec"]
     (triton,) = pod["containers"]
     assert triton["image"] == (
@@ -149,30 +143,33 @@ def test_triton_pod_spec(prod, dc_a_plans):
     assert {"name": "RCLONE_CONFIG_STORE_ENDPOINT", "value": "https://s3.dc-a.bank.internal"} in (
         fetch["env"]
     )
-    canary = deployment_manifest(plan, "canary", prod.sites[0], prod.serving, prod.mirrors)
+    canary = deployment_manifest(
+        plan, "canary", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+    )
     assert canary["metadata"]["name"] == "r1-qwen-32b-canary"
     assert canary["spec"]["replicas"] == 1
     (fetch,) = canary["spec"]["template"]["spec"]["initContainers"]
     assert "store:deepseek-models/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-05-28" in fetch["args"]
 
 
-def test_volta_model_uses_its_own_triton_release(prod, dc_a_plans):
+def test_volta_model_uses_its_own_triton_release(prod_config, dc_a_plans):
     plan = dc_a_plans["r1-llama-8b"]
-    manifest = deployment_manifest(plan, "stable", prod.sites[0], prod.serving, prod.mirrors)
+    manifest = deployment_manifest(
+        plan, "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+    )
     image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith("tritonserver:24.12-vllm-python-py3")
 
 
-def test_time_sliced_pods_select_gfd_shared_products():
+def test_time_sliced_pods_select_gfd_shared_products(prod_config):
     sliced = Kubernetes(gpu_sharing={"V100-32GB": GpuSharing(mode="time-slicing", replicas=2)})
-    prod = validate_config(_raw("prod"), "prod")
-    small = prod.models[1].model_copy(
+    small = prod_config.models[1].model_copy(
         update={"model": "DeepSeek-R1-Distill-Qwen-1.5B", "max_model_len": 4096}
     )
-    plans, problems = plan_site(prod.sites[0], [small], sliced, 2)
+    plans, problems = plan_site(prod_config.sites[0], [small], sliced, 2)
     assert problems == []
     pod = deployment_manifest(
-        plans[small.name], "stable", prod.sites[0], prod.serving, prod.mirrors
+        plans[small.name], "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
     )
     values = pod["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"
@@ -190,9 +187,9 @@ def test_service_is_cluster_ip_and_routes_carry_the_canary_weight(dc_a_plans):
     assert routes(dc_a_plans["r1-llama-8b"])[0]["weight"] == 100
 
 
-def test_autoscaler_on_triton_queue_time(prod, dc_a_plans):
+def test_autoscaler_on_triton_queue_time(prod_config, dc_a_plans):
     plan = dc_a_plans["r1-qwen-32b"]
-    spec = hpa_spec(plan, prod.serving, prod.monitoring, "r1-qwen-32b")
+    spec = hpa_spec(plan, prod_config.serving, prod_config.monitoring, "r1-qwen-32b")
     assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 6)
     (metric,) = spec["metrics"]
     assert metric["pods"]["metric"]["name"] == QUEUE_TIME_METRIC
@@ -204,8 +201,8 @@ def test_autoscaler_on_triton_queue_time(prod, dc_a_plans):
     assert "nv_inference_request_success" in rule["metricsQuery"]
 
 
-def test_triton_pods_reach_only_the_model_store_outside_the_cluster(prod, dc_a_plans):
-    spec = network_policy_spec(dc_a_plans["r1-qwen-32b"], prod.sites[0])
+def test_triton_pods_reach_only_the_model_store_outside_the_cluster(prod_config, dc_a_plans):
+    spec = network_policy_spec(dc_a_plans["r1-qwen-32b"], prod_config.sites[0])
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     blocks = [
         peer["ipBlock"]["cidr"]

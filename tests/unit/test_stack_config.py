@@ -7,32 +7,25 @@ import sys
 import pytest
 import yaml
 
-from components.config import SECRET_KEYS
 from components.preflight import ConfigError, check_inventory
 from components.stack_config import validate_config
 from tests.bad_stacks import case_names, load_case, write_bad_project
 from tests.paths import PROJECT_DIR
+from tests.stacks import raw_stack_config
 
-
-def _raw(stack: str) -> dict:
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {
-        key.split(":", 1)[1]: value
-        for key, value in config.items()
-        if key.startswith("deepseek-onprem:") and key.split(":", 1)[1] not in SECRET_KEYS
-    }
+# test_cost.py and test_gateway.py still import `_raw` from here while another lane edits them.
+_raw = raw_stack_config
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
 def test_real_stacks_are_valid(stack):
-    config = validate_config(_raw(stack), stack)
+    config = validate_config(raw_stack_config(stack), stack)
     assert check_inventory(config) == []
 
 
-def test_prod_holds_the_reference_inventory():
-    config = validate_config(_raw("prod"), "prod")
-    assert [site.role for site in config.sites] == ["active", "active"]
-    for site in config.sites:
+def test_prod_holds_the_reference_inventory(prod_config):
+    assert [site.role for site in prod_config.sites] == ["active", "active"]
+    for site in prod_config.sites:
         gpus = sorted((h.gpu.model, h.gpu.count) for h in site.hosts if h.gpu)
         assert gpus == [("A100-80GB", 8)] * 2 + [("V100-32GB", 4)] * 3
         assert len(site.hosts_with_role("control-plane")) == 3
@@ -40,16 +33,15 @@ def test_prod_holds_the_reference_inventory():
         assert len(site.hosts_with_role("storage")) == 3
 
 
-def test_dr_is_one_smaller_site_in_the_same_jurisdiction():
-    prod, dr = validate_config(_raw("prod")), validate_config(_raw("dr"))
-    assert [site.role for site in dr.sites] == ["dr"]
-    assert {s.jurisdiction for s in dr.sites} <= {s.jurisdiction for s in prod.sites}
-    assert len(dr.sites[0].hosts) < len(prod.sites[0].hosts)
-    assert dr.replication.source_stack == "organization/deepseek-onprem/prod"
+def test_dr_is_one_smaller_site_in_the_same_jurisdiction(prod_config, dr_config):
+    assert [site.role for site in dr_config.sites] == ["dr"]
+    assert {s.jurisdiction for s in dr_config.sites} <= {s.jurisdiction for s in prod_config.sites}
+    assert len(dr_config.sites[0].hosts) < len(prod_config.sites[0].hosts)
+    assert dr_config.replication.source_stack == "organization/deepseek-onprem/prod"
 
 
 def test_every_problem_is_reported_at_once():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["sites"][0]["hosts"][0]["address"] = "10.99.0.1"
     raw["sites"][1]["network"]["apiVip"] = "10.65.0.1"
     with pytest.raises(ConfigError) as caught:
@@ -60,7 +52,7 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_type_errors_name_the_path_value_and_fix():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["sites"][1]["hosts"][4]["gpu"]["count"] = "eight"
     with pytest.raises(ConfigError) as caught:
         validate_config(raw, "prod")
@@ -110,7 +102,7 @@ def test_bad_config_registers_nothing(name, tmp_path):
 def test_an_unquoted_yaml_boolean_where_a_string_belongs_says_to_quote_it():
     """Norway's jurisdiction written `NO` arrives as false (YAML 1.1): the fix says why."""
     raw = yaml.safe_load(
-        yaml.safe_dump(_raw("prod")).replace("jurisdiction: DE", "jurisdiction: NO", 1)
+        yaml.safe_dump(raw_stack_config("prod")).replace("jurisdiction: DE", "jurisdiction: NO", 1)
     )
     assert raw["sites"][0]["jurisdiction"] is False
     with pytest.raises(ConfigError) as caught:
