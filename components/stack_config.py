@@ -19,6 +19,7 @@ from components.config import (
     SECRET_KEYS,
     SECRET_KEYS_FOR_GATEWAY,
     SECRET_KEYS_FOR_MODELS,
+    FieldError,
     PlatformConfig,
     PlatformSecrets,
 )
@@ -80,11 +81,16 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
-    """Turns pydantic's errors into path/value/problem/fix issues."""
+    """Turns pydantic's errors into path/value/problem/fix issues: a `FieldError` raised by
+    one of our validators carries its own problem and fix; pydantic's own errors get the fix
+    for their kind."""
     issues = []
     for err in error.errors(include_url=False):
-        problem = err["msg"].removeprefix("Value error, ")
-        problem, _, fix = problem.partition("; fix: ")
+        raised = err.get("ctx", {}).get("error")
+        if isinstance(raised, FieldError):
+            problem, fix = raised.problem, raised.fix
+        else:
+            problem, fix = err["msg"].removeprefix("Value error, "), ""
         value = err.get("input") if err["type"] != "missing" else "(not set)"
         if err["type"] == "string_type" and isinstance(value, bool) and not fix:
             # YAML 1.1 (the CLI's and PyYAML's) reads unquoted NO, no, yes, on, off as

@@ -10,9 +10,10 @@ from components.config.base import (
     CHART_VERSION,
     PROJECT,
     DnsLabel,
+    FieldError,
     GpuModelName,
     Model,
-    internal_networks,
+    internal_network,
 )
 from components.config.cost import Cost
 from components.config.dr import Replication
@@ -78,15 +79,16 @@ from components.config.urls import (
 )
 
 __all__ = [
-    "AptUrl", "Audience", "Backup", "BgpPeer", "Bmc", "CHART_VERSION", "CONFIG_KEYS", "Canary",
-    "ChartRepositoryUrl", "Cost", "DnsLabel", "Gateway", "GpuModelName", "GpuSharing",
-    "GpuSpec", "HOSTING_SUFFIXES", "HOST_PATH_PREFIXES", "Host", "HostPath", "HostRole",
-    "HttpsUrl", "IdentityProvider", "InternalDomain", "Kubernetes", "LoadBalancer", "Mirrors",
-    "Model", "ModelDeployment", "ModelStore", "Monitoring", "Network", "Nic", "NodePool",
-    "Nvidia", "PROJECT", "PUBLIC_REGISTRIES", "PUBLIC_SUFFIXES", "PemCertificate",
-    "PlatformConfig", "PlatformSecrets", "Preflight", "REGISTRY_SUFFIXES", "RegistryReference",
-    "Replication", "Revision", "S3Endpoint", "Serving", "SECRET_KEYS", "SECRET_KEYS_FOR_GATEWAY",
-    "SECRET_KEYS_FOR_MODELS", "SSH_HOST_KEY", "ServiceEndpoint", "Site", "Ssh", "Tenant",
-    "TrainingExample", "TritonRelease", "internal_networks", "inside_domains", "parse_url",
-    "public_registry", "repository_path", "url_host",
+    "AptUrl", "Audience", "Backup", "BgpPeer", "Bmc", "Canary", "CHART_VERSION",
+    "ChartRepositoryUrl", "CONFIG_KEYS", "Cost", "DnsLabel", "FieldError", "Gateway",
+    "GpuModelName", "GpuSharing", "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES",
+    "HostPath", "HostRole", "HttpsUrl", "IdentityProvider", "inside_domains",
+    "internal_network", "InternalDomain", "Kubernetes", "LoadBalancer", "Mirrors", "Model",
+    "ModelDeployment", "ModelStore", "Monitoring", "Network", "Nic", "NodePool", "Nvidia",
+    "parse_url", "PemCertificate", "PlatformConfig", "PlatformSecrets", "Preflight", "PROJECT",
+    "PUBLIC_REGISTRIES", "public_registry", "PUBLIC_SUFFIXES", "REGISTRY_SUFFIXES",
+    "RegistryReference", "Replication", "repository_path", "Revision", "S3Endpoint",
+    "SECRET_KEYS", "SECRET_KEYS_FOR_GATEWAY", "SECRET_KEYS_FOR_MODELS", "ServiceEndpoint",
+    "Serving", "Site", "Ssh", "SSH_HOST_KEY", "Tenant", "TrainingExample", "TritonRelease",
+    "url_host",
 ]  # fmt: skip

@@ -30,9 +30,20 @@ class Model(BaseModel):
     )
 
 
+class FieldError(ValueError):
+    """What a field validator found wrong, and the fix, kept apart: the loader turns it into a
+    `ConfigIssue` without parsing a message. Its text reads `<problem>; fix: <fix>` for
+    whoever prints the pydantic error itself."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(f"{problem}; fix: {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
 def _known_gpu_model(model: str) -> str:
     if model not in GPU_MODELS:
-        raise ValueError(f"unknown GPU model; fix: use one of {known_gpu_models()}")
+        raise FieldError("unknown GPU model", f"use one of {known_gpu_models()}")
     return model
 
 
@@ -44,11 +55,13 @@ CHART_VERSION = r"^v?(0|[1-9][0-9]{0,5})(\.(0|[1-9][0-9]{0,5})){2}$"
 """A chart's SemVer release (`1.8.1`, `v1.16.2`): three numbers, no empty part or leading zero."""
 
 
-def internal_networks(
-    cidrs: list[ipaddress.IPv4Network], verb: str, fix: str
-) -> list[ipaddress.IPv4Network]:
-    """Refuses a network wider than a /8: that is a large part of the internet."""
-    for cidr in cidrs:
+def internal_network(verb: str, fix: str) -> AfterValidator:
+    """A validator for one item of a list of networks: refuses a network wider than a /8 (a
+    large part of the internet). Per item, so every such network of a list is reported."""
+
+    def check(cidr: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
         if cidr.prefixlen < 8:
-            raise ValueError(f"{cidr} {verb} a large part of the internet; fix: {fix}")
-    return cidrs
+            raise FieldError(f"{cidr} {verb} a large part of the internet", fix)
+        return cidr
+
+    return AfterValidator(check)

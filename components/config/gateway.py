@@ -1,13 +1,12 @@
 """The security layer's config: the zero-trust gateway, the identity provider whose JWTs it
 accepts, its tenants, and the load-balancer pool each site gives it an address from."""
 
-import ipaddress
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
-from components.config.base import CHART_VERSION, DnsLabel, Model, internal_networks
+from components.config.base import CHART_VERSION, DnsLabel, Model, internal_network
 from components.config.urls import HttpsUrl
 
 
@@ -71,7 +70,12 @@ class Gateway(Model):
     `<site>.<hostname>`."""
     client_authentication: Literal["jwt", "mtls", "jwt+mtls"] = "jwt+mtls"
     identity_provider: IdentityProvider
-    client_networks: list[IPv4Network] = Field(min_length=1)
+    client_networks: list[
+        Annotated[
+            IPv4Network,
+            internal_network("admits", "list only the internal networks clients connect from"),
+        ]
+    ] = Field(min_length=1)
     """Internal networks clients connect from: the gateway accepts nothing else."""
     ca_certificate: PemCertificate
     """The internal CA (an intermediate of the bank's PKI) that signs the gateway's
@@ -83,10 +87,3 @@ class Gateway(Model):
     envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=CHART_VERSION)
     cert_manager_chart_version: str = Field(default="v1.16.2", pattern=CHART_VERSION)
     metallb_chart_version: str = Field(default="0.14.9", pattern=CHART_VERSION)
-
-    @field_validator("client_networks")
-    @classmethod
-    def _internal_clients(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
-        return internal_networks(
-            cidrs, "admits", "list only the internal networks clients connect from"
-        )

@@ -2,11 +2,11 @@
 training example, and which system namespaces run privileged."""
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from components.config.base import CHART_VERSION, Model
+from components.config.base import CHART_VERSION, FieldError, Model
 from components.config.urls import repository_path
 from components.contracts import PRIVILEGED_BY_DEFAULT, SYSTEM_NAMESPACES
 
@@ -37,11 +37,21 @@ class TrainingExample(Model):
         repository_path("/" + repository, "registry.bank.internal/deepseek")
         # The distribution spec's tag: a word character first, at most 128 in all.
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", tag):
-            raise ValueError(
-                f"has the tag {tag!r}, which an image reference cannot hold; fix: start it with "
-                "a letter, digit or '_', at most 128 characters, e.g. deepseek/train:2025.01"
+            raise FieldError(
+                f"has the tag {tag!r}, which an image reference cannot hold",
+                "start it with a letter, digit or '_', at most 128 characters, e.g. "
+                "deepseek/train:2025.01",
             )
         return image
+
+
+def _system_namespace(namespace: str) -> str:
+    if namespace not in SYSTEM_NAMESPACES:
+        raise FieldError(
+            f"{namespace} is not a system namespace of the platform",
+            f"list only namespaces among {', '.join(SYSTEM_NAMESPACES)}",
+        )
+    return namespace
 
 
 class Kubernetes(Model):
@@ -60,17 +70,8 @@ class Kubernetes(Model):
     """Device-plugin profile per GPU model (catalog name); every model in the inventory
     needs one."""
     training_example: TrainingExample = TrainingExample()
-    privileged_namespaces: list[str] = list(PRIVILEGED_BY_DEFAULT)
+    privileged_namespaces: list[Annotated[str, AfterValidator(_system_namespace)]] = list(
+        PRIVILEGED_BY_DEFAULT
+    )
     """System namespaces whose Pod Security level is `privileged` (every other namespace is
     `restricted`); only cluster plumbing that needs host access belongs here."""
-
-    @field_validator("privileged_namespaces")
-    @classmethod
-    def _only_system_namespaces(cls, value: list[str]) -> list[str]:
-        for namespace in value:
-            if namespace not in SYSTEM_NAMESPACES:
-                raise ValueError(
-                    f"{namespace} is not a system namespace of the platform; fix: list only "
-                    f"namespaces among {', '.join(SYSTEM_NAMESPACES)}"
-                )
-        return value

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from components.config.base import DnsLabel, GpuModelName, Model
+from components.config.base import DnsLabel, FieldError, GpuModelName, Model
 
 SSH_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$"
@@ -46,25 +46,26 @@ trees (/, /etc, /usr, /boot, /proc, /sys, /dev, ...)."""
 
 def _host_path(path: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._/-]+", path):
-        raise ValueError(
+        raise FieldError(
             "may hold only letters, digits and . _ - / (no whitespace, quotes, $ or other "
-            "characters a shell would interpret); fix: use a plain absolute path such as "
-            "/var/lib/deepseek-preflight"
+            "characters a shell would interpret)",
+            "use a plain absolute path such as /var/lib/deepseek-preflight",
         )
     if not path.startswith("/"):
-        raise ValueError("is not an absolute path; fix: start it with /, e.g. /var/lib/deepseek")
+        raise FieldError("is not an absolute path", "start it with /, e.g. /var/lib/deepseek")
     # normpath folds `..`, `.`, `//` and a trailing slash: any difference is one of them.
     if path.startswith("//") or posixpath.normpath(path) != path:
         resolved = posixpath.normpath("/" + path.lstrip("/"))
-        raise ValueError(
-            f"is not a normalized path: it resolves to {resolved}; fix: write the directory "
+        raise FieldError(
+            f"is not a normalized path: it resolves to {resolved}",
+            f"write the directory "
             f"itself, without '..', '.', '//' or a trailing '/', below one of "
-            f"{', '.join(HOST_PATH_PREFIXES)}"
+            f"{', '.join(HOST_PATH_PREFIXES)}",
         )
     if not any(path.startswith(prefix + "/") for prefix in HOST_PATH_PREFIXES):
-        raise ValueError(
-            f"is outside the directories the platform may write on a host; fix: use a "
-            f"directory below one of {', '.join(HOST_PATH_PREFIXES)}"
+        raise FieldError(
+            "is outside the directories the platform may write on a host",
+            f"use a directory below one of {', '.join(HOST_PATH_PREFIXES)}",
         )
     return path
 
@@ -96,16 +97,17 @@ class Host(Model):
     @classmethod
     def _unique_roles(cls, roles: list[str]) -> list[str]:
         if len(set(roles)) != len(roles):
-            raise ValueError("a role is listed twice; fix: list each role once")
+            raise FieldError("a role is listed twice", "list each role once")
         return roles
 
     @field_validator("host_key")
     @classmethod
     def _host_key_format(cls, key: str) -> str:
         if not SSH_HOST_KEY.match(key.strip()):
-            raise ValueError(
-                "not an SSH public host key; fix: paste the key type and base64 body "
-                "as `ssh-keyscan -t ed25519 <host>` prints them, e.g. 'ssh-ed25519 AAAAC3...'"
+            raise FieldError(
+                "not an SSH public host key",
+                "paste the key type and base64 body "
+                "as `ssh-keyscan -t ed25519 <host>` prints them, e.g. 'ssh-ed25519 AAAAC3...'",
             )
         return key.strip()
 

@@ -2,7 +2,7 @@
 
 from pydantic import Field, field_validator
 
-from components.config.base import Model
+from components.config.base import FieldError, Model
 from components.config.urls import AptUrl, ChartRepositoryUrl, InternalDomain, RegistryReference
 
 
@@ -23,5 +23,5 @@ class Mirrors(Model):
     @classmethod
     def _lower_case_repository(cls, value: str) -> str:
         if value != value.lower():
-            raise ValueError("has upper-case letters; fix: registry paths are lower case")
+            raise FieldError("has upper-case letters", "registry paths are lower case")
         return value

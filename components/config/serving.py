@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from components.catalog import MODELS
-from components.config.base import CHART_VERSION, DnsLabel, GpuModelName, Model
+from components.config.base import CHART_VERSION, DnsLabel, FieldError, GpuModelName, Model
 from components.config.urls import S3Endpoint, ServiceEndpoint, parse_url
 
 
@@ -77,7 +77,7 @@ class ModelDeployment(Model):
     @classmethod
     def _known_model(cls, model: str) -> str:
         if model not in MODELS:
-            raise ValueError(f"unknown model; fix: use one of {', '.join(sorted(MODELS))}")
+            raise FieldError("unknown model", f"use one of {', '.join(sorted(MODELS))}")
         return model
 
 

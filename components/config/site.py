@@ -1,12 +1,11 @@
 """One data center: its address plan, hosts, load-balancer pool and model store."""
 
-import ipaddress
 from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from components.config.base import DnsLabel, Model, internal_networks
+from components.config.base import DnsLabel, Model, internal_network
 from components.config.gateway import LoadBalancer
 from components.config.metal import Host, HostRole
 from components.config.serving import ModelStore
@@ -21,15 +20,15 @@ class Network(Model):
     api_vip: IPv4Address
     ntp_servers: list[IPv4Address] = Field(min_length=1)
     """Internal time servers (chrony); etcd and TLS need synchronized clocks."""
-    egress_allow_list: list[IPv4Network] = []
+    egress_allow_list: list[
+        Annotated[
+            IPv4Network,
+            internal_network(
+                "opens egress to", "list only the internal networks workloads must reach"
+            ),
+        ]
+    ] = []
     """Destinations outside the cluster that workloads may reach (mirrors, RGW, IdP)."""
-
-    @field_validator("egress_allow_list")
-    @classmethod
-    def _no_open_egress(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
-        return internal_networks(
-            cidrs, "opens egress to", "list only the internal networks workloads must reach"
-        )
 
 
 class Site(Model):

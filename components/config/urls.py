@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
+from components.config.base import FieldError
+
 # Registries and repositories that are public: the platform must never pull from them.
 PUBLIC_REGISTRIES = (
     "docker.io",
@@ -77,59 +79,61 @@ def _forbidden_character(value: str) -> str | None:
 def parse_url(value: str, schemes: tuple[str, ...], *, path: bool = True) -> tuple[str, int | None]:
     """Checks a URL the platform writes into a shell, a host file or a manifest, and returns its
     host and port. `schemes=()` parses `host[:port][/path]` without a scheme (an image
-    registry). Raises ValueError with the problem and its fix."""
+    registry). Raises `FieldError` (a ValueError) with the problem and its fix."""
     if not schemes:
         example = "registry.bank.internal/deepseek"
     else:
         example = f"{schemes[0]}://mirror.bank.internal" + ("/path" if path else ":8443")
     problem = _forbidden_character(value)
     if problem:
-        raise ValueError(f"{problem}; fix: write one plain URL and nothing else, e.g. {example}")
+        raise FieldError(f"{problem}", f"write one plain URL and nothing else, e.g. {example}")
     if schemes:
         scheme, separator, _ = value.partition("://")
         if not separator or scheme not in schemes:
             allowed = " or ".join(f"{s}://" for s in schemes)
-            raise ValueError(f"must start with {allowed}; fix: write it like {example}")
+            raise FieldError(f"must start with {allowed}", f"write it like {example}")
         parts = urlsplit(value)
     else:
         if "://" in value:
-            raise ValueError(
-                f"is written with a scheme; fix: name the registry host only, like {example}"
+            raise FieldError(
+                "is written with a scheme", f"name the registry host only, like {example}"
             )
         parts = urlsplit("//" + value)
     if "?" in value or "#" in value:
-        raise ValueError(
-            f"has a query or a fragment, which means nothing here; fix: remove it, e.g. {example}"
+        raise FieldError(
+            "has a query or a fragment, which means nothing here", f"remove it, e.g. {example}"
         )
     if "@" in parts.netloc:
         userinfo, _, real_host = parts.netloc.rpartition("@")
-        raise ValueError(
+        raise FieldError(
             f"puts {userinfo!r} before '@': that is a user name, and the host actually reached "
-            f"is {real_host}; fix: remove the user part, e.g. {example}"
+            f"is {real_host}",
+            f"remove the user part, e.g. {example}",
         )
     netloc = _NETLOC.fullmatch(parts.netloc)
     host = netloc.group("host") if netloc else ""
     if not netloc or not _DNS_NAME.fullmatch(host):
-        raise ValueError(
-            f"has no valid host name ({parts.netloc!r}; lower-case DNS names only); "
-            f"fix: write it like {example}"
+        raise FieldError(
+            f"has no valid host name ({parts.netloc!r}; lower-case DNS names only)",
+            f"write it like {example}",
         )
     port = int(netloc.group("port")) if netloc.group("port") else None
     if port is not None and not 1 <= port <= 65535:
-        raise ValueError(f"has port {port}, outside 1-65535; fix: correct the port")
+        raise FieldError(f"has port {port}, outside 1-65535", "correct the port")
     url_path = parts.path
     if url_path and not path:
-        raise ValueError(
-            f"has a path ({url_path}), which this endpoint does not take; "
-            f"fix: write the scheme, host and port only, e.g. {example}"
+        raise FieldError(
+            f"has a path ({url_path}), which this endpoint does not take",
+            f"write the scheme, host and port only, e.g. {example}",
         )
     segments = url_path.split("/")[1:]
     if any(segment in (".", "..") for segment in segments) or not re.fullmatch(
         r"[A-Za-z0-9._~+:/-]*", url_path
     ):
-        raise ValueError(
+        raise FieldError(
             f"has a path ({url_path}) with '.' or '..' segments or characters other than letters, "
-            f"digits and . _ ~ + : - /; fix: write the plain path, e.g. {example}"
+            f"digits and . _ ~ + : - /",
+            f"write the plain path, e.g. {example}",
         )
     if not schemes:
         repository_path(url_path, example)
@@ -152,9 +156,10 @@ def repository_path(url_path: str, example: str) -> None:
                 if not component
                 else f"the component {component!r}, which an image name cannot hold"
             )
-            raise ValueError(
-                f"has a path ({url_path}) with {what}; fix: lower-case letters and digits "
-                f"joined by '.', '_' or '-', components separated by one '/', e.g. {example}"
+            raise FieldError(
+                f"has a path ({url_path}) with {what}",
+                f"lower-case letters and digits "
+                f"joined by '.', '_' or '-', components separated by one '/', e.g. {example}",
             )
 
 
@@ -182,33 +187,34 @@ def public_registry(host: str) -> bool:
 
 def _internal_domain(domain: str) -> str:
     if not _DNS_NAME.fullmatch(domain):
-        raise ValueError(
-            "is not a lower-case DNS suffix; fix: write the domain alone, e.g. bank.internal "
-            "(no scheme, no leading dot, no wildcard)"
+        raise FieldError(
+            "is not a lower-case DNS suffix",
+            "write the domain alone, e.g. bank.internal (no scheme, no leading dot, no wildcard)",
         )
     if not domain.rsplit(".", 1)[-1][0].isalpha():
         # A top-level label starts with a letter; one starting with a digit makes the suffix
         # part of an IPv4 address (`8.8` lets http://8.8.8.8 in, `0x8.0x8` the hex spelling
         # resolvers read as 8.8.8.8), and no address belongs to a domain.
-        raise ValueError(
+        raise FieldError(
             "ends in a label that starts with a digit, so it matches IP addresses rather than "
-            "names; fix: name a DNS domain, e.g. bank.internal (mirrors are named, not IPs)"
+            "names",
+            "name a DNS domain, e.g. bank.internal (mirrors are named, not IPs)",
         )
     if "." not in domain or domain in PUBLIC_SUFFIXES:
-        raise ValueError(
-            "is a public suffix under which anyone can register names; fix: name the bank's "
-            "own domain, e.g. bank.internal or corp.bank.example"
+        raise FieldError(
+            "is a public suffix under which anyone can register names",
+            "name the bank's own domain, e.g. bank.internal or corp.bank.example",
         )
     hosting = next((s for s in sorted(HOSTING_SUFFIXES) if domain.endswith("." + s)), None)
     if hosting is not None:
-        raise ValueError(
+        raise FieldError(
             f"is below {hosting}, a public hosting service whose names belong to its customers "
-            "on the internet (a public suffix); fix: name the bank's own domain, e.g. "
-            "bank.internal or corp.bank.example"
+            "on the internet (a public suffix)",
+            "name the bank's own domain, e.g. bank.internal or corp.bank.example",
         )
     if public_registry(domain) or any(r.endswith("." + domain) for r in PUBLIC_REGISTRIES):
-        raise ValueError(
-            "holds public registries; fix: name only the bank's own domains, where its mirrors are"
+        raise FieldError(
+            "holds public registries", "name only the bank's own domains, where its mirrors are"
         )
     return domain
 
