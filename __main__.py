@@ -1,16 +1,20 @@
-"""deepseek-onprem: load and validate the stack config, build the platform, export."""
+"""deepseek-onprem: load and validate the stack config, plan, build the platform, export."""
 
 import pulumi
 
 from components.cost import stack_cost
+from components.plan import make_plan
 from components.platform import Platform, PlatformArgs
 from components.stack_config import load_stack_config
 
 config, secrets = load_stack_config()
-platform = Platform("deepseek", PlatformArgs(config, secrets))
+# Everything derived from the config (hosts by role, serving plans, capacities, cost inputs),
+# computed once; validation has refused any config whose plan has problems.
+plan = make_plan(config)
+platform = Platform("deepseek", PlatformArgs(config, plan, secrets))
 
 pulumi.export("sites", platform.site_summaries)
-pulumi.export("jurisdictions", sorted({site.jurisdiction for site in config.sites}))
+pulumi.export("jurisdictions", list(plan.jurisdictions))
 # Secret: `pulumi stack output kubeconfigs --show-secrets` for break-glass access.
 pulumi.export(
     "kubeconfigs", {name: site.cluster.kubeconfig for name, site in platform.sites.items()}
@@ -32,6 +36,6 @@ pulumi.export(
     },
 )
 # Estimated monthly cost: energy at the sites' PUE and amortized hardware (config `cost`).
-pulumi.export("cost", stack_cost(config.sites, config.cost, config.models, config.kubernetes))
+pulumi.export("cost", stack_cost(plan, config.cost))
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

@@ -5,13 +5,14 @@ amortization period. Pure functions; the program exports the result as the `cost
 Energy: every server draws `serverWatts`, and every GPU `gpuPowerFraction` of its board power,
 around the clock; times PUE, times 730 hours a month. The price per million tokens divides the
 site's monthly cost by what its serving replicas at rest generate in a month when fully busy
-(the throughput estimate of `serving.capacity`): a floor, reached only at full load."""
+(the throughput estimate of `serving.capacity`, from the plan): a floor, reached only at full
+load."""
 
 from dataclasses import dataclass
 
 from components.catalog import GPU_MODELS
-from components.config import Cost, Kubernetes, ModelDeployment, Site
-from components.serving.capacity import plan_site
+from components.config import Cost
+from components.plan import PlatformPlan, SitePlan
 
 HOURS_PER_MONTH = 730
 
@@ -49,13 +50,8 @@ class SiteCost:
         }
 
 
-def site_cost(
-    site: Site,
-    cost: Cost,
-    models: list[ModelDeployment],
-    kubernetes: Kubernetes,
-    active_sites: int,
-) -> SiteCost:
+def site_cost(plan: SitePlan, cost: Cost) -> SiteCost:
+    site = plan.spec
     gpu_watts = sum(
         h.gpu.count * GPU_MODELS[h.gpu.model].tdp_watts * cost.gpu_power_fraction
         for h in site.hosts
@@ -68,17 +64,12 @@ def site_cost(
         h.gpu.count * cost.gpu_prices.get(h.gpu.model, 0) for h in site.hosts if h.gpu
     )
     hardware = capex / (cost.amortization_years * 12)
-    plans, _ = plan_site(site, models, kubernetes, active_sites) if models else ({}, [])
-    tokens = sum(p.replicas * p.estimate.tokens_per_second for p in plans.values())
-    return SiteCost(site.name, it_kw, facility_kw, energy, hardware, tokens)
+    return SiteCost(site.name, it_kw, facility_kw, energy, hardware, plan.tokens_per_second_at_rest)
 
 
-def stack_cost(
-    sites: list[Site], cost: Cost, models: list[ModelDeployment], kubernetes: Kubernetes
-) -> dict[str, object]:
+def stack_cost(plan: PlatformPlan, cost: Cost) -> dict[str, object]:
     """The `cost` stack output: per site, and the stack's total per month."""
-    active = sum(1 for s in sites if s.role == "active")
-    per_site = [site_cost(s, cost, models, kubernetes, active) for s in sites]
+    per_site = [site_cost(site, cost) for site in plan.sites.values()]
     return {
         "sites": {c.site: c.to_output(cost.currency) for c in per_site},
         "totalPerMonth": round(sum(c.total_per_month for c in per_site)),

@@ -1,20 +1,25 @@
 """The whole stack: its sites and what crosses them (DR link to prod, exports)."""
 
+from dataclasses import dataclass
+
 import pulumi
 
 from components.config import PlatformConfig
+from components.plan import PlatformPlan
 from components.site import Site, SiteArgs
 from components.stack_config import PlatformSecrets
 
 
+@dataclass(frozen=True)
 class PlatformArgs:
     """Inputs of a `Platform`."""
 
-    def __init__(self, config: PlatformConfig, secrets: PlatformSecrets) -> None:
-        self.config = config
-        """The validated stack config."""
-        self.secrets = secrets
-        """Secret config, handed down to the children that need it."""
+    config: PlatformConfig
+    """The validated stack config."""
+    plan: PlatformPlan
+    """What the program derives from it (`make_plan`), computed once."""
+    secrets: PlatformSecrets
+    """Secret config, handed down to the children that need it."""
 
 
 class Platform(pulumi.ComponentResource):
@@ -32,27 +37,12 @@ class Platform(pulumi.ComponentResource):
 
         # Keyed by the site's name in config.
         self.sites = {
-            spec.name: Site(
-                f"{name}-{spec.name}",
-                SiteArgs(
-                    spec,
-                    f"sites[{index}]",
-                    config.mirrors,
-                    config.ssh,
-                    config.preflight,
-                    config.nvidia,
-                    config.kubernetes,
-                    args.secrets,
-                    models=config.models,
-                    serving=config.serving,
-                    monitoring=config.monitoring,
-                    active_sites=sum(1 for s in config.sites if s.role == "active"),
-                    sites=config.sites,
-                    gateway=config.gateway,
-                ),
+            site_name: Site(
+                f"{name}-{site_name}",
+                SiteArgs(config, site_plan, args.secrets),
                 pulumi.ResourceOptions(parent=self),
             )
-            for index, spec in enumerate(config.sites)
+            for site_name, site_plan in args.plan.sites.items()
         }
         self.site_summaries = pulumi.Output.all(
             *(site.summary for site in self.sites.values())

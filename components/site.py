@@ -2,90 +2,45 @@
 serving, monitoring, gateway) hang under."""
 
 import asyncio
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_command
 
 from components import contracts
-from components.config import (
-    Gateway,
-    Kubernetes,
-    Mirrors,
-    ModelDeployment,
-    Monitoring,
-    Nvidia,
-    Preflight,
-    Serving,
-    Ssh,
-)
+from components.config import PlatformConfig
 from components.config import Site as SiteSpec
 from components.gateway.certificates import InternalCa, InternalCaArgs
 from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
 from components.gateway.load_balancer import MetalLb, MetalLbArgs
 from components.gateway.routes import ModelRoutes, ModelRoutesArgs
-from components.inventory import api_endpoint, gpu_inventory, site_summary
 from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
 from components.kubernetes.cluster import ClusterArgs, ClusterNode, KubernetesCluster
 from components.kubernetes.cni import Calico, CalicoArgs
 from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
-from components.kubernetes.network_policies import (
-    IsolationArgs,
-    NamespaceIsolation,
-    peer_gateways,
-)
+from components.kubernetes.network_policies import IsolationArgs, NamespaceIsolation
 from components.kubernetes.training import TrainingArgs, TrainingOperator
 from components.metal.host import BareMetalHost, HostArgs, preflight_run_id
-from components.metal.steps import peer_ring
+from components.plan import SitePlan
 from components.serving.site_serving import SiteServing, SiteServingArgs
 from components.stack_config import PlatformSecrets
 
 
+@dataclass(frozen=True)
 class SiteArgs:
     """Inputs of a `Site`."""
 
-    def __init__(
-        self,
-        spec: SiteSpec,
-        config_path: str,
-        mirrors: Mirrors,
-        ssh: Ssh,
-        preflight: Preflight,
-        nvidia: Nvidia,
-        kubernetes: Kubernetes,
-        secrets: PlatformSecrets,
-        models: list[ModelDeployment],
-        serving: Serving,
-        monitoring: Monitoring,
-        active_sites: int,
-        sites: list[SiteSpec],
-        gateway: Gateway | None,
-    ) -> None:
-        self.spec = spec
-        """The validated site config."""
-        self.config_path = config_path
-        """Where config declares the site, e.g. `sites[1]`."""
-        self.preflight = preflight
-        """Preflight minimums for the site's hosts."""
-        self.nvidia = nvidia
-        """How GPU hosts get the NVIDIA stack."""
-        self.kubernetes = kubernetes
-        """Versions and device-plugin profiles of the site's cluster."""
-        self.mirrors = mirrors
-        """Internal mirrors every host and workload pulls from."""
-        self.ssh = ssh
-        """SSH user and port for host bring-up."""
-        self.secrets = secrets
-        """Secret config; passed to the children that need it, never stored as props."""
-        self.models = list(models)
-        """Models the stack serves: every site serves all of them."""
-        self.serving = serving
-        self.monitoring = monitoring
-        self.active_sites = active_sites
-        """Active sites of the stack: at rest each carries its share of the load."""
-        self.sites = sites
-        """Every site of the stack (the gateway fails over to the other active ones)."""
-        self.gateway = gateway
+    config: PlatformConfig
+    """The validated stack config: each layer takes its own section from it."""
+    plan: SitePlan
+    """The site's derived facts (its config is `plan.spec`)."""
+    secrets: PlatformSecrets
+    """Secret config; passed to the children that need it, never stored as props."""
+
+    @property
+    def spec(self) -> SiteSpec:
+        return self.plan.spec
 
 
 class Site(pulumi.ComponentResource):
@@ -100,7 +55,7 @@ class Site(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SiteArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        spec = args.spec
+        spec, config = args.spec, args.config
         super().__init__(
             "deepseek:site:Site",
             name,
@@ -116,9 +71,9 @@ class Site(pulumi.ComponentResource):
         self.cluster = KubernetesCluster(
             f"{name}-cluster",
             ClusterArgs(
-                spec,
-                args.kubernetes,
-                args.mirrors,
+                args.plan,
+                config.kubernetes,
+                config.mirrors,
                 {
                     host_name: ClusterNode(host.connection, host.ready, host.last_step)
                     for host_name, host in self.hosts.items()
@@ -128,20 +83,21 @@ class Site(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         self._addons(name, args, self.cluster)
-        self.api_endpoint = pulumi.Output.from_input(api_endpoint(spec))
-        self.gpus = pulumi.Output.from_input(gpu_inventory(spec.hosts))
-        self.summary = pulumi.Output.from_input(site_summary(spec))
+        self.api_endpoint = pulumi.Output.from_input(args.plan.api_endpoint)
+        self.gpus = pulumi.Output.from_input(dict(args.plan.gpus))
+        self.summary = pulumi.Output.from_input(args.plan.summary())
         self.register_outputs(
             {"apiEndpoint": self.api_endpoint, "gpus": self.gpus, "summary": self.summary}
         )
 
     def _addons(self, name: str, args: SiteArgs, cluster: KubernetesCluster) -> None:
         # Everything in-cluster goes through the cluster's provider and hangs under it.
+        config = args.config
         provider = cluster.provider
         under_cluster = pulumi.ResourceOptions(parent=cluster)
         baseline = ClusterBaseline(
             f"{name}-baseline",
-            BaselineArgs(provider, tuple(args.kubernetes.privileged_namespaces)),
+            BaselineArgs(provider, tuple(config.kubernetes.privileged_namespaces)),
             under_cluster,
         )
         namespaces = baseline.namespaces
@@ -149,8 +105,8 @@ class Site(pulumi.ComponentResource):
             f"{name}-calico",
             CalicoArgs(
                 args.spec,
-                args.kubernetes,
-                args.mirrors,
+                config.kubernetes,
+                config.mirrors,
                 provider,
                 namespaces[contracts.CALICO_OPERATOR],
             ),
@@ -159,9 +115,9 @@ class Site(pulumi.ComponentResource):
         GpuOperator(
             f"{name}-gpu-operator",
             GpuOperatorArgs(
-                args.kubernetes,
-                args.nvidia,
-                args.mirrors,
+                config.kubernetes,
+                config.nvidia,
+                config.mirrors,
                 provider,
                 namespaces[contracts.GPU_OPERATOR],
             ),
@@ -170,30 +126,33 @@ class Site(pulumi.ComponentResource):
         LocalPathProvisioner(
             f"{name}-local-path",
             LocalPathArgs(
-                args.spec, args.kubernetes, args.mirrors, provider, namespaces[contracts.LOCAL_PATH]
+                args.spec,
+                config.kubernetes,
+                config.mirrors,
+                provider,
+                namespaces[contracts.LOCAL_PATH],
             ),
             under_cluster,
         )
         NamespaceIsolation(
             f"{name}-isolation",
-            IsolationArgs(args.spec, args.sites, args.gateway, provider, namespaces),
+            IsolationArgs(
+                args.spec, args.plan.failover_peers, config.gateway, provider, namespaces
+            ),
             under_cluster,
         )
         self.gateway = None
-        if args.gateway is not None:
+        if config.gateway is not None:
             self.gateway = self._gateway(name, args, provider, namespaces, under_cluster)
         self.serving = None
-        if args.models:
+        if config.models:
             self.serving = SiteServing(
                 f"{name}-serving",
                 SiteServingArgs(
-                    site=args.spec,
-                    models=args.models,
-                    active_sites=args.active_sites,
-                    kubernetes=args.kubernetes,
-                    serving=args.serving,
-                    monitoring=args.monitoring,
-                    mirrors=args.mirrors,
+                    plan=args.plan,
+                    serving=config.serving,
+                    monitoring=config.monitoring,
+                    mirrors=config.mirrors,
                     provider=provider,
                     inference_namespace=namespaces[contracts.INFERENCE],
                     monitoring_namespace=namespaces[contracts.MONITORING],
@@ -208,8 +167,8 @@ class Site(pulumi.ComponentResource):
                 f"{name}-routes",
                 ModelRoutesArgs(
                     site=args.spec,
-                    peers=peer_gateways(args.spec, args.sites),
-                    gateway=args.gateway,
+                    peers=args.plan.failover_peers,
+                    gateway=config.gateway,
                     routes=self.serving.routes,
                     provider=provider,
                     after=[self.gateway, self.serving],
@@ -219,8 +178,8 @@ class Site(pulumi.ComponentResource):
         TrainingOperator(
             f"{name}-training",
             TrainingArgs(
-                args.kubernetes,
-                args.mirrors,
+                config.kubernetes,
+                config.mirrors,
                 args.spec.region,
                 provider,
                 namespaces[contracts.KUBEFLOW],
@@ -230,11 +189,12 @@ class Site(pulumi.ComponentResource):
         )
 
     def _gateway(self, name, args, provider, namespaces, under_cluster) -> ZeroTrustGateway:
+        config = args.config
         ca = InternalCa(
             f"{name}-internal-ca",
             InternalCaArgs(
-                args.gateway,
-                args.mirrors,
+                config.gateway,
+                config.mirrors,
                 provider,
                 namespaces,
                 args.secrets.gateway_ca_private_key,
@@ -248,8 +208,8 @@ class Site(pulumi.ComponentResource):
                     f"{name}-metallb",
                     MetalLbArgs(
                         args.spec.load_balancer,
-                        args.gateway,
-                        args.mirrors,
+                        config.gateway,
+                        config.mirrors,
                         provider,
                         namespaces[contracts.METALLB],
                     ),
@@ -260,8 +220,8 @@ class Site(pulumi.ComponentResource):
             f"{name}-gateway",
             GatewayArgs(
                 args.spec,
-                args.gateway,
-                args.mirrors,
+                config.gateway,
+                config.mirrors,
                 provider,
                 namespaces[contracts.GATEWAY],
                 after,
@@ -272,8 +232,8 @@ class Site(pulumi.ComponentResource):
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource
     ) -> dict[str, BareMetalHost]:
-        spec = args.spec
-        peers = peer_ring([host.name for host in spec.hosts])
+        spec, config = args.spec, args.config
+        peers = args.plan.iperf_peers
         addresses = {host.name: str(host.address) for host in spec.hosts}
         specs = {host.name: host for host in spec.hosts}
         clients = {peer: client for client, peer in peers.items()}
@@ -289,19 +249,21 @@ class Site(pulumi.ComponentResource):
                     f"{name}-{host.name}",
                     HostArgs(
                         spec=host,
-                        config_path=f"{args.config_path}.hosts[{index}]",
-                        ssh=args.ssh,
+                        config_path=f"{args.plan.config_path}.hosts[{index}]",
+                        ssh=config.ssh,
                         ssh_private_key=args.secrets.ssh_private_key,
                         command_provider=provider,
-                        mirrors=args.mirrors,
+                        mirrors=config.mirrors,
                         ntp_servers=tuple(str(s) for s in spec.network.ntp_servers),
-                        preflight=args.preflight,
-                        nvidia=args.nvidia,
+                        preflight=config.preflight,
+                        nvidia=config.nvidia,
                         peer_address=addresses[peer] if peer else None,
                         peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
                         iperf_client=(
                             preflight_run_id(
-                                specs[clients[host.name]], args.preflight, addresses[host.name]
+                                specs[clients[host.name]],
+                                config.preflight,
+                                addresses[host.name],
                             )
                             if host.name in clients
                             else None

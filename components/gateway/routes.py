@@ -5,6 +5,7 @@ sites' gateways as fallback when every local replica fails (active-active failov
 Traffic that already failed over carries a header and is served locally only, so two sites
 that are both down answer 503 instead of passing a request back and forth."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -23,7 +24,7 @@ def _path(model: str) -> dict:
 
 
 def http_route_spec(
-    model: str, routes: list[dict], site: Site, gateway: Gateway, peers: list[Site]
+    model: str, routes: list[dict], site: Site, gateway: Gateway, peers: Sequence[Site]
 ) -> dict:
     local = [
         {
@@ -109,7 +110,8 @@ class ModelRoutesArgs:
     """Inputs of `ModelRoutes`."""
 
     site: Site
-    peers: list[Site]
+    peers: Sequence[Site]
+    """The other active sites whose gateways take over when every local replica fails."""
     gateway: Gateway
     routes: dict[str, list[dict]]
     """Model name → its Services with their weights (`model_service.routes`)."""

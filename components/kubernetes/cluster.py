@@ -10,10 +10,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pulumi_command import remote
 
-from components.config import Kubernetes, Mirrors, Site
-from components.inventory import api_endpoint
+from components.config import Kubernetes, Mirrors
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
 from components.metal.remote_script import StepFailed, read_result, run_script, with_secrets
+from components.plan import SitePlan
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -53,8 +53,9 @@ class ClusterNode:
 class ClusterArgs:
     """Inputs of a `KubernetesCluster`."""
 
-    site: Site
-    """The site whose hosts form the cluster."""
+    plan: SitePlan
+    """The site whose hosts form the cluster: its control planes and workers, its API
+    endpoint."""
     kubernetes: Kubernetes
     """Pinned versions."""
     mirrors: Mirrors
@@ -77,15 +78,15 @@ class KubernetesCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        site = args.site
+        site = args.plan.spec
         super().__init__(
             "deepseek:kubernetes:Cluster",
             name,
-            {"version": args.kubernetes.version, "apiEndpoint": api_endpoint(site)},
+            {"version": args.kubernetes.version, "apiEndpoint": args.plan.api_endpoint},
             opts,
         )
         self._name, self._args = name, args
-        self.api_endpoint = api_endpoint(site)
+        self.api_endpoint = args.plan.api_endpoint
 
         # The bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) and the key that encrypts the
         # uploaded control-plane certificates (32 random bytes, hex): secrets end to end.
@@ -124,8 +125,8 @@ class KubernetesCluster(pulumi.ComponentResource):
         }
         vip_manifest = kube_vip_manifest(site, args.kubernetes, args.mirrors)
 
-        control_planes = site.hosts_with_role("control-plane")
-        first = control_planes[0]
+        control_planes = args.plan.control_planes
+        first = args.plan.first_control_plane
         init = self._on_host(
             first.name,
             "kubeadm-init",
@@ -158,7 +159,6 @@ class KubernetesCluster(pulumi.ComponentResource):
             )
 
         # Workers join in parallel once the control plane is complete.
-        workers = [h for h in site.hosts_with_role("worker") if "control-plane" not in h.roles]
         joins = [
             self._on_host(
                 host.name,
@@ -172,7 +172,7 @@ class KubernetesCluster(pulumi.ComponentResource):
                 worker_join_stdin,
                 [previous],
             )
-            for host in workers
+            for host in args.plan.workers
         ]
 
         first_host = args.hosts[first.name]

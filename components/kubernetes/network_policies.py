@@ -5,6 +5,7 @@ directions, then allows what its workloads need, by name. Pure functions build t
 Ingress from outside the cluster is matched on the client's own address: the gateway's
 Service keeps it (externalTrafficPolicy: Local)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,18 +28,11 @@ IDENTITY_PROVIDER_PORT = 443
 """The IdP's JWKS endpoint, which the gateway's proxies fetch keys from (HTTPS)."""
 
 
-def peer_gateways(site: Site, sites: list[Site]) -> list[Site]:
-    """The other active sites, whose gateways take this site's traffic when its models are
-    down (none for a DR site)."""
-    if site.role != "active":
-        return []
-    return [s for s in sites if s.role == "active" and s.name != site.name and s.load_balancer]
-
-
 def namespace_policies(
-    site: Site, sites: list[Site], gateway: Gateway | None
+    site: Site, failover_peers: Sequence[Site], gateway: Gateway | None
 ) -> dict[str, dict[str, dict]]:
-    """namespace → policy name → NetworkPolicy spec, for every namespace we create."""
+    """namespace → policy name → NetworkPolicy spec, for every namespace we create.
+    `failover_peers`: the other active sites whose gateways fail over to this one (the plan's)."""
     policies: dict[str, dict[str, dict]] = {
         namespace: {"default-deny": default_deny(), "allow-dns": dns_egress()}
         for namespace in (*contracts.WORKLOAD_NAMESPACES, *contracts.SYSTEM_NAMESPACES)
@@ -81,12 +75,11 @@ def namespace_policies(
     # MPI ranks of a job reach each other on ports they pick at run time.
     policies[contracts.TRAINING]["allow-within-namespace"] = within_namespace(None)
     if gateway is not None:
-        policies[contracts.GATEWAY].update(_gateway_policies(site, sites, gateway))
+        policies[contracts.GATEWAY].update(_gateway_policies(site, failover_peers, gateway))
     return policies
 
 
-def _gateway_policies(site: Site, sites: list[Site], gateway: Gateway) -> dict[str, dict]:
-    peers = peer_gateways(site, sites)
+def _gateway_policies(site: Site, peers: Sequence[Site], gateway: Gateway) -> dict[str, dict]:
     clients = [*gateway.client_networks, *(p.network.node_cidr for p in peers)]
     proxy_egress = [
         {
@@ -136,7 +129,8 @@ class IsolationArgs:
     """Inputs of `NamespaceIsolation`."""
 
     site: Site
-    sites: list[Site]
+    failover_peers: Sequence[Site]
+    """The other active sites whose gateways fail over to this one."""
     gateway: Gateway | None
     provider: k8s.Provider
     namespaces: dict[str, k8s.core.v1.Namespace]
@@ -150,7 +144,9 @@ class NamespaceIsolation(pulumi.ComponentResource):
         self, name: str, args: IsolationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:kubernetes:NamespaceIsolation", name, None, opts)
-        for namespace, policies in namespace_policies(args.site, args.sites, args.gateway).items():
+        for namespace, policies in namespace_policies(
+            args.site, args.failover_peers, args.gateway
+        ).items():
             for policy, spec in policies.items():
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-{namespace}-{policy}",

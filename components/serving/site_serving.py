@@ -1,5 +1,5 @@
 """The serving layer of one site: the model store's credentials, the queue-time metrics
-adapter, and one `ModelService` per model of the stack."""
+adapter, and one `ModelService` per model of the stack, as the site's plan sizes them."""
 
 from dataclasses import dataclass
 
@@ -7,9 +7,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
-from components.config import Kubernetes, Mirrors, ModelDeployment, Monitoring, Serving, Site
+from components.config import Mirrors, Monitoring, Serving
+from components.plan import SitePlan
 from components.serving.autoscaling import QueueMetricsAdapter, QueueMetricsArgs
-from components.serving.capacity import plan_site
 from components.serving.model_service import (
     MODEL_STORE_SECRET,
     ModelService,
@@ -35,10 +35,8 @@ def rclone_config(access_key_id: str, secret_access_key: str) -> str:
 class SiteServingArgs:
     """Inputs of `SiteServing`."""
 
-    site: Site
-    models: list[ModelDeployment]
-    active_sites: int
-    kubernetes: Kubernetes
+    plan: SitePlan
+    """The site and what it serves: replicas, ceilings and estimates per model."""
     serving: Serving
     monitoring: Monitoring
     mirrors: Mirrors
@@ -59,9 +57,14 @@ class SiteServing(pulumi.ComponentResource):
         self, name: str, args: SiteServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:serving:SiteServing", name, None, opts)
-        site = args.site
-        # Config validation has already refused any plan with problems.
-        plans, _ = plan_site(site, args.models, args.kubernetes, args.active_sites)
+        site = args.plan.spec
+        if args.plan.capacity_problems:
+            # Validation refuses these before anything is registered: reaching here is a bug.
+            raise ValueError(
+                f"site {site.name}: serving plan has problems validation did not report: "
+                + "; ".join(p.problem for p in args.plan.capacity_problems)
+            )
+        plans = args.plan.serving
         self.routes = {name: routes(plan) for name, plan in plans.items()}
         """Model → its Services and the share of traffic each gets, for the gateway."""
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
@@ -86,10 +89,10 @@ class SiteServing(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         services = {
-            model.name: ModelService(
-                f"{name}-{model.name}",
+            model_name: ModelService(
+                f"{name}-{model_name}",
                 ModelServiceArgs(
-                    plans[model.name],
+                    plan,
                     site,
                     args.serving,
                     args.monitoring,
@@ -99,7 +102,7 @@ class SiteServing(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for model in args.models
+            for model_name, plan in plans.items()
         }
         self.models = pulumi.Output.from_input(
             {
@@ -116,14 +119,6 @@ class SiteServing(pulumi.ComponentResource):
                 for model_name, plan in plans.items()
             }
         )
-        if site.role == "dr":
-            for model in args.models:
-                plan = plans[model.name]
-                if plan.capacity_rps < model.requests_per_second:
-                    pulumi.log.warn(
-                        f"DR site {site.name} serves an estimated {plan.capacity_rps:.1f} of "
-                        f"{model.name}'s {model.requests_per_second:g} requests/s at its ceiling "
-                        f"({plan.capacity_rps / model.requests_per_second:.0%}) after a failover",
-                        self,
-                    )
+        for warning in args.plan.dr_warnings:
+            pulumi.log.warn(warning, self)
         self.register_outputs({"models": self.models})

@@ -14,7 +14,7 @@ from components.gateway.envoy_gateway import (
 )
 from components.gateway.load_balancer import address_pool_spec
 from components.gateway.routes import FAILOVER_HEADER, backend_spec, http_route_spec
-from components.kubernetes.network_policies import peer_gateways
+from components.plan import failover_peers
 from components.stack_config import validate_config
 from tests.unit.test_stack_config import _raw
 
@@ -82,7 +82,7 @@ def test_tls_from_the_internal_ca_for_both_names(prod):
 
 def test_routes_weight_the_canary_and_fall_back_to_the_other_site(prod):
     dc_a = prod.sites[0]
-    peers = peer_gateways(dc_a, prod.sites)
+    peers = failover_peers(dc_a, prod.sites)
     assert [p.name for p in peers] == ["dc-b"]
     routes = [
         {"service": "r1-qwen-32b", "weight": 90},
@@ -107,7 +107,7 @@ def test_routes_weight_the_canary_and_fall_back_to_the_other_site(prod):
 
 def test_a_dr_site_has_no_peer_to_fail_over_to():
     dr = validate_config(_raw("dr"), "dr")
-    assert peer_gateways(dr.sites[0], dr.sites) == []
+    assert failover_peers(dr.sites[0], dr.sites) == ()
     spec = http_route_spec(
         "r1-llama-8b", [{"service": "r1-llama-8b", "weight": 100}], dr.sites[0], dr.gateway, []
     )

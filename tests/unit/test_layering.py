@@ -67,3 +67,27 @@ def test_shared_helpers_import_only_facts_and_config():
         path = COMPONENTS / f"{name}.py"
         if path.exists():
             assert {_top(m) for m in _imports(path)} <= FACTS | {"config"}, name
+
+
+def _file(module: str) -> Path:
+    path = COMPONENTS.parent / (module.replace(".", "/") + ".py")
+    return path if path.exists() else path.with_suffix("") / "__init__.py"
+
+
+def test_the_plan_is_pure_and_below_what_reads_it():
+    """`plan.py` calls the layers' pure planning functions once; none of what it imports
+    (at any depth, config aside: its secrets are typed as Pulumi Outputs) talks to Pulumi or
+    reads the plan back."""
+    seen, todo = set(), ["components.plan"]
+    while todo:
+        module = todo.pop()
+        if module in seen or module.startswith("components.config"):
+            continue
+        seen.add(module)
+        source = _file(module).read_text()
+        assert "import pulumi" not in source, module
+        imported = _imports(_file(module))
+        if module != "components.plan":
+            assert "components.plan" not in imported, module
+        todo += sorted(imported)
+    assert "components.serving.capacity" in seen
