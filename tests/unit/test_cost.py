@@ -4,17 +4,10 @@ import pytest
 
 from components.cost import HOURS_PER_MONTH, site_cost, stack_cost
 from components.plan import make_plan
-from components.stack_config import validate_config
-from tests.unit.test_stack_config import _raw
 
 
-@pytest.fixture(scope="module")
-def prod():
-    return validate_config(_raw("prod"), "prod")
-
-
-def test_energy_and_hardware_of_one_site(prod):
-    cost = site_cost(make_plan(prod).sites["dc-a"], prod.cost)
+def test_energy_and_hardware_of_one_site(prod_config):
+    cost = site_cost(make_plan(prod_config).sites["dc-a"], prod_config.cost)
     # 12 servers × 500 W, 16 A100 × 400 W and 12 V100 × 300 W at 70 % of board power.
     assert cost.it_kw == pytest.approx((12 * 500 + 16 * 400 * 0.7 + 12 * 300 * 0.7) / 1000)
     assert cost.facility_kw == pytest.approx(cost.it_kw * 1.35)
@@ -23,8 +16,8 @@ def test_energy_and_hardware_of_one_site(prod):
     assert cost.hardware_per_month == pytest.approx((216_000 + 256_000 + 48_000) / 48)
 
 
-def test_price_per_million_tokens_at_full_load(prod):
-    cost = site_cost(make_plan(prod).sites["dc-a"], prod.cost)
+def test_price_per_million_tokens_at_full_load(prod_config):
+    cost = site_cost(make_plan(prod_config).sites["dc-a"], prod_config.cost)
     # Replicas at rest: 3 of r1-qwen-32b and 4 of r1-llama-8b, at their estimated rates.
     assert cost.tokens_per_second_at_rest == pytest.approx(
         3 * (2 * 2039 * 0.5 / (32.8 * 4) * 2 * 16) + 4 * (900 * 0.5 / (8.03 * 4) * 2 * 16)
@@ -33,17 +26,17 @@ def test_price_per_million_tokens_at_full_load(prod):
     assert cost.per_million_tokens == pytest.approx(cost.total_per_month / tokens_per_month * 1e6)
 
 
-def test_stack_output_sums_the_sites(prod):
-    output = stack_cost(make_plan(prod), prod.cost)
+def test_stack_output_sums_the_sites(prod_config):
+    output = stack_cost(make_plan(prod_config), prod_config.cost)
     assert set(output["sites"]) == {"dc-a", "dc-b"}
     sites_total = sum(site["totalPerMonth"] for site in output["sites"].values())
     assert abs(output["totalPerMonth"] - sites_total) <= 1  # each figure rounded on its own
     assert output["currency"] == "EUR"
 
 
-def test_without_prices_only_energy_counts(prod):
-    free = prod.cost.model_copy(update={"server_price": 0, "gpu_prices": {}})
-    unserved = make_plan(prod.model_copy(update={"models": []}))
+def test_without_prices_only_energy_counts(prod_config):
+    free = prod_config.cost.model_copy(update={"server_price": 0, "gpu_prices": {}})
+    unserved = make_plan(prod_config.model_copy(update={"models": []}))
     cost = site_cost(unserved.sites["dc-a"], free)
     assert cost.hardware_per_month == 0
     assert cost.per_million_tokens is None  # nothing served, no price per token

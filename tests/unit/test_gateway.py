@@ -1,8 +1,6 @@
 """The gateway's specs, built from prod's config: authentication, TLS, rate limits per
 tenant, the load-balanced Service, weighted routes with failover to the other site."""
 
-import pytest
-
 from components.gateway.envoy_gateway import (
     TENANT_HEADER,
     backend_traffic_policy_spec,
@@ -15,35 +13,28 @@ from components.gateway.envoy_gateway import (
 from components.gateway.load_balancer import address_pool_spec
 from components.gateway.routes import FAILOVER_HEADER, backend_spec, http_route_spec
 from components.plan import failover_peers
-from components.stack_config import validate_config
-from tests.unit.test_stack_config import _raw
 
 
-@pytest.fixture(scope="module")
-def prod():
-    return validate_config(_raw("prod"), "prod")
-
-
-def test_jwt_from_the_enterprise_idp_sets_the_tenant(prod):
-    spec = security_policy_spec(prod.gateway)
+def test_jwt_from_the_enterprise_idp_sets_the_tenant(prod_config):
+    spec = security_policy_spec(prod_config.gateway)
     (provider,) = spec["jwt"]["providers"]
     assert provider["issuer"] == "https://sso.bank.internal/realms/ai"
     assert provider["remoteJWKS"]["uri"].startswith("https://sso.bank.internal/")
     assert provider["claimToHeaders"] == [{"header": TENANT_HEADER, "claim": "tenant"}]
-    mtls_only = prod.gateway.model_copy(update={"client_authentication": "mtls"})
+    mtls_only = prod_config.gateway.model_copy(update={"client_authentication": "mtls"})
     assert security_policy_spec(mtls_only) is None
 
 
-def test_client_certificates_are_checked_and_the_tenant_header_cannot_be_forged(prod):
-    spec = client_traffic_policy_spec(prod.gateway)
+def test_client_certificates_are_checked_and_the_tenant_header_cannot_be_forged(prod_config):
+    spec = client_traffic_policy_spec(prod_config.gateway)
     assert spec["tls"]["clientValidation"]["caCertificateRefs"][0]["kind"] == "ConfigMap"
     assert spec["headers"]["earlyRequestHeaders"]["remove"] == [TENANT_HEADER]
-    jwt_only = prod.gateway.model_copy(update={"client_authentication": "jwt"})
+    jwt_only = prod_config.gateway.model_copy(update={"client_authentication": "jwt"})
     assert "clientValidation" not in client_traffic_policy_spec(jwt_only)["tls"]
 
 
-def test_rate_limits_per_tenant_split_over_the_proxy_replicas(prod):
-    rules = backend_traffic_policy_spec(prod.gateway)["rateLimit"]["local"]["rules"]
+def test_rate_limits_per_tenant_split_over_the_proxy_replicas(prod_config):
+    rules = backend_traffic_policy_spec(prod_config.gateway)["rateLimit"]["local"]["rules"]
     by_tenant = {
         r["clientSelectors"][0]["headers"][0].get("value", "*"): r["limit"]["requests"]
         for r in rules
@@ -53,11 +44,11 @@ def test_rate_limits_per_tenant_split_over_the_proxy_replicas(prod):
     assert rules[-1]["clientSelectors"][0]["headers"][0]["type"] == "Distinct"
 
 
-def test_the_proxy_service_is_the_load_balancer_with_the_site_address(prod):
-    dc_a, dc_b = prod.sites
-    service = envoy_proxy_spec(dc_a, prod.gateway, prod.mirrors)["provider"]["kubernetes"][
-        "envoyService"
-    ]
+def test_the_proxy_service_is_the_load_balancer_with_the_site_address(prod_config):
+    dc_a, dc_b = prod_config.sites
+    service = envoy_proxy_spec(dc_a, prod_config.gateway, prod_config.mirrors)["provider"][
+        "kubernetes"
+    ]["envoyService"]
     assert service["type"] == "LoadBalancer"
     assert service["externalTrafficPolicy"] == "Local"
     assert service["annotations"]["metallb.universe.tf/loadBalancerIPs"] == "10.10.0.200"
@@ -65,30 +56,30 @@ def test_the_proxy_service_is_the_load_balancer_with_the_site_address(prod):
         "addresses": ["10.20.0.200/29"],
         "autoAssign": False,
     }
-    container = envoy_proxy_spec(dc_a, prod.gateway, prod.mirrors)["provider"]["kubernetes"][
-        "envoyDeployment"
-    ]["container"]
+    container = envoy_proxy_spec(dc_a, prod_config.gateway, prod_config.mirrors)["provider"][
+        "kubernetes"
+    ]["envoyDeployment"]["container"]
     assert container["image"].startswith("registry.bank.internal/deepseek/")
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
-def test_tls_from_the_internal_ca_for_both_names(prod):
-    spec = certificate_spec(prod.sites[0], prod.gateway, client=False)
+def test_tls_from_the_internal_ca_for_both_names(prod_config):
+    spec = certificate_spec(prod_config.sites[0], prod_config.gateway, client=False)
     assert spec["issuerRef"]["kind"] == "ClusterIssuer"
     assert spec["dnsNames"] == ["deepseek.bank.internal", "dc-a.deepseek.bank.internal"]
     (listener,) = gateway_spec()["listeners"]
     assert listener["protocol"] == "HTTPS" and listener["tls"]["mode"] == "Terminate"
 
 
-def test_routes_weight_the_canary_and_fall_back_to_the_other_site(prod):
-    dc_a = prod.sites[0]
-    peers = failover_peers(dc_a, prod.sites)
+def test_routes_weight_the_canary_and_fall_back_to_the_other_site(prod_config):
+    dc_a = prod_config.sites[0]
+    peers = failover_peers(dc_a, prod_config.sites)
     assert [p.name for p in peers] == ["dc-b"]
     routes = [
         {"service": "r1-qwen-32b", "weight": 90},
         {"service": "r1-qwen-32b-canary", "weight": 10},
     ]
-    spec = http_route_spec("r1-qwen-32b", routes, dc_a, prod.gateway, peers)
+    spec = http_route_spec("r1-qwen-32b", routes, dc_a, prod_config.gateway, peers)
     failed_over, normal = spec["rules"]
     # Traffic a peer already failed over is served here or not at all.
     assert failed_over["matches"][0]["headers"] == [{"name": FAILOVER_HEADER, "value": "1"}]
@@ -105,10 +96,13 @@ def test_routes_weight_the_canary_and_fall_back_to_the_other_site(prod):
     }
 
 
-def test_a_dr_site_has_no_peer_to_fail_over_to():
-    dr = validate_config(_raw("dr"), "dr")
-    assert failover_peers(dr.sites[0], dr.sites) == ()
+def test_a_dr_site_has_no_peer_to_fail_over_to(dr_config):
+    assert failover_peers(dr_config.sites[0], dr_config.sites) == ()
     spec = http_route_spec(
-        "r1-llama-8b", [{"service": "r1-llama-8b", "weight": 100}], dr.sites[0], dr.gateway, []
+        "r1-llama-8b",
+        [{"service": "r1-llama-8b", "weight": 100}],
+        dr_config.sites[0],
+        dr_config.gateway,
+        [],
     )
     assert len(spec["rules"]) == 1
