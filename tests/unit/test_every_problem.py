@@ -2,21 +2,10 @@
 and a cross-field rule reports each bad host, site or model, not only the first."""
 
 import pytest
-import yaml
 
-from components.config import SECRET_KEYS
 from components.preflight import ConfigError
 from components.stack_config import validate_config
-from tests.paths import PROJECT_DIR
-
-
-def _raw(stack: str) -> dict:
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {
-        key.split(":", 1)[1]: value
-        for key, value in config.items()
-        if key.startswith("deepseek-onprem:") and key.split(":", 1)[1] not in SECRET_KEYS
-    }
+from tests.stacks import raw_stack_config
 
 
 def _issues(raw: dict, stack: str = "prod") -> dict[str, tuple]:
@@ -26,7 +15,7 @@ def _issues(raw: dict, stack: str = "prod") -> dict[str, tuple]:
 
 
 def test_every_open_network_of_a_list_is_reported_with_its_index():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     egress = raw["sites"][0]["network"]["egressAllowList"]
     egress[:0] = ["0.0.0.0/0", "10.40.0.0/16", "64.0.0.0/2"]
     raw["gateway"]["clientNetworks"] = ["10.50.0.0/16", "0.0.0.0/1"]
@@ -42,7 +31,7 @@ def test_every_open_network_of_a_list_is_reported_with_its_index():
 
 
 def test_every_namespace_that_is_not_a_system_namespace_is_reported():
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["kubernetes"]["privilegedNamespaces"] = ["inference", "gpu-operator", "training"]
     issues = _issues(raw)
     assert set(issues) == {
@@ -58,7 +47,7 @@ def test_every_namespace_that_is_not_a_system_namespace_is_reported():
 def test_a_field_validator_s_fix_is_carried_apart_from_its_problem():
     """The fix comes from the validator's FieldError, not from splitting its message: a value
     quoted in the problem may itself hold '; fix: '."""
-    raw = _raw("prod")
+    raw = raw_stack_config("prod")
     raw["kubernetes"]["privilegedNamespaces"] = ["kube; fix: nothing to do"]
     (value, problem, fix) = _issues(raw)["kubernetes.privilegedNamespaces[0]"]
     assert problem == "kube; fix: nothing to do is not a system namespace of the platform"
