@@ -966,6 +966,44 @@ def test_preflight_removes_only_what_it_made(harness):
     harness.stop(sandbox)
 
 
+@pytest.mark.parametrize(
+    ("case_id", "variable", "values", "message"),
+    [
+        (
+            "os-prep",
+            "NTP_SERVERS",
+            ["10.200.0.123 *", '10.200.0.123 ntp"1.bank.internal', "ntp-[ab].bank.internal", " "],
+            "NTP_SERVERS",
+        ),
+        (
+            "container-runtime",
+            "MIRRORED_REGISTRIES",
+            ["docker.io *", 'docker.io quay.io"', "docker.io ../../etc", "_default"],
+            "MIRRORED_REGISTRIES",
+        ),
+        (
+            "container-runtime",
+            "IMAGE_REGISTRY",
+            ['registry.bank.internal/deep"seek', "registry.bank.internal/*", "/deepseek"],
+            "IMAGE_REGISTRY",
+        ),
+    ],
+)
+def test_a_list_or_name_with_glob_or_quote_characters_is_refused_before_any_change(
+    harness, case_id, variable, values, message
+):
+    """Lists were split unquoted (so globbed), and registry names written into TOML strings:
+    each script checks what it is given itself and refuses it before it changes anything."""
+    case = BY_ID[case_id]
+    sandbox = harness.clone(harness.prepared(case), case)
+    for value in values:
+        run = sandbox.run(case.step, {**case.environment(harness.graph), variable: value})
+        assert not run.ok, f"{variable}={value!r} was accepted:\n{run.explain()}"
+        assert message in run.stderr and "refused" in run.stderr, run.stderr
+        assert not run.host_changed and not run.calls, run.explain()
+    harness.stop(sandbox)
+
+
 def _cmdline(process: Path) -> str:
     try:
         return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

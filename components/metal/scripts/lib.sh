@@ -52,6 +52,30 @@ write_if_changed() {
   rm -f "${staged}"
 }
 
+# --- inputs that reach a configuration file --------------------------------------------------
+# The program validates every input; a script checks those it writes into a file itself too,
+# before it changes anything (defence in depth), and refuses what does not fit.
+
+# refuse STEP VARIABLE VALUE WHAT: stops the step, naming the input and what it should be (the
+# value shown quoted by printf %q: plain ASCII whatever it holds).
+refuse() {
+  printf '%s: %s refused: %q is not %s; nothing was changed\n' "$1" "$2" "$3" "$4" >&2
+  exit 1
+}
+
+# is_host_name VALUE: a DNS host name (labels of letters, digits and inner hyphens).
+is_host_name() {
+  local label='[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+  ((${#1} <= 253)) && [[ "$1" =~ ^${label}(\.${label})*$ ]]
+}
+
+# is_ip_address VALUE: an IPv4 address (dotted quad) or an IPv6 address (hex, colons, dots).
+is_ip_address() {
+  local octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+  [[ "$1" =~ ^${octet}(\.${octet}){3}$ ]] ||
+    { ((${#1} <= 45)) && [[ "$1" =~ ^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$ ]]; }
+}
+
 # apt_install PACKAGE[=VERSION]...: installs, from the configured sources only, each package
 # that is not installed, and each one pinned to a VERSION (apt's `=VERSION`, where `*` may
 # stand for any part) other than the installed one. Such a pin may ask for an older version

@@ -10,6 +10,18 @@ set -euo pipefail
 : "${RDMA:=false}"
 : "${HUGEPAGES_2MI:=0}"
 
+# The NTP servers reach chrony's configuration: each a host name or an IP address, checked
+# here before anything changes (the list is split into words, never globbed).
+read -r -d '' -a ntp_servers <<<"${NTP_SERVERS}" || true
+if ((${#ntp_servers[@]} == 0)); then
+  refuse os-prep NTP_SERVERS "${NTP_SERVERS}" "a list of NTP servers"
+fi
+for server in "${ntp_servers[@]}"; do
+  if ! is_host_name "${server}" && ! is_ip_address "${server}"; then
+    refuse os-prep NTP_SERVERS "${server}" "a host name or an IP address"
+  fi
+done
+
 if [[ "${PREFLIGHT_VERDICT}" != passed ]]; then
   echo "preflight did not pass (${PREFLIGHT_VERDICT}): this host is not configured" >&2
   exit 1
@@ -98,7 +110,7 @@ fi
 
 # --- time sync against the internal servers only ---
 apt_install chrony
-for server in ${NTP_SERVERS}; do
+for server in "${ntp_servers[@]}"; do
   echo "server ${server} iburst"
 done | write_if_changed /etc/chrony/sources.d/deepseek.sources 0644
 if grep -Eq '^(pool|server) ' /etc/chrony/chrony.conf; then
