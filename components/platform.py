@@ -4,10 +4,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import PlatformConfig
+from components.config import PlatformConfig, PlatformSecrets
 from components.plan import PlatformPlan
 from components.site import Site, SiteArgs
-from components.stack_config import PlatformSecrets
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_command
 
 from components import contracts
-from components.config import PlatformConfig
+from components.config import PlatformConfig, PlatformSecrets
 from components.config import Site as SiteSpec
 from components.gateway.certificates import InternalCa, InternalCaArgs
 from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
@@ -21,10 +21,9 @@ from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
 from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
 from components.kubernetes.network_policies import IsolationArgs, NamespaceIsolation
 from components.kubernetes.training import TrainingArgs, TrainingOperator
-from components.metal.host import BareMetalHost, HostArgs, preflight_run_id
+from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
 from components.serving.site_serving import SiteServing, SiteServingArgs
-from components.stack_config import PlatformSecrets
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Site(pulumi.ComponentResource):
     """A data center of the platform (`deepseek:site:Site`)."""
 
     name: str
-    hosts: dict[str, BareMetalHost]
+    hosts: dict[str, Host]
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]
@@ -231,7 +230,7 @@ class Site(pulumi.ComponentResource):
 
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource
-    ) -> dict[str, BareMetalHost]:
+    ) -> dict[str, Host]:
         spec, config = args.spec, args.config
         peers = args.plan.iperf_peers
         addresses = {host.name: str(host.address) for host in spec.hosts}
@@ -241,11 +240,11 @@ class Site(pulumi.ComponentResource):
         # each host receives its peer's server as a future, resolved when the peer exists.
         loop = asyncio.get_event_loop()
         servers = {host.name: loop.create_future() for host in spec.hosts}
-        hosts: dict[str, BareMetalHost] = {}
+        hosts: dict[str, Host] = {}
         try:
             for index, host in enumerate(spec.hosts):
                 peer = peers.get(host.name)
-                hosts[host.name] = BareMetalHost(
+                hosts[host.name] = Host(
                     f"{name}-{host.name}",
                     HostArgs(
                         spec=host,

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from components.config import Host, Mirrors, Nvidia, Preflight, Ssh
+from components.config import Host as HostSpec
+from components.config import Mirrors, Nvidia, Preflight, Ssh
 from components.metal.diagnostics import (
     GPU_QUERY_FIELDS,
     PreflightExpectations,
@@ -42,9 +43,9 @@ class PreflightFailed(pulumi.RunError):
 
 @dataclass(frozen=True)
 class HostArgs:
-    """Inputs of a `BareMetalHost`."""
+    """Inputs of a `Host`."""
 
-    spec: Host
+    spec: HostSpec
     """The host as config declares it."""
     config_path: str
     """Where config declares it, e.g. `sites[0].hosts[3]`, for error messages."""
@@ -72,7 +73,7 @@ class HostArgs:
 
 
 def preflight_environment(
-    spec: Host, preflight: Preflight, peer_address: str | None
+    spec: HostSpec, preflight: Preflight, peer_address: str | None
 ) -> dict[str, str]:
     """The preflight step's inputs on a host (pure: the peer's server needs them too)."""
     return {
@@ -86,7 +87,7 @@ def preflight_environment(
     }
 
 
-def preflight_run_id(spec: Host, preflight: Preflight, peer_address: str | None) -> str:
+def preflight_run_id(spec: HostSpec, preflight: Preflight, peer_address: str | None) -> str:
     """Identifies one run of a host's preflight: its address and a digest of everything that
     re-runs it (script and inputs). The peer's iperf3 server step takes it as an input, so
     whenever the client measures again (a host added, removed, replaced, or the settings
@@ -100,7 +101,7 @@ def preflight_run_id(spec: Host, preflight: Preflight, peer_address: str | None)
     return f"{spec.address}/{digest[:16]}"
 
 
-class BareMetalHost(pulumi.ComponentResource):
+class Host(pulumi.ComponentResource):
     """A physical server of a site (`deepseek:metal:Host`)."""
 
     preflight_report: pulumi.Output[str]

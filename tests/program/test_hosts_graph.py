@@ -176,7 +176,7 @@ def test_a_host_that_fails_to_build_ends_the_program(monkeypatch):
 
     import components.site as site_module
 
-    real_host = site_module.BareMetalHost
+    real_host = site_module.Host
 
     def failing_host(name, args, opts=None):
         if args.spec.name == "dca-cp-2":
@@ -186,7 +186,7 @@ def test_a_host_that_fails_to_build_ends_the_program(monkeypatch):
     def hung(signum, frame):
         raise TimeoutError("the program hung after a host failed to build")
 
-    monkeypatch.setattr(site_module, "BareMetalHost", failing_host)
+    monkeypatch.setattr(site_module, "Host", failing_host)
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(60)
     try:
