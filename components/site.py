@@ -14,13 +14,13 @@ from components.gateway.certificates import InternalCa, InternalCaArgs
 from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
 from components.gateway.load_balancer import MetalLb, MetalLbArgs
 from components.gateway.routes import ModelRoutes, ModelRoutesArgs
-from components.kubernetes.baseline import BaselineArgs, ClusterBaseline
-from components.kubernetes.cluster import ClusterArgs, ClusterNode, KubernetesCluster
-from components.kubernetes.cni import Calico, CalicoArgs
+from components.kubernetes.baseline import Baseline, BaselineArgs
+from components.kubernetes.calico import Calico, CalicoArgs
+from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
 from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
-from components.kubernetes.local_path import LocalPathArgs, LocalPathProvisioner
-from components.kubernetes.network_policies import IsolationArgs, NamespaceIsolation
-from components.kubernetes.training import TrainingArgs, TrainingOperator
+from components.kubernetes.local_path_provisioner import LocalPathArgs, LocalPathProvisioner
+from components.kubernetes.namespace_isolation import IsolationArgs, NamespaceIsolation
+from components.kubernetes.training_operator import TrainingArgs, TrainingOperator
 from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
 from components.serving.site_serving import SiteServing, SiteServingArgs
@@ -67,7 +67,7 @@ class Site(pulumi.ComponentResource):
             f"{name}-command", opts=pulumi.ResourceOptions(parent=self)
         )
         self.hosts = self._hosts(name, args, command_provider)
-        self.cluster = KubernetesCluster(
+        self.cluster = Cluster(
             f"{name}-cluster",
             ClusterArgs(
                 args.plan,
@@ -89,12 +89,12 @@ class Site(pulumi.ComponentResource):
             {"apiEndpoint": self.api_endpoint, "gpus": self.gpus, "summary": self.summary}
         )
 
-    def _addons(self, name: str, args: SiteArgs, cluster: KubernetesCluster) -> None:
+    def _addons(self, name: str, args: SiteArgs, cluster: Cluster) -> None:
         # Everything in-cluster goes through the cluster's provider and hangs under it.
         config = args.config
         provider = cluster.provider
         under_cluster = pulumi.ResourceOptions(parent=cluster)
-        baseline = ClusterBaseline(
+        baseline = Baseline(
             f"{name}-baseline",
             BaselineArgs(provider, tuple(config.kubernetes.privileged_namespaces)),
             under_cluster,

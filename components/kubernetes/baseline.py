@@ -45,7 +45,7 @@ PRIORITY_CLASSES = (
 
 @dataclass(frozen=True)
 class BaselineArgs:
-    """Inputs of `ClusterBaseline`."""
+    """Inputs of `Baseline`."""
 
     provider: k8s.Provider
     """The site cluster's provider."""
@@ -53,7 +53,7 @@ class BaselineArgs:
     """System namespaces whose Pod Security level is privileged."""
 
 
-class ClusterBaseline(pulumi.ComponentResource):
+class Baseline(pulumi.ComponentResource):
     """Namespaces, quotas, limit ranges, priority classes (`deepseek:kubernetes:Baseline`)."""
 
     namespaces: dict[str, k8s.core.v1.Namespace]

@@ -51,7 +51,7 @@ class ClusterNode:
 
 @dataclass(frozen=True)
 class ClusterArgs:
-    """Inputs of a `KubernetesCluster`."""
+    """Inputs of a `Cluster`."""
 
     plan: SitePlan
     """The site whose hosts form the cluster: its control planes and workers, its API
@@ -66,7 +66,7 @@ class ClusterArgs:
     """The site's SSH provider."""
 
 
-class KubernetesCluster(pulumi.ComponentResource):
+class Cluster(pulumi.ComponentResource):
     """kubeadm bootstrap of one site (`deepseek:kubernetes:Cluster`)."""
 
     provider: k8s.Provider
