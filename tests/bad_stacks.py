@@ -52,7 +52,19 @@ def write_bad_project(name: str, directory: Path) -> str:
         _apply(config, path, value, delete=False)
     for path in case.get("delete") or []:
         _apply(config, path, None, delete=True)
+    project_with_stack_file(directory, name, yaml.safe_dump(stack_file))
+    return name
+
+
+def project_with_stack_file(directory: Path, stack: str, stack_text: str) -> None:
+    """A project in `directory` (the real program) whose stack `stack` is `stack_text`."""
     for entry in ("Pulumi.yaml", "__main__.py", "components"):
         (directory / entry).symlink_to(PROJECT_DIR / entry)
-    (directory / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file))
-    return name
+    (directory / f"Pulumi.{stack}.yaml").write_text(stack_text)
+
+
+def with_extra_config(extra: str) -> str:
+    """The prod stack file as text, with `extra` lines appended under `config:`."""
+    text = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
+    assert text.splitlines()[-1].startswith("    ")  # the last key is indented under config
+    return text + extra
