@@ -10,10 +10,10 @@ import pulumi_command
 from components import contracts
 from components.config import PlatformConfig, PlatformSecrets
 from components.config import Site as SiteSpec
-from components.gateway.certificates import InternalCa, InternalCaArgs
-from components.gateway.envoy_gateway import GatewayArgs, ZeroTrustGateway
-from components.gateway.load_balancer import MetalLb, MetalLbArgs
-from components.gateway.routes import ModelRoutes, ModelRoutesArgs
+from components.gateway.gateway import Gateway, GatewayArgs
+from components.gateway.internal_ca import InternalCa, InternalCaArgs
+from components.gateway.metal_lb import MetalLb, MetalLbArgs
+from components.gateway.model_routes import ModelRoutes, ModelRoutesArgs
 from components.kubernetes.baseline import Baseline, BaselineArgs
 from components.kubernetes.calico import Calico, CalicoArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
@@ -187,7 +187,7 @@ class Site(pulumi.ComponentResource):
             under_cluster,
         )
 
-    def _gateway(self, name, args, provider, namespaces, under_cluster) -> ZeroTrustGateway:
+    def _gateway(self, name, args, provider, namespaces, under_cluster) -> Gateway:
         config = args.config
         ca = InternalCa(
             f"{name}-internal-ca",
@@ -215,7 +215,7 @@ class Site(pulumi.ComponentResource):
                     under_cluster,
                 )
             )
-        return ZeroTrustGateway(
+        return Gateway(
             f"{name}-gateway",
             GatewayArgs(
                 args.spec,

@@ -3,18 +3,16 @@ between the stable and canary Services (the guide's grey release), with the othe
 sites' gateways as fallback when every local replica fails (active-active failover).
 
 Traffic that already failed over carries a header and is served locally only, so two sites
-that are both down answer 503 instead of passing a request back and forth."""
+that are both down answer 503 instead of passing a request back and forth.
+
+Pure spec functions; `model_routes.py` (`ModelRoutes`) registers them."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-import pulumi
-import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.config import Gateway, Site
-from components.gateway.certificates import CA_BUNDLE
 from components.gateway.envoy_gateway import GATEWAY, hostnames
+from components.gateway.internal_ca import CA_BUNDLE
 
 FAILOVER_HEADER = "x-deepseek-failover"
 
@@ -103,61 +101,3 @@ def backend_tls_spec(peer: Site, gateway: Gateway) -> dict:
             "hostname": f"{peer.name}.{gateway.hostname}",
         },
     }
-
-
-@dataclass(frozen=True)
-class ModelRoutesArgs:
-    """Inputs of `ModelRoutes`."""
-
-    site: Site
-    peers: Sequence[Site]
-    """The other active sites whose gateways take over when every local replica fails."""
-    gateway: Gateway
-    routes: dict[str, list[dict]]
-    """Model name → its Services with their weights (`model_service.routes`)."""
-    provider: k8s.Provider
-    after: list[pulumi.Resource]
-
-
-class ModelRoutes(pulumi.ComponentResource):
-    """HTTPRoutes of the site's models and the fallback Backends
-    (`deepseek:gateway:ModelRoutes`)."""
-
-    def __init__(
-        self, name: str, args: ModelRoutesArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("deepseek:gateway:ModelRoutes", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.after)
-        in_inference = {"namespace": contracts.INFERENCE}
-        backends = []
-        for peer in args.peers:
-            backends.append(
-                k8s.apiextensions.CustomResource(
-                    f"{name}-{backend_name(peer)}",
-                    api_version="gateway.envoyproxy.io/v1alpha1",
-                    kind="Backend",
-                    metadata={"name": backend_name(peer), **in_inference},
-                    spec=backend_spec(peer),
-                    opts=child,
-                )
-            )
-            k8s.apiextensions.CustomResource(
-                f"{name}-{backend_name(peer)}-tls",
-                api_version="gateway.networking.k8s.io/v1alpha3",
-                kind="BackendTLSPolicy",
-                metadata={"name": backend_name(peer), **in_inference},
-                spec=backend_tls_spec(peer, args.gateway),
-                opts=child,
-            )
-        for model, routes in args.routes.items():
-            k8s.apiextensions.CustomResource(
-                f"{name}-{model}",
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata={"name": model, **in_inference},
-                spec=http_route_spec(model, routes, args.site, args.gateway, args.peers),
-                opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(depends_on=backends)
-                ),
-            )
-        self.register_outputs({})
