@@ -1,14 +1,12 @@
 """Autoscaling on Triton's queue time, as Triton's own on-prem Helm chart does it: the
 Prometheus adapter turns `nv_inference_queue_duration_us` / `nv_inference_request_success`
-into a per-pod custom metric, and each model's HorizontalPodAutoscaler targets its average."""
+into a per-pod custom metric, and each model's HorizontalPodAutoscaler targets its average.
 
-from dataclasses import dataclass
-
-import pulumi
-import pulumi_kubernetes as k8s
+Pure spec functions; `queue_metrics_adapter.py` runs the adapter, `model_service.py` the
+autoscalers."""
 
 from components import contracts
-from components.charts import mirror, mirrored_release
+from components.charts import mirror
 from components.config import Mirrors, Monitoring, Serving
 from components.serving.capacity import ServingPlan
 
@@ -82,35 +80,3 @@ def adapter_values(serving: Serving, mirrors: Mirrors) -> dict:
         "rules": {"default": False, "custom": [adapter_rule()]},
         "priorityClassName": contracts.HIGH_PRIORITY,
     }
-
-
-@dataclass(frozen=True)
-class QueueMetricsArgs:
-    """Inputs of `QueueMetricsAdapter`."""
-
-    serving: Serving
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
-
-
-class QueueMetricsAdapter(pulumi.ComponentResource):
-    """The Prometheus adapter serving Triton's queue time to the autoscalers
-    (`deepseek:serving:QueueMetricsAdapter`)."""
-
-    def __init__(
-        self, name: str, args: QueueMetricsArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("deepseek:serving:QueueMetricsAdapter", name, None, opts)
-        self.release = mirrored_release(
-            f"{name}-prometheus-adapter",
-            chart="prometheus-adapter",
-            version=args.serving.prometheus_adapter_chart_version,
-            namespace=contracts.MONITORING,
-            values=adapter_values(args.serving, args.mirrors),
-            mirrors=args.mirrors,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[args.namespace]
-            ),
-        )
-        self.register_outputs({})

@@ -9,13 +9,13 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.config import Mirrors, Monitoring, Serving
 from components.plan import SitePlan
-from components.serving.autoscaling import QueueMetricsAdapter, QueueMetricsArgs
 from components.serving.model_service import (
     MODEL_STORE_SECRET,
     ModelService,
     ModelServiceArgs,
     routes,
 )
+from components.serving.queue_metrics_adapter import QueueMetricsAdapter, QueueMetricsArgs
 
 
 def rclone_config(access_key_id: str, secret_access_key: str) -> str:

@@ -1,0 +1,44 @@
+"""The Prometheus adapter of a site (`deepseek:serving:QueueMetricsAdapter`), serving Triton's
+queue time to the models' autoscalers with the rule `autoscaling.py` specifies."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import contracts
+from components.charts import mirrored_release
+from components.config import Mirrors, Serving
+from components.serving.autoscaling import adapter_values
+
+
+@dataclass(frozen=True)
+class QueueMetricsArgs:
+    """Inputs of `QueueMetricsAdapter`."""
+
+    serving: Serving
+    mirrors: Mirrors
+    provider: k8s.Provider
+    namespace: k8s.core.v1.Namespace
+
+
+class QueueMetricsAdapter(pulumi.ComponentResource):
+    """The Prometheus adapter serving Triton's queue time to the autoscalers
+    (`deepseek:serving:QueueMetricsAdapter`)."""
+
+    def __init__(
+        self, name: str, args: QueueMetricsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deepseek:serving:QueueMetricsAdapter", name, None, opts)
+        self.release = mirrored_release(
+            f"{name}-prometheus-adapter",
+            chart="prometheus-adapter",
+            version=args.serving.prometheus_adapter_chart_version,
+            namespace=contracts.MONITORING,
+            values=adapter_values(args.serving, args.mirrors),
+            mirrors=args.mirrors,
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[args.namespace]
+            ),
+        )
+        self.register_outputs({})
