@@ -19,42 +19,16 @@ from components.config import (
     SECRET_KEYS,
     SECRET_KEYS_FOR_GATEWAY,
     SECRET_KEYS_FOR_MODELS,
-    FieldError,
     PlatformConfig,
     PlatformSecrets,
 )
-from components.preflight import (
+from components.validation import (
     ConfigError,
     ConfigIssue,
     check_inventory,
     check_stack_reference,
+    issues_from_validation_error,
 )
-
-# What to do about each kind of pydantic error, when the message itself has no fix.
-_FIXES = {
-    "missing": "add this key",
-    "extra_forbidden": "remove this key or correct its spelling (keys are camelCase)",
-    "literal_error": "use one of the values listed",
-    "string_pattern_mismatch": "correct the value's format",
-    "ip_v4_address": "write an IPv4 address like 10.10.0.11",
-    "ip_v4_network": "write a network like 10.10.0.0/22 with the host bits zero",
-    "int_parsing": "write a whole number",
-    "int_type": "write a whole number",
-    "greater_than_equal": "raise the value",
-    "less_than_equal": "lower the value",
-    "too_short": "add entries",
-    "list_type": "write a YAML list",
-    "model_type": "write a YAML mapping of keys to values",
-    "dict_type": "write a YAML mapping of keys to values",
-    "string_type": "write a string",
-    "bool_type": "write true or false",
-    "finite_number": "write a finite number (.inf and .nan are not quantities)",
-    "float_type": "write a number",
-    "float_parsing": "write a number",
-    "greater_than": "raise the value",
-    "less_than": "lower the value",
-}
-
 
 # Keys people put at the top level that belong inside a site.
 _MISPLACED = {
@@ -73,47 +47,13 @@ __all__ = [
 ]
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
-def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
-    """Turns pydantic's errors into path/value/problem/fix issues: a `FieldError` raised by
-    one of our validators carries its own problem and fix; pydantic's own errors get the fix
-    for their kind."""
-    issues = []
-    for err in error.errors(include_url=False):
-        raised = err.get("ctx", {}).get("error")
-        if isinstance(raised, FieldError):
-            problem, fix = raised.problem, raised.fix
-        else:
-            problem, fix = err["msg"].removeprefix("Value error, "), ""
-        value = err.get("input") if err["type"] != "missing" else "(not set)"
-        if err["type"] == "string_type" and isinstance(value, bool) and not fix:
-            # YAML 1.1 (the CLI's and PyYAML's) reads unquoted NO, no, yes, on, off as
-            # booleans: Norway's jurisdiction `NO` arrives as false.
-            fix = (
-                "quote it: YAML reads an unquoted NO, No, no, yes, on or off as true/false "
-                "(e.g. jurisdiction: 'NO')"
-            )
-        if isinstance(value, (dict, list)):
-            value = json.dumps(value)[:80]
-        issues.append(
-            ConfigIssue(
-                _path(err["loc"]),
-                value,
-                problem[0].lower() + problem[1:] if problem else err["type"],
-                fix or _FIXES.get(err["type"], "correct the value"),
-            )
-        )
-    return issues
-
-
 def validate_config(raw: dict[str, Any], stack: str = "stack") -> PlatformConfig:
-    """Validates the stack's `deepseek-onprem:*` values (keys without the project prefix)."""
+    """Validates the stack's `deepseek-onprem:*` values (keys without the project prefix).
+
+    Two stages, each reporting all of its problems: the per-field checks (pydantic), then the
+    cross-field rules of `components.validation`. A config with a per-field problem never
+    reaches the second stage, since those rules compare values the first stage found wrong or
+    missing; fixing the reported fields may reveal cross-field problems."""
     try:
         config = PlatformConfig.model_validate(raw)
     except ValidationError as error:

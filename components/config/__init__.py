@@ -1,6 +1,6 @@
 """Typed stack configuration: one pydantic model per concern of `Pulumi.<stack>.yaml`, one
 module per layer. Shape and single-field rules live here; rules that compare fields
-(duplicates, overlapping CIDRs, hosts outside their network) live in `components.preflight`.
+(duplicates, overlapping CIDRs, hosts outside their network) live in `components.validation`.
 
 Importers use `components.config`: every public name of the modules is re-exported here.
 """

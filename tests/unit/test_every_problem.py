@@ -3,8 +3,8 @@ and a cross-field rule reports each bad host, site or model, not only the first.
 
 import pytest
 
-from components.preflight import ConfigError
 from components.stack_config import validate_config
+from components.validation import ConfigError, check_stack_reference
 from tests.stacks import raw_stack_config
 
 
@@ -52,3 +52,44 @@ def test_a_field_validator_s_fix_is_carried_apart_from_its_problem():
     (value, problem, fix) = _issues(raw)["kubernetes.privilegedNamespaces[0]"]
     assert problem == "kube; fix: nothing to do is not a system namespace of the platform"
     assert fix.startswith("list only namespaces among ")
+
+
+def test_every_host_without_a_device_plugin_profile_is_reported_at_every_site():
+    raw = raw_stack_config("prod")
+    raw["sites"][0]["hosts"][6]["gpu"]["model"] = "L40S"
+    raw["sites"][1]["hosts"][7]["gpu"]["model"] = "H100-80GB"
+    issues = _issues(raw)
+    assert set(issues) == {"sites[0].hosts[6].gpu.model", "sites[1].hosts[7].gpu.model"}
+    assert issues["sites[1].hosts[7].gpu.model"][2] == (
+        "add kubernetes.gpuSharing.H100-80GB (mode time-slicing, mig or exclusive)"
+    )
+
+
+def test_mig_without_a_profile_is_reported_not_raised():
+    raw = raw_stack_config("prod")
+    raw["kubernetes"]["gpuSharing"]["A100-80GB"] = {"mode": "mig"}
+    assert set(_issues(raw)) == {"kubernetes.gpuSharing.A100-80GB.migProfile"}
+
+
+def test_capacity_is_checked_for_the_models_that_placed():
+    """One model that does not fit no longer hides another model's capacity problem."""
+    raw = raw_stack_config("prod")
+    raw["models"][0]["tensorParallelSize"] = 1  # 32B in BF16 on one A100: does not fit
+    raw["models"][1]["requestsPerSecond"] = 200  # more than the V100s carry
+    issues = _issues(raw)
+    assert issues["models[0]"][0] == "r1-qwen-32b"
+    assert "needs 95 GiB" in issues["models[0]"][1]
+    value, problem, _ = issues["models[1].requestsPerSecond"]
+    assert value == 200
+    assert "r1-llama-8b 115 × 1 nvidia.com/gpu) do not fit" in problem
+    assert not any(path.startswith("models[0].") for path in issues)
+
+
+def test_a_stack_reference_to_another_project_s_stack_of_the_same_name_reports_both():
+    config = validate_config(raw_stack_config("dr"), "dr")
+    replication = config.replication.model_copy(update={"source_stack": "organization/other/dr"})
+    config = config.model_copy(update={"replication": replication})
+    problems = [issue.problem for issue in check_stack_reference(config, "dr")]
+    assert len(problems) == 2
+    assert problems[0].startswith("names a stack of project 'other'")
+    assert problems[1].startswith("names stack 'dr' itself")

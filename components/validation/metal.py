@@ -1,0 +1,61 @@
+"""Rules about the hosts: unique names and addresses across all sites, GPUs where a node pool
+needs them, and a worker role where there are GPUs."""
+
+from collections.abc import Iterator
+
+from components.config import Host, PlatformConfig
+from components.validation.issues import ConfigIssue
+
+
+def check_hosts(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    yield from _unique_names_and_addresses(config)
+    for s, site in enumerate(config.sites):
+        yield from _host_roles(s, site.hosts)
+
+
+def _unique_names_and_addresses(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    names: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    for s, site in enumerate(config.sites):
+        vip_path = f"sites[{s}].network.apiVip"
+        addresses.setdefault(str(site.network.api_vip), vip_path)
+        for h, host in enumerate(site.hosts):
+            path = f"sites[{s}].hosts[{h}]"
+            if host.name in names:
+                yield ConfigIssue(
+                    f"{path}.name",
+                    host.name,
+                    f"host name already used by {names[host.name]}",
+                    "give every host a unique name across all sites",
+                )
+            names.setdefault(host.name, path)
+            for field, address in (("address", host.address),) + (
+                (("bmc.address", host.bmc.address),) if host.bmc else ()
+            ):
+                key = str(address)
+                if key in addresses:
+                    yield ConfigIssue(
+                        f"{path}.{field}",
+                        key,
+                        f"address already used by {addresses[key]}",
+                        "give every host, BMC and API VIP its own address",
+                    )
+                addresses.setdefault(key, f"{path}.{field}")
+
+
+def _host_roles(s: int, hosts: list[Host]) -> Iterator[ConfigIssue]:
+    for h, host in enumerate(hosts):
+        if host.node_pool != "general" and host.gpu is None:
+            yield ConfigIssue(
+                f"sites[{s}].hosts[{h}].gpu",
+                None,
+                f"host {host.name} is in node pool {host.node_pool}, which needs GPUs",
+                "declare the host's gpu (model and count), or set nodePool: general",
+            )
+        if host.gpu and "worker" not in host.roles:
+            yield ConfigIssue(
+                f"sites[{s}].hosts[{h}].roles",
+                list(host.roles),
+                "the host declares GPUs but no worker role, so no model could use them",
+                "add role worker, or remove the gpu entry",
+            )
