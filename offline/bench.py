@@ -6,6 +6,11 @@ name, recorded inputs, parent, provider, dependencies) through the same SDK clas
 none of the program's logic: the baseline of the last line, since a typed Command costs the
 SDK about twice what a bare CustomResource does. `minimal` registers bare resources with two
 small inputs each; its ratio is printed too, for reference.
+
+It also prints the timings the tests do not assert (wall time on a shared machine is no test):
+reading a large stack file, evaluating the real stacks, the policy pack over prod, and the
+preflight parsers over their fuzz corpus (tests/diagnostics_corpus.py). Each has a budget; a
+timing over its budget is flagged and makes the bench exit 1.
 """
 
 import ipaddress
@@ -21,7 +26,20 @@ import yaml
 
 from offline.evaluate import evaluate
 from offline.graph import Graph
-from offline.stack_files import PROJECT_DIR, project_name
+from offline.stack_files import PROJECT_DIR, project_name, read_stack_config
+
+STACK_FILE_BUDGET_SECONDS = 1.0
+"""Reading a generated stack file of up to 1,000 GPU hosts (libyaml's loader: milliseconds)."""
+PROD_BUDGET_SECONDS = 5.0
+"""Evaluating the prod stack, once the modules are imported."""
+POLICY_BUDGET_SECONDS = 10.0
+"""Starting the policy pack's analyzer server and analyzing prod's graph."""
+PARSER_CASE_BUDGET_SECONDS = 2.0
+"""One fuzz case of a preflight parser, parse and check: a linear parser reads any accepted
+input in milliseconds; seconds would mean a backtracking pattern or a quadratic loop that a
+host could trigger with what it prints."""
+OVERSIZED_BUDGET_SECONDS = 0.5
+"""Refusing an output larger than any tool prints, unread."""
 
 MINIMAL_PROGRAM = '''"""Bench floor: N plain resources with two small inputs, nothing else."""
 import pulumi
@@ -198,22 +216,124 @@ def time_floors(graph: Graph, workdir: Path) -> tuple[float, float]:
 
 
 def run_bench(sizes: list[int]) -> int:
+    """1 when a timing went over its budget (each is printed with its budget)."""
     workdir = Path(tempfile.mkdtemp(prefix="deepseek-bench-"))
+    statuses = []
     try:
-        for gpu_hosts in sizes:
-            # Each measurement in its own process, so no run inherits another's warm state.
-            subprocess.run(
-                [sys.executable, "-m", "offline.bench", str(gpu_hosts), str(workdir)], check=True
+        # Each measurement in its own process, so no run inherits another's warm state.
+        for args in (["parsers"], ["stacks"], *([str(n), str(workdir)] for n in sizes)):
+            statuses.append(
+                subprocess.run(
+                    [sys.executable, "-m", "offline.bench", *args], cwd=PROJECT_DIR
+                ).returncode
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if any(statuses):
+        print("bench: a timing is over its budget (marked OVER BUDGET above)", flush=True)
+        return 1
     return 0
 
 
-def _measure(gpu_hosts: int, workdir: Path) -> None:
+def _budget(seconds: float, budget: float) -> str:
+    return f"budget_seconds={budget:g}" + (" OVER BUDGET" if seconds > budget else "")
+
+
+def _measure_parsers() -> bool:
+    """The preflight parsers over the fuzz corpus the tests check them with: the slowest case
+    per parser, and the refusal of an oversized output. True when all are within budget."""
+    try:
+        from tests.diagnostics_corpus import PARSERS, cases, oversized
+    except FileNotFoundError as missing:
+        print(
+            f"parsers: skipped, no shared fixtures ({missing.filename}); set "
+            "DEEPSEEK_SHARED_FIXTURES",
+            flush=True,
+        )
+        return True
+    within = True
+    for name, parser in PARSERS.items():
+        slowest, slowest_case = 0.0, ""
+        corpus = cases(name)
+        for what, text in corpus:
+            start = time.perf_counter()
+            for call in (parser.parse, parser.check):
+                try:
+                    if call is not None:
+                        call(text)
+                except Exception:  # noqa: BLE001 the tests judge the outcome; this only times
+                    pass
+            elapsed = time.perf_counter() - start
+            if elapsed > slowest:
+                slowest, slowest_case = elapsed, what
+        text = oversized(name)
+        start = time.perf_counter()
+        try:
+            parser.parse(text)
+        except Exception:  # noqa: BLE001 refused, as the tests require
+            pass
+        refusal = time.perf_counter() - start
+        within &= slowest <= PARSER_CASE_BUDGET_SECONDS and refusal <= OVERSIZED_BUDGET_SECONDS
+        print(
+            f"parser={name} cases={len(corpus)} slowest_case_seconds={slowest:.3f} "
+            f"({slowest_case[:40]!r}) {_budget(slowest, PARSER_CASE_BUDGET_SECONDS)}; "
+            f"oversized_refusal_seconds={refusal:.4f} "
+            f"{_budget(refusal, OVERSIZED_BUDGET_SECONDS)}",
+            flush=True,
+        )
+    return within
+
+
+def _measure_stacks() -> bool:
+    """The real stacks, and the policy pack over prod through its analyzer server."""
+    from offline.policy import policy_server
+
+    start = time.perf_counter()
+    evaluate("prod")
+    print(
+        f"stack=prod cold_seconds={time.perf_counter() - start:.2f} (imports included)", flush=True
+    )
+    within = True
+    graphs = {}
+    for stack in ("prod", "dr"):
+        start = time.perf_counter()
+        graphs[stack] = evaluate(stack)
+        seconds = time.perf_counter() - start
+        budget = ""
+        if stack == "prod":
+            within &= seconds <= PROD_BUDGET_SECONDS
+            budget = " " + _budget(seconds, PROD_BUDGET_SECONDS)
+        print(
+            f"stack={stack} resources={len(graphs[stack].resources)} seconds={seconds:.2f}"
+            + budget,
+            flush=True,
+        )
+    start = time.perf_counter()
+    with policy_server("prod") as server:
+        violations = server.analyze(graphs["prod"])
+    seconds = time.perf_counter() - start
+    within &= seconds <= POLICY_BUDGET_SECONDS
+    print(
+        f"policy stack=prod violations={len(violations)} seconds={seconds:.2f} "
+        f"{_budget(seconds, POLICY_BUDGET_SECONDS)}",
+        flush=True,
+    )
+    return within
+
+
+def _measure(gpu_hosts: int, workdir: Path) -> bool:
     graph, seconds = time_program(gpu_hosts, workdir)
+    start = time.perf_counter()
+    read_stack_config("bench", workdir / f"program-{gpu_hosts}")
+    stack_file = time.perf_counter() - start
     replay, minimal = time_floors(graph, workdir)
     resources = len(graph.resources)
+    within = gpu_hosts > 1000 or stack_file <= STACK_FILE_BUDGET_SECONDS
+    print(
+        f"hosts={gpu_hosts} stack_file_seconds={stack_file:.3f}"
+        + ("" if gpu_hosts > 1000 else f" {_budget(stack_file, STACK_FILE_BUDGET_SECONDS)}"),
+        flush=True,
+    )
     print(
         f"hosts={gpu_hosts} floor: minimal_inputs_seconds={minimal:.2f} "
         f"(ratio {seconds / minimal:.2f})",
@@ -224,7 +344,14 @@ def _measure(gpu_hosts: int, workdir: Path) -> None:
         f"baseline_seconds={replay:.2f} ratio={seconds / replay:.2f}",
         flush=True,
     )
+    return within
 
 
 if __name__ == "__main__":
-    _measure(int(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "parsers":
+        within_budget = _measure_parsers()
+    elif sys.argv[1] == "stacks":
+        within_budget = _measure_stacks()
+    else:
+        within_budget = _measure(int(sys.argv[1]), Path(sys.argv[2]))
+    sys.exit(0 if within_budget else 1)

@@ -1,7 +1,6 @@
 """The policy pack through its real analyzer server, started as the CLI starts it: zero
-violations on the real stacks, every mutation of prod caught by the intended rule, fast."""
-
-import time
+violations on the real stacks, every mutation of prod caught by the intended rule (`make bench`
+prints how long the pack takes over prod)."""
 
 import pytest
 
@@ -20,14 +19,6 @@ def test_the_real_stacks_pass(stack, stack_graph):
     with policy_server(stack) as server:
         violations = server.analyze(stack_graph(stack))
     assert violations == [], render(violations)
-
-
-def test_the_pack_over_prod_takes_under_ten_seconds(prod_graph):
-    start = time.perf_counter()
-    with policy_server("prod") as server:
-        violations = server.analyze(prod_graph)
-    assert time.perf_counter() - start < 10
-    assert violations == []
 
 
 def test_the_corpus_has_a_case_for_every_policy(prod_server):

@@ -3,8 +3,6 @@ refused with a message naming the file or the stacks, through the offline comman
 process; the alias bomb, which needs a memory limit of its own, runs in a real process in
 tests/external/test_offline_cli.py)."""
 
-import time
-
 import pytest
 import yaml
 
@@ -57,12 +55,11 @@ def test_oversized_stack_files_are_refused_unread(tmp_path):
     assert "fix: " in str(caught.value)
 
 
-def test_a_thousand_host_stack_file_still_loads_fast(tmp_path):
+def test_a_thousand_host_stack_file_loads(tmp_path):
+    """Inside the size and alias-expansion limits (`make bench` prints how fast it loads)."""
     text = yaml.safe_dump(generated_inventory(1000))
     project_with_stack_file(tmp_path, "big", text)
-    started = time.perf_counter()
     config, _ = read_stack_config("big", tmp_path)
-    assert time.perf_counter() - started < 1.0
     assert config["deepseek-onprem:sites"].count('"hostKey"') >= 1000
 
 
