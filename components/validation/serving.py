@@ -10,7 +10,8 @@ from components.catalog import (
     triton_supports,
 )
 from components.config import PlatformConfig
-from components.serving.capacity import gpu_share, plan_site
+from components.plan import make_plan
+from components.serving.capacity import gpu_share
 from components.serving.sizing import Placement, check_placement, ways_out
 from components.validation.issues import ConfigIssue
 from components.validation.kubernetes import unusable_sharing
@@ -143,22 +144,16 @@ def _model_stores(config: PlatformConfig) -> Iterator[ConfigIssue]:
 
 def _site_capacity(config: PlatformConfig, placed: list[int]) -> Iterator[ConfigIssue]:
     """Replicas of the placed models fit each site's GPUs together, and every active site
-    carries their whole declared load alone."""
-    models = [config.models[m] for m in placed]
-    if not models:
+    carries their whole declared load alone: the plan's capacity problems, for the plan of
+    the placed models only (each said once, not once per site)."""
+    if not placed:
         return
-    active = sum(1 for site in config.sites if site.role == "active")
-    reported: set[tuple[int, str, str]] = set()
-    for site in config.sites:
-        _, problems = plan_site(site, models, config.kubernetes, active)
-        for p in problems:
-            m = placed[p.index]
-            if (m, p.field, p.problem) in reported:
-                continue  # the same at every site: say it once
-            reported.add((m, p.field, p.problem))
-            yield ConfigIssue(
-                f"models[{m}].{p.field}" if p.field else f"models[{m}]",
-                p.value if p.value is not None else "(default)",
-                p.problem,
-                p.fix,
-            )
+    placed_only = config.model_copy(update={"models": [config.models[m] for m in placed]})
+    for p in make_plan(placed_only).capacity_problems:
+        m = placed[p.index]
+        yield ConfigIssue(
+            f"models[{m}].{p.field}" if p.field else f"models[{m}]",
+            p.value if p.value is not None else "(default)",
+            p.problem,
+            p.fix,
+        )
