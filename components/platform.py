@@ -25,8 +25,11 @@ class Platform(pulumi.ComponentResource):
     """The DeepSeek platform of one stack (`deepseek:platform:Platform`)."""
 
     sites: dict[str, Site]
+    """The stack's sites, by name in config."""
     site_summaries: pulumi.Output[list[dict[str, object]]]
+    """What each site exports (the `sites` stack output, which a DR stack reads)."""
     replication_source_sites: pulumi.Output[list[dict[str, object]]] | None
+    """A DR stack's view of the sites it receives data from (None on an active stack)."""
 
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,7 +63,7 @@ class Platform(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "sites": self.site_summaries,
+                "siteSummaries": self.site_summaries,
                 "replicationSourceSites": self.replication_source_sites,
             }
         )

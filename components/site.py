@@ -46,7 +46,15 @@ class Site(pulumi.ComponentResource):
     """A data center of the platform (`deepseek:site:Site`)."""
 
     name: str
+    """The site's resource name (`<platform>-<site>`)."""
     hosts: dict[str, Host]
+    """The site's hosts, by name in config."""
+    cluster: Cluster
+    """Its Kubernetes cluster: the provider every in-cluster resource goes through."""
+    gateway: Gateway | None
+    """The zero-trust gateway, when config has one."""
+    serving: SiteServing | None
+    """The models served here, when config has any."""
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]

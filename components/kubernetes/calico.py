@@ -50,6 +50,9 @@ def calico_values(site: Site, mirrors: Mirrors) -> dict:
 class Calico(pulumi.ComponentResource):
     """The tigera-operator chart (`deepseek:kubernetes:Calico`)."""
 
+    release: k8s.helm.v3.Release
+    """The chart's release."""
+
     def __init__(self, name: str, args: CalicoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("deepseek:kubernetes:Calico", name, None, opts)
         self.release = mirrored_release(

@@ -73,7 +73,8 @@ class Cluster(pulumi.ComponentResource):
     """Every in-cluster resource of the site goes through this provider."""
     kubeconfig: pulumi.Output[str]
     """The admin kubeconfig: a secret."""
-    api_endpoint: str
+    api_endpoint: pulumi.Output[str]
+    """The API server URL behind the site's VIP."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -86,7 +87,7 @@ class Cluster(pulumi.ComponentResource):
             opts,
         )
         self._name, self._args = name, args
-        self.api_endpoint = args.plan.api_endpoint
+        self.api_endpoint = pulumi.Output.from_input(args.plan.api_endpoint)
 
         # The bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}) and the key that encrypts the
         # uploaded control-plane certificates (32 random bytes, hex): secrets end to end.

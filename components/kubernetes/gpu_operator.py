@@ -69,6 +69,9 @@ class GpuOperatorArgs:
 class GpuOperator(pulumi.ComponentResource):
     """The gpu-operator chart and its sharing config (`deepseek:kubernetes:GpuOperator`)."""
 
+    release: k8s.helm.v3.Release
+    """The chart's release."""
+
     def __init__(
         self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None
     ):

@@ -110,6 +110,8 @@ class Host(pulumi.ComponentResource):
     """GPUs as nvidia-smi reports them (as declared, when the GPU Operator owns the driver)."""
     ready: pulumi.Output[str]
     """Resolves once the host is fully configured; the Kubernetes layer waits on it."""
+    net_server: remote.Command
+    """This host's iperf3 server step, which its ring peer's preflight measures against."""
     last_step: remote.Command
     """The final configuration step, for explicit `depends_on`."""
     connection: remote.ConnectionArgs

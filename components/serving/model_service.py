@@ -411,6 +411,15 @@ class ModelService(pulumi.ComponentResource):
     """A model served by Triton at one site (`deepseek:serving:ModelService`)."""
 
     routes: pulumi.Output[list]
+    """The model's Services and the share of traffic the gateway sends to each."""
+    queue_time_metric: pulumi.Output[str]
+    """The per-pod metric its autoscaler targets."""
+    replicas: pulumi.Output[int]
+    """Replicas at rest (the autoscaler's minimum)."""
+    max_replicas: pulumi.Output[int]
+    """The autoscaler's ceiling."""
+    estimated_requests_per_second: pulumi.Output[float]
+    """Estimated requests per second at the ceiling, canary included."""
 
     def __init__(
         self, name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -483,12 +492,16 @@ class ModelService(pulumi.ComponentResource):
                     ),
                 )
         self.routes = pulumi.Output.from_input(routes(plan))
+        self.queue_time_metric = pulumi.Output.from_input(QUEUE_TIME_METRIC)
+        self.replicas = pulumi.Output.from_input(plan.replicas)
+        self.max_replicas = pulumi.Output.from_input(plan.max_replicas)
+        self.estimated_requests_per_second = pulumi.Output.from_input(round(plan.capacity_rps, 2))
         self.register_outputs(
             {
                 "routes": self.routes,
-                "queueTimeMetric": QUEUE_TIME_METRIC,
-                "replicas": plan.replicas,
-                "maxReplicas": plan.max_replicas,
-                "estimatedRequestsPerSecond": round(plan.capacity_rps, 2),
+                "queueTimeMetric": self.queue_time_metric,
+                "replicas": self.replicas,
+                "maxReplicas": self.max_replicas,
+                "estimatedRequestsPerSecond": self.estimated_requests_per_second,
             }
         )

@@ -26,6 +26,9 @@ class QueueMetricsAdapter(pulumi.ComponentResource):
     """The Prometheus adapter serving Triton's queue time to the autoscalers
     (`deepseek:serving:QueueMetricsAdapter`)."""
 
+    release: k8s.helm.v3.Release
+    """The chart's release."""
+
     def __init__(
         self, name: str, args: QueueMetricsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:

@@ -52,6 +52,9 @@ class SiteServing(pulumi.ComponentResource):
     """Models served at one site (`deepseek:serving:SiteServing`)."""
 
     models: pulumi.Output[dict]
+    """Per model: replicas at rest and at most, the throughput estimate, the routes."""
+    routes: dict[str, list[dict]]
+    """Model → its Services and the share of traffic each gets, for the gateway's routes."""
 
     def __init__(
         self, name: str, args: SiteServingArgs, opts: pulumi.ResourceOptions | None = None
@@ -66,7 +69,6 @@ class SiteServing(pulumi.ComponentResource):
             )
         plans = args.plan.serving
         self.routes = {name: routes(plan) for name, plan in plans.items()}
-        """Model → its Services and the share of traffic each gets, for the gateway."""
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         store = k8s.core.v1.Secret(
             f"{name}-model-store",

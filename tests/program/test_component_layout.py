@@ -1,10 +1,15 @@
 """A type token leads to its file: `deepseek:<layer>:<Type>` is class `<Type>` in
 `components/<layer>/<snake_of_Type>.py`, or in `components/<layer>.py` when the type is a
-layer of its own with no folder (Platform, Site). Checked for every component either stack
-registers."""
+layer of its own with no folder (Platform, Site). And a component registers exactly its
+public Output attributes, under their camelCase names. Checked for every component either
+stack registers."""
 
+import ast
 import importlib
+import inspect
 import re
+import types
+import typing
 
 import pulumi
 import pytest
@@ -62,3 +67,72 @@ def test_every_component_lives_in_the_file_its_token_names(stack, stack_graph):
         elif f'"{token}"' not in path.read_text():
             misplaced.append(f"{token}: {module_name} never names its token")
     assert misplaced == []
+
+
+def camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _is_output(annotation: object) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_output(a) for a in typing.get_args(annotation))
+    return annotation is pulumi.Output or typing.get_origin(annotation) is pulumi.Output
+
+
+def _optional(annotation: object) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def public_outputs(cls: type) -> dict[str, bool]:
+    """camelCase name → whether it may be None, of each public Output the class declares."""
+    annotations = cls.__dict__.get("__annotations__", {})
+    return {
+        camel(name): _optional(annotation)
+        for name, annotation in annotations.items()
+        if not name.startswith("_") and _is_output(annotation)
+    }
+
+
+def undeclared_attributes(cls: type) -> set[str]:
+    """Public attributes the class's methods set on `self` without declaring them."""
+    assigned = set()
+    for node in ast.walk(ast.parse(inspect.getsource(cls))):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+                and not target.attr.startswith("_")
+            ):
+                assigned.add(target.attr)
+    return assigned - set(cls.__dict__.get("__annotations__", {}))
+
+
+def test_output_rules_on_examples():
+    assert camel("preflight_report") == "preflightReport"
+    from components.platform import Platform
+
+    assert public_outputs(Platform) == {"siteSummaries": False, "replicationSourceSites": True}
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_every_component_registers_exactly_its_public_outputs(stack, stack_graph):
+    graph = stack_graph(stack)
+    wrong = []
+    for resource in graph.resources:
+        if resource.custom or resource.type == "pulumi:pulumi:Stack":
+            continue
+        module = importlib.import_module(module_of(resource.type))
+        cls = getattr(module, resource.type.rsplit(":", 1)[1])
+        declared = public_outputs(cls)
+        registered = set(graph.component_outputs.get(resource.urn, {}))
+        # An output that is None is not registered (the SDK drops it): only optional ones.
+        missing = {name for name, optional in declared.items() if not optional} - registered
+        unknown = registered - set(declared)
+        if missing or unknown:
+            wrong.append(f"{resource.name} ({cls.__name__}): missing {missing}, unknown {unknown}")
+        if undeclared := undeclared_attributes(cls):
+            wrong.append(f"{cls.__name__} sets public attributes it does not declare: {undeclared}")
+    assert sorted(set(wrong)) == []
