@@ -6,7 +6,6 @@ import subprocess
 
 from components.serving.triton import config_pbtxt
 from tests.paths import PROJECT_DIR
-from tests.unit.test_triton import prod_models
 
 PYTHON = PROJECT_DIR / ".venv-validators" / "bin" / "python"
 PARSE = """
@@ -36,8 +35,8 @@ def parse_with_triton(texts: list[str]) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_every_generated_config_parses_as_a_triton_model_config():
-    deployments = prod_models()
+def test_every_generated_config_parses_as_a_triton_model_config(prod_config):
+    deployments = list(prod_config.models)  # a copy: the session's config is shared
     deployments += [d.model_copy(update={"backend": "tensorrtllm"}) for d in deployments]
     parsed = parse_with_triton([config_pbtxt(d) for d in deployments])
     assert [p["name"] for p in parsed] == [d.name for d in deployments]
