@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command
 
-from components import contracts
+from components.config import Gateway as GatewayConfig
 from components.config import PlatformConfig, PlatformSecrets
 from components.config import Site as SiteSpec
+from components.context import SiteContext
 from components.gateway.gateway import Gateway, GatewayArgs
 from components.gateway.internal_ca import InternalCa, InternalCaArgs
 from components.gateway.metal_lb import MetalLb, MetalLbArgs
@@ -100,69 +101,34 @@ class Site(pulumi.ComponentResource):
     def _addons(self, name: str, args: SiteArgs, cluster: Cluster) -> None:
         # Everything in-cluster goes through the cluster's provider and hangs under it.
         config = args.config
-        provider = cluster.provider
         under_cluster = pulumi.ResourceOptions(parent=cluster)
         baseline = Baseline(
             f"{name}-baseline",
-            BaselineArgs(provider, tuple(config.kubernetes.privileged_namespaces)),
+            BaselineArgs(cluster.provider, tuple(config.kubernetes.privileged_namespaces)),
             under_cluster,
         )
-        namespaces = baseline.namespaces
-        Calico(
-            f"{name}-calico",
-            CalicoArgs(
-                args.spec,
-                config.kubernetes,
-                config.mirrors,
-                provider,
-                namespaces[contracts.CALICO_OPERATOR],
-            ),
-            under_cluster,
-        )
+        ctx = SiteContext(args.plan, cluster.provider, baseline.namespaces, config.mirrors)
+        Calico(f"{name}-calico", CalicoArgs(ctx, config.kubernetes), under_cluster)
         GpuOperator(
             f"{name}-gpu-operator",
-            GpuOperatorArgs(
-                config.kubernetes,
-                config.nvidia,
-                config.mirrors,
-                provider,
-                namespaces[contracts.GPU_OPERATOR],
-            ),
+            GpuOperatorArgs(ctx, config.kubernetes, config.nvidia),
             under_cluster,
         )
         LocalPathProvisioner(
-            f"{name}-local-path",
-            LocalPathArgs(
-                args.spec,
-                config.kubernetes,
-                config.mirrors,
-                provider,
-                namespaces[contracts.LOCAL_PATH],
-            ),
-            under_cluster,
+            f"{name}-local-path", LocalPathArgs(ctx, config.kubernetes), under_cluster
         )
-        NamespaceIsolation(
-            f"{name}-isolation",
-            IsolationArgs(
-                args.spec, args.plan.failover_peers, config.gateway, provider, namespaces
-            ),
-            under_cluster,
-        )
+        NamespaceIsolation(f"{name}-isolation", IsolationArgs(ctx, config.gateway), under_cluster)
         self.gateway = None
         if config.gateway is not None:
-            self.gateway = self._gateway(name, args, provider, namespaces, under_cluster)
+            self.gateway = self._gateway(name, args, ctx, config.gateway, under_cluster)
         self.serving = None
         if config.models:
             self.serving = SiteServing(
                 f"{name}-serving",
                 SiteServingArgs(
-                    plan=args.plan,
+                    ctx=ctx,
                     serving=config.serving,
                     monitoring=config.monitoring,
-                    mirrors=config.mirrors,
-                    provider=provider,
-                    inference_namespace=namespaces[contracts.INFERENCE],
-                    monitoring_namespace=namespaces[contracts.MONITORING],
                     priority_classes=baseline.priority_classes,
                     access_key_id=args.secrets.model_store_access_key_id,
                     secret_access_key=args.secrets.model_store_secret_access_key,
@@ -173,68 +139,32 @@ class Site(pulumi.ComponentResource):
             ModelRoutes(
                 f"{name}-routes",
                 ModelRoutesArgs(
-                    site=args.spec,
-                    peers=args.plan.failover_peers,
+                    ctx=ctx,
                     gateway=config.gateway,
                     routes=self.serving.routes,
-                    provider=provider,
                     after=[self.gateway, self.serving],
                 ),
                 under_cluster,
             )
-        TrainingOperator(
-            f"{name}-training",
-            TrainingArgs(
-                config.kubernetes,
-                config.mirrors,
-                args.spec.region,
-                provider,
-                namespaces[contracts.KUBEFLOW],
-                namespaces[contracts.TRAINING],
-            ),
-            under_cluster,
-        )
+        TrainingOperator(f"{name}-training", TrainingArgs(ctx, config.kubernetes), under_cluster)
 
-    def _gateway(self, name, args, provider, namespaces, under_cluster) -> Gateway:
-        config = args.config
+    def _gateway(
+        self,
+        name: str,
+        args: SiteArgs,
+        ctx: SiteContext,
+        gateway: GatewayConfig,
+        under_cluster: pulumi.ResourceOptions,
+    ) -> Gateway:
         ca = InternalCa(
             f"{name}-internal-ca",
-            InternalCaArgs(
-                config.gateway,
-                config.mirrors,
-                provider,
-                namespaces,
-                args.secrets.gateway_ca_private_key,
-            ),
+            InternalCaArgs(ctx, gateway, args.secrets.gateway_ca_private_key),
             under_cluster,
         )
         after: list[pulumi.Resource] = [ca.issuer, *ca.bundles.values()]
-        if args.spec.load_balancer.mode != "sdn":
-            after.append(
-                MetalLb(
-                    f"{name}-metallb",
-                    MetalLbArgs(
-                        args.spec.load_balancer,
-                        config.gateway,
-                        config.mirrors,
-                        provider,
-                        namespaces[contracts.METALLB],
-                    ),
-                    under_cluster,
-                )
-            )
-        return Gateway(
-            f"{name}-gateway",
-            GatewayArgs(
-                args.spec,
-                config.gateway,
-                config.mirrors,
-                provider,
-                namespaces[contracts.GATEWAY],
-                after,
-            ),
-            under_cluster,
-        )
+        if ctx.site.load_balancer.mode != "sdn":
+            after.append(MetalLb(f"{name}-metallb", MetalLbArgs(ctx, gateway), under_cluster))
+        return Gateway(f"{name}-gateway", GatewayArgs(ctx, gateway, after), under_cluster)
 
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource

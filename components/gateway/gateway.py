@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.charts import mirrored_release
 from components.config import Gateway as GatewayConfig
-from components.config import Mirrors, Site
+from components.context import SiteContext
 from components.gateway.envoy_gateway import (
     GATEWAY,
     GATEWAY_CLASS,
@@ -29,11 +29,9 @@ from components.gateway.envoy_gateway import (
 class GatewayArgs:
     """Inputs of `Gateway`."""
 
-    site: Site
+    ctx: SiteContext
     gateway: GatewayConfig
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """Hostname, identity provider, clients, tenants, chart version."""
     after: list[pulumi.Resource]
     """The CA issuer, its bundle and the load balancer, which the gateway needs first."""
 
@@ -48,17 +46,18 @@ class Gateway(pulumi.ComponentResource):
         self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:gateway:Gateway", name, None, opts)
-        site, gateway = args.site, args.gateway
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ctx, gateway = args.ctx, args.gateway
+        site = ctx.site
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
         release = mirrored_release(
             f"{name}-envoy-gateway",
             chart="gateway-helm",
             version=gateway.envoy_gateway_chart_version,
             namespace=contracts.GATEWAY,
-            values=gateway_values(gateway, args.mirrors),
-            mirrors=args.mirrors,
+            values=gateway_values(gateway, ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[args.namespace])
+                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.GATEWAY)])
             ),
         )
         after = pulumi.ResourceOptions.merge(
@@ -97,7 +96,7 @@ class Gateway(pulumi.ComponentResource):
             eg,
             "EnvoyProxy",
             {"name": "deepseek", **in_gateway},
-            envoy_proxy_spec(site, gateway, args.mirrors),
+            envoy_proxy_spec(site, gateway, ctx.mirrors),
         )
         resource(
             "class",

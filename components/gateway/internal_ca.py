@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.charts import mirror, mirrored_release
 from components.config import Gateway, Mirrors
+from components.context import SiteContext
 
 ISSUER = "internal-ca"
 CA_SECRET = "internal-ca"
@@ -35,11 +36,11 @@ def cert_manager_values(mirrors: Mirrors) -> dict:
 class InternalCaArgs:
     """Inputs of `InternalCa`."""
 
+    ctx: SiteContext
     gateway: Gateway
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespaces: dict[str, k8s.core.v1.Namespace]
+    """The CA certificate and the cert-manager chart version."""
     ca_private_key: pulumi.Output[str]
+    """The CA's key: a secret, passed only to the Secret that holds it."""
 
 
 class InternalCa(pulumi.ComponentResource):
@@ -52,17 +53,17 @@ class InternalCa(pulumi.ComponentResource):
         self, name: str, args: InternalCaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:gateway:InternalCa", name, None, opts)
-        namespaces = args.namespaces
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ctx = args.ctx
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
         release = mirrored_release(
             f"{name}-cert-manager",
             chart="cert-manager",
             version=args.gateway.cert_manager_chart_version,
             namespace=contracts.CERT_MANAGER,
-            values=cert_manager_values(args.mirrors),
-            mirrors=args.mirrors,
+            values=cert_manager_values(ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[namespaces[contracts.CERT_MANAGER]])
+                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.CERT_MANAGER)])
             ),
         )
         # A ClusterIssuer reads its CA from cert-manager's own namespace.
@@ -75,7 +76,7 @@ class InternalCa(pulumi.ComponentResource):
                 "tls.key": args.ca_private_key,
             },
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[namespaces[contracts.CERT_MANAGER]])
+                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.CERT_MANAGER)])
             ),
         )
         self.issuer = k8s.apiextensions.CustomResource(
@@ -94,7 +95,7 @@ class InternalCa(pulumi.ComponentResource):
                 metadata={"name": CA_BUNDLE, "namespace": namespace},
                 data={"ca.crt": args.gateway.ca_certificate},
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(depends_on=[namespaces[namespace]])
+                    child, pulumi.ResourceOptions(depends_on=[ctx.namespace(namespace)])
                 ),
             )
             for namespace in (contracts.GATEWAY, contracts.INFERENCE)

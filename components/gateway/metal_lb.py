@@ -8,7 +8,8 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.charts import mirrored_release
-from components.config import Gateway, LoadBalancer, Mirrors
+from components.config import Gateway
+from components.context import SiteContext
 from components.gateway.load_balancer import POOL, address_pool_spec, metallb_values
 
 
@@ -16,11 +17,10 @@ from components.gateway.load_balancer import POOL, address_pool_spec, metallb_va
 class MetalLbArgs:
     """Inputs of `MetalLb`."""
 
-    load_balancer: LoadBalancer
+    ctx: SiteContext
+    """The site, whose `loadBalancer` says which addresses and how they are announced."""
     gateway: Gateway
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """The MetalLB chart version."""
 
 
 class MetalLb(pulumi.ComponentResource):
@@ -31,17 +31,18 @@ class MetalLb(pulumi.ComponentResource):
         self, name: str, args: MetalLbArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:gateway:MetalLb", name, None, opts)
-        lb = args.load_balancer
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ctx = args.ctx
+        lb = ctx.site.load_balancer
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
         release = mirrored_release(
             f"{name}-metallb",
             chart="metallb",
             version=args.gateway.metallb_chart_version,
             namespace=contracts.METALLB,
-            values=metallb_values(args.mirrors),
-            mirrors=args.mirrors,
+            values=metallb_values(ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[args.namespace])
+                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.METALLB)])
             ),
         )
         after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[release]))

@@ -2,14 +2,14 @@
 active sites' gateways as fallback Backends and their TLS policies, as `routes.py` specifies
 them."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
-from components.config import Gateway, Site
+from components.config import Gateway
+from components.context import SiteContext
 from components.gateway.routes import backend_name, backend_spec, backend_tls_spec, http_route_spec
 
 
@@ -17,13 +17,12 @@ from components.gateway.routes import backend_name, backend_spec, backend_tls_sp
 class ModelRoutesArgs:
     """Inputs of `ModelRoutes`."""
 
-    site: Site
-    peers: Sequence[Site]
-    """The other active sites whose gateways take over when every local replica fails."""
+    ctx: SiteContext
+    """The site, and in its plan the other active sites whose gateways take over when every
+    local replica fails."""
     gateway: Gateway
     routes: dict[str, list[dict]]
     """Model name → its Services with their weights (`model_service.routes`)."""
-    provider: k8s.Provider
     after: list[pulumi.Resource]
 
 
@@ -35,10 +34,12 @@ class ModelRoutes(pulumi.ComponentResource):
         self, name: str, args: ModelRoutesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:gateway:ModelRoutes", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.after)
+        ctx = args.ctx
+        peers = ctx.plan.failover_peers
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider, depends_on=args.after)
         in_inference = {"namespace": contracts.INFERENCE}
         backends = []
-        for peer in args.peers:
+        for peer in peers:
             backends.append(
                 k8s.apiextensions.CustomResource(
                     f"{name}-{backend_name(peer)}",
@@ -63,7 +64,7 @@ class ModelRoutes(pulumi.ComponentResource):
                 api_version="gateway.networking.k8s.io/v1",
                 kind="HTTPRoute",
                 metadata={"name": model, **in_inference},
-                spec=http_route_spec(model, routes, args.site, args.gateway, args.peers),
+                spec=http_route_spec(model, routes, ctx.site, args.gateway, peers),
                 opts=pulumi.ResourceOptions.merge(
                     child, pulumi.ResourceOptions(depends_on=backends)
                 ),

@@ -9,17 +9,16 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.charts import mirror, mirrored_release
 from components.config import Kubernetes, Mirrors, Site
+from components.context import SiteContext
 
 
 @dataclass(frozen=True)
 class CalicoArgs:
     """Inputs of `Calico`."""
 
-    site: Site
+    ctx: SiteContext
     kubernetes: Kubernetes
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """The pinned chart version."""
 
 
 def calico_values(site: Site, mirrors: Mirrors) -> dict:
@@ -55,15 +54,18 @@ class Calico(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CalicoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("deepseek:kubernetes:Calico", name, None, opts)
+        ctx = args.ctx
         self.release = mirrored_release(
             f"{name}-tigera-operator",
             chart="tigera-operator",
             version=args.kubernetes.calico_chart_version,
             namespace=contracts.CALICO_OPERATOR,
-            values=calico_values(args.site, args.mirrors),
-            mirrors=args.mirrors,
+            values=calico_values(ctx.site, ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[args.namespace]
+                parent=self,
+                provider=ctx.provider,
+                depends_on=[ctx.namespace(contracts.CALICO_OPERATOR)],
             ),
         )
         self.register_outputs({})

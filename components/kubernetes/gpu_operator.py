@@ -10,6 +10,7 @@ import yaml
 from components import contracts
 from components.charts import mirror, mirrored_release
 from components.config import GpuSharing, Kubernetes, Mirrors, Nvidia
+from components.context import SiteContext
 
 SHARING_CONFIG_MAP = "device-plugin-sharing"
 
@@ -59,11 +60,11 @@ def gpu_operator_values(kubernetes: Kubernetes, nvidia: Nvidia, mirrors: Mirrors
 class GpuOperatorArgs:
     """Inputs of `GpuOperator`."""
 
+    ctx: SiteContext
     kubernetes: Kubernetes
+    """The chart version and the device-plugin profile per GPU model."""
     nvidia: Nvidia
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """Who manages the driver (the host or the operator)."""
 
 
 class GpuOperator(pulumi.ComponentResource):
@@ -76,8 +77,11 @@ class GpuOperator(pulumi.ComponentResource):
         self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("deepseek:kubernetes:GpuOperator", name, None, opts)
+        ctx = args.ctx
         in_namespace = pulumi.ResourceOptions(
-            parent=self, provider=args.provider, depends_on=[args.namespace]
+            parent=self,
+            provider=ctx.provider,
+            depends_on=[ctx.namespace(contracts.GPU_OPERATOR)],
         )
         sharing = k8s.core.v1.ConfigMap(
             f"{name}-sharing",
@@ -93,8 +97,8 @@ class GpuOperator(pulumi.ComponentResource):
             chart="gpu-operator",
             version=args.kubernetes.gpu_operator_chart_version,
             namespace=contracts.GPU_OPERATOR,
-            values=gpu_operator_values(args.kubernetes, args.nvidia, args.mirrors),
-            mirrors=args.mirrors,
+            values=gpu_operator_values(args.kubernetes, args.nvidia, ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions.merge(
                 in_namespace, pulumi.ResourceOptions(depends_on=[sharing])
             ),

@@ -9,7 +9,8 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.charts import checkov_skips, mirror
-from components.config import Kubernetes, Mirrors, Site
+from components.config import Kubernetes
+from components.context import SiteContext
 from components.network_policy import api_servers
 
 APP = "local-path-provisioner"
@@ -20,11 +21,9 @@ DATA_DIR = "/var/lib/deepseek/local-path"
 class LocalPathArgs:
     """Inputs of `LocalPathProvisioner`."""
 
-    site: Site
+    ctx: SiteContext
     kubernetes: Kubernetes
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """The pinned local-path-provisioner version."""
 
 
 class LocalPathProvisioner(pulumi.ComponentResource):
@@ -33,9 +32,10 @@ class LocalPathProvisioner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalPathArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("deepseek:kubernetes:LocalPathProvisioner", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ctx = args.ctx
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
         in_namespace = pulumi.ResourceOptions.merge(
-            child, pulumi.ResourceOptions(depends_on=[args.namespace])
+            child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.LOCAL_PATH)])
         )
         namespace = contracts.LOCAL_PATH
         account = k8s.core.v1.ServiceAccount(
@@ -104,7 +104,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
                 in_namespace, pulumi.ResourceOptions(depends_on=[namespace_role, account])
             ),
         )
-        busybox = mirror(args.mirrors, "docker.io/library/busybox") + ":1.36.1"
+        busybox = mirror(ctx.mirrors, "docker.io/library/busybox") + ":1.36.1"
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata={"name": f"{APP}-config", "namespace": namespace},
@@ -140,7 +140,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
             opts=in_namespace,
         )
         labels = {"app.kubernetes.io/name": APP}
-        image = mirror(args.mirrors, "docker.io/rancher/local-path-provisioner")
+        image = mirror(ctx.mirrors, "docker.io/rancher/local-path-provisioner")
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={
@@ -217,7 +217,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
         )
         # Nothing may reach the provisioner, and it reaches only the API server: through
         # the `kubernetes` Service, which Calico sees after DNAT as a control plane on 6443.
-        network = args.site.network
+        network = ctx.site.network
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": APP, "namespace": namespace},
@@ -227,7 +227,7 @@ class LocalPathProvisioner(pulumi.ComponentResource):
                 "ingress": [],
                 "egress": [
                     {
-                        "to": api_servers(args.site),
+                        "to": api_servers(ctx.site),
                         "ports": [{"protocol": "TCP", "port": contracts.API_SERVER_PORT}],
                     },
                     {

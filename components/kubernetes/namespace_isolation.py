@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.config import Gateway, Site
+from components.context import SiteContext
 from components.network_policy import (
     api_server_egress,
     api_servers,
@@ -128,12 +129,10 @@ def _gateway_policies(site: Site, peers: Sequence[Site], gateway: Gateway) -> di
 class IsolationArgs:
     """Inputs of `NamespaceIsolation`."""
 
-    site: Site
-    failover_peers: Sequence[Site]
-    """The other active sites whose gateways fail over to this one."""
+    ctx: SiteContext
+    """The site (and the other active sites whose gateways fail over to it, from its plan)."""
     gateway: Gateway | None
-    provider: k8s.Provider
-    namespaces: dict[str, k8s.core.v1.Namespace]
+    """The gateway's config, whose traffic the gateway namespace's policies allow."""
 
 
 class NamespaceIsolation(pulumi.ComponentResource):
@@ -144,8 +143,9 @@ class NamespaceIsolation(pulumi.ComponentResource):
         self, name: str, args: IsolationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:kubernetes:NamespaceIsolation", name, None, opts)
+        ctx = args.ctx
         for namespace, policies in namespace_policies(
-            args.site, args.failover_peers, args.gateway
+            ctx.site, ctx.plan.failover_peers, args.gateway
         ).items():
             for policy, spec in policies.items():
                 k8s.networking.v1.NetworkPolicy(
@@ -154,8 +154,8 @@ class NamespaceIsolation(pulumi.ComponentResource):
                     spec=spec,
                     opts=pulumi.ResourceOptions(
                         parent=self,
-                        provider=args.provider,
-                        depends_on=[args.namespaces[namespace]],
+                        provider=ctx.provider,
+                        depends_on=[ctx.namespace(namespace)],
                     ),
                 )
         self.register_outputs({})

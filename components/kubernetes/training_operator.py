@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.charts import mirror, mirrored_release
 from components.config import Kubernetes, Mirrors
+from components.context import SiteContext
 
 
 def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
@@ -97,12 +98,9 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
 class TrainingArgs:
     """Inputs of `TrainingOperator`."""
 
+    ctx: SiteContext
     kubernetes: Kubernetes
-    mirrors: Mirrors
-    region: str
-    provider: k8s.Provider
-    operator_namespace: k8s.core.v1.Namespace
-    training_namespace: k8s.core.v1.Namespace
+    """The chart version and the optional example job."""
 
 
 class TrainingOperator(pulumi.ComponentResource):
@@ -111,16 +109,17 @@ class TrainingOperator(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("deepseek:kubernetes:TrainingOperator", name, None, opts)
-        operator_image = mirror(args.mirrors, "docker.io/kubeflow/training-operator")
+        ctx = args.ctx
+        operator_image = mirror(ctx.mirrors, "docker.io/kubeflow/training-operator")
         release = mirrored_release(
             f"{name}-training-operator",
             chart="training-operator",
             version=args.kubernetes.training_operator_chart_version,
             namespace=contracts.KUBEFLOW,
             values={"image": {"repository": operator_image}},
-            mirrors=args.mirrors,
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[args.operator_namespace]
+                parent=self, provider=ctx.provider, depends_on=[ctx.namespace(contracts.KUBEFLOW)]
             ),
         )
         if args.kubernetes.training_example.enabled:
@@ -129,11 +128,11 @@ class TrainingOperator(pulumi.ComponentResource):
                 api_version="kubeflow.org/v1",
                 kind="MPIJob",
                 metadata={"name": "deepseek-train", "namespace": contracts.TRAINING},
-                spec=mpijob_spec(args.kubernetes, args.mirrors, args.region),
+                spec=mpijob_spec(args.kubernetes, ctx.mirrors, ctx.site.region),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    provider=args.provider,
-                    depends_on=[release, args.training_namespace],
+                    provider=ctx.provider,
+                    depends_on=[release, ctx.namespace(contracts.TRAINING)],
                 ),
             )
         self.register_outputs({})

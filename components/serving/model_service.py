@@ -14,6 +14,7 @@ from components import contracts
 from components.catalog import GPU_MODELS, MODELS, PRECISION_BYTES
 from components.charts import checkov_skips, mirror
 from components.config import Mirrors, Monitoring, Serving, Site
+from components.context import SiteContext
 from components.contracts import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
 from components.network_policy import in_namespace
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
@@ -397,12 +398,11 @@ def routes(plan: ServingPlan) -> list[dict[str, object]]:
 class ModelServiceArgs:
     """Inputs of `ModelService`."""
 
+    ctx: SiteContext
     plan: ServingPlan
-    site: Site
+    """The model's deployment at this site: replicas, ceiling, GPU share, estimate."""
     serving: Serving
     monitoring: Monitoring
-    mirrors: Mirrors
-    provider: k8s.Provider
     depends_on: list[pulumi.Resource]
     """The inference namespace, the model-store Secret, the priority classes."""
 
@@ -424,7 +424,7 @@ class ModelService(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        plan = args.plan
+        ctx, plan = args.ctx, args.plan
         d = plan.deployment
         super().__init__(
             "deepseek:serving:ModelService",
@@ -433,7 +433,7 @@ class ModelService(pulumi.ComponentResource):
             opts,
         )
         child = pulumi.ResourceOptions(
-            parent=self, provider=args.provider, depends_on=args.depends_on
+            parent=self, provider=ctx.provider, depends_on=args.depends_on
         )
         files = model_repository(d, plan.share.per_gpu)
         repository = k8s.core.v1.ConfigMap(
@@ -445,13 +445,13 @@ class ModelService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": f"{d.name}-triton", "namespace": contracts.INFERENCE},
-            spec=network_policy_spec(plan, args.site),
+            spec=network_policy_spec(plan, ctx.site),
             opts=child,
         )
         tracks = ["stable"] + (["canary"] if d.canary else [])
         for track in tracks:
             suffix = "" if track == "stable" else "-canary"
-            manifest = deployment_manifest(plan, track, args.site, args.serving, args.mirrors)
+            manifest = deployment_manifest(plan, track, ctx.site, args.serving, ctx.mirrors)
             deployment = k8s.apps.v1.Deployment(
                 f"{name}{suffix}",
                 metadata=manifest["metadata"],

@@ -8,7 +8,8 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.charts import mirrored_release
-from components.config import Mirrors, Serving
+from components.config import Serving
+from components.context import SiteContext
 from components.serving.autoscaling import adapter_values
 
 
@@ -16,10 +17,9 @@ from components.serving.autoscaling import adapter_values
 class QueueMetricsArgs:
     """Inputs of `QueueMetricsAdapter`."""
 
+    ctx: SiteContext
     serving: Serving
-    mirrors: Mirrors
-    provider: k8s.Provider
-    namespace: k8s.core.v1.Namespace
+    """Where Prometheus answers, and the adapter's chart version."""
 
 
 class QueueMetricsAdapter(pulumi.ComponentResource):
@@ -33,15 +33,18 @@ class QueueMetricsAdapter(pulumi.ComponentResource):
         self, name: str, args: QueueMetricsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:serving:QueueMetricsAdapter", name, None, opts)
+        ctx = args.ctx
         self.release = mirrored_release(
             f"{name}-prometheus-adapter",
             chart="prometheus-adapter",
             version=args.serving.prometheus_adapter_chart_version,
             namespace=contracts.MONITORING,
-            values=adapter_values(args.serving, args.mirrors),
-            mirrors=args.mirrors,
+            values=adapter_values(args.serving, ctx.mirrors),
+            mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[args.namespace]
+                parent=self,
+                provider=ctx.provider,
+                depends_on=[ctx.namespace(contracts.MONITORING)],
             ),
         )
         self.register_outputs({})

@@ -7,8 +7,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import contracts
-from components.config import Mirrors, Monitoring, Serving
-from components.plan import SitePlan
+from components.config import Monitoring, Serving
+from components.context import SiteContext
 from components.serving.model_service import (
     MODEL_STORE_SECRET,
     ModelService,
@@ -35,14 +35,10 @@ def rclone_config(access_key_id: str, secret_access_key: str) -> str:
 class SiteServingArgs:
     """Inputs of `SiteServing`."""
 
-    plan: SitePlan
-    """The site and what it serves: replicas, ceilings and estimates per model."""
+    ctx: SiteContext
+    """The site, and in its plan what it serves: replicas, ceilings and estimates per model."""
     serving: Serving
     monitoring: Monitoring
-    mirrors: Mirrors
-    provider: k8s.Provider
-    inference_namespace: k8s.core.v1.Namespace
-    monitoring_namespace: k8s.core.v1.Namespace
     priority_classes: list[pulumi.Resource]
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
@@ -60,16 +56,17 @@ class SiteServing(pulumi.ComponentResource):
         self, name: str, args: SiteServingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deepseek:serving:SiteServing", name, None, opts)
-        site = args.plan.spec
-        if args.plan.capacity_problems:
+        ctx = args.ctx
+        site, site_plan = ctx.site, ctx.plan
+        if site_plan.capacity_problems:
             # Validation refuses these before anything is registered: reaching here is a bug.
             raise ValueError(
                 f"site {site.name}: serving plan has problems validation did not report: "
-                + "; ".join(p.problem for p in args.plan.capacity_problems)
+                + "; ".join(p.problem for p in site_plan.capacity_problems)
             )
-        plans = args.plan.serving
+        plans = site_plan.serving
         self.routes = {name: routes(plan) for name, plan in plans.items()}
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
         store = k8s.core.v1.Secret(
             f"{name}-model-store",
             metadata={"name": MODEL_STORE_SECRET, "namespace": contracts.INFERENCE},
@@ -82,29 +79,27 @@ class SiteServing(pulumi.ComponentResource):
                 )
             },
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[args.inference_namespace])
+                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.INFERENCE)])
             ),
         )
         QueueMetricsAdapter(
             f"{name}-queue-metrics",
-            QueueMetricsArgs(args.serving, args.mirrors, args.provider, args.monitoring_namespace),
+            QueueMetricsArgs(ctx, args.serving),
             pulumi.ResourceOptions(parent=self),
         )
         services = {
             model_name: ModelService(
                 f"{name}-{model_name}",
                 ModelServiceArgs(
-                    plan,
-                    site,
+                    ctx,
+                    model_plan,
                     args.serving,
                     args.monitoring,
-                    args.mirrors,
-                    args.provider,
-                    [args.inference_namespace, store, *args.priority_classes],
+                    [ctx.namespace(contracts.INFERENCE), store, *args.priority_classes],
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
-            for model_name, plan in plans.items()
+            for model_name, model_plan in plans.items()
         }
         self.models = pulumi.Output.from_input(
             {
@@ -121,6 +116,6 @@ class SiteServing(pulumi.ComponentResource):
                 for model_name, plan in plans.items()
             }
         )
-        for warning in args.plan.dr_warnings:
+        for warning in site_plan.dr_warnings:
             pulumi.log.warn(warning, self)
         self.register_outputs({"models": self.models})

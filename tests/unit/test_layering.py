@@ -16,8 +16,9 @@ LAYERS = sorted(
 )
 FACTS = {"contracts", "catalog"}
 """Import nothing of the project but each other (catalog and contracts: nothing at all)."""
-SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan"}
-"""What any layer may import: facts, config, the plan and the helpers outside every layer."""
+SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan", "context"}
+"""What any layer may import: facts, config, the plan, a site's context and the helpers
+outside every layer."""
 CROSSINGS_FOR_NOW = {("kubernetes", "components.metal.remote_script")}
 """The SSH step runner still lives in metal (it moves out of every layer with step C3 of
 issue 12); the cluster's kubeadm steps run through it."""
@@ -63,7 +64,7 @@ def test_facts_import_nothing_of_the_project():
 
 
 def test_shared_helpers_import_only_facts_and_config():
-    for name in sorted(SHARED - FACTS - {"plan"}):
+    for name in sorted(SHARED - FACTS - {"plan", "context"}):
         path = COMPONENTS / f"{name}.py"
         if path.exists():
             assert {_top(m) for m in _imports(path)} <= FACTS | {"config"}, name
