@@ -21,6 +21,7 @@ from components.config import (
     SECRET_KEYS_FOR_MODELS,
     PlatformConfig,
     PlatformSecrets,
+    not_built,
 )
 from components.validation import (
     ConfigError,
@@ -81,7 +82,9 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
     known = CONFIG_KEYS + tuple(SECRET_KEYS)
     for key in sorted(_keys_set() - set(known)):
         issues.append(
-            ConfigIssue(
+            ConfigIssue(key, "(set)", *not_built(key))
+            if not_built(key)
+            else ConfigIssue(
                 key,
                 "(set)",
                 _MISPLACED.get(key, "unknown config key"),

@@ -5,7 +5,6 @@ module per layer. Shape and single-field rules live here; rules that compare fie
 Importers use `components.config`: every public name of the modules is re-exported here.
 """
 
-from components.config.backup import Backup
 from components.config.base import (
     CHART_VERSION,
     PROJECT,
@@ -30,7 +29,6 @@ from components.config.kubernetes import GpuSharing, Kubernetes, TrainingExample
 from components.config.metal import (
     HOST_PATH_PREFIXES,
     SSH_HOST_KEY,
-    Bmc,
     GpuSpec,
     Host,
     HostPath,
@@ -43,6 +41,7 @@ from components.config.metal import (
 )
 from components.config.mirrors import Mirrors
 from components.config.monitoring import Monitoring
+from components.config.not_built import NOT_BUILT, not_built
 from components.config.platform import CONFIG_KEYS, PlatformConfig
 from components.config.secrets import (
     SECRET_KEYS,
@@ -79,12 +78,12 @@ from components.config.urls import (
 )
 
 __all__ = [
-    "AptUrl", "Audience", "Backup", "BgpPeer", "Bmc", "Canary", "CHART_VERSION",
-    "ChartRepositoryUrl", "CONFIG_KEYS", "Cost", "DnsLabel", "FieldError", "Gateway",
-    "GpuModelName", "GpuSharing", "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES",
-    "HostPath", "HostRole", "HttpsUrl", "IdentityProvider", "inside_domains",
-    "internal_network", "InternalDomain", "Kubernetes", "LoadBalancer", "Mirrors", "Model",
-    "ModelDeployment", "ModelStore", "Monitoring", "Network", "Nic", "NodePool", "Nvidia",
+    "AptUrl", "Audience", "BgpPeer", "Canary", "CHART_VERSION", "ChartRepositoryUrl",
+    "CONFIG_KEYS", "Cost", "DnsLabel", "FieldError", "Gateway", "GpuModelName", "GpuSharing",
+    "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES", "HostPath", "HostRole",
+    "HttpsUrl", "IdentityProvider", "inside_domains", "internal_network", "InternalDomain",
+    "Kubernetes", "LoadBalancer", "Mirrors", "Model", "ModelDeployment", "ModelStore",
+    "Monitoring", "Network", "Nic", "NodePool", "NOT_BUILT", "not_built", "Nvidia",
     "parse_url", "PemCertificate", "PlatformConfig", "PlatformSecrets", "Preflight", "PROJECT",
     "PUBLIC_REGISTRIES", "public_registry", "PUBLIC_SUFFIXES", "REGISTRY_SUFFIXES",
     "RegistryReference", "Replication", "repository_path", "Revision", "S3Endpoint",

@@ -30,13 +30,6 @@ class Nic(Model):
     rdma: bool = False
 
 
-class Bmc(Model):
-    """Out-of-band management controller (IPMI/Redfish)."""
-
-    address: IPv4Address
-    vendor: str | None = None
-
-
 HostRole = Literal["control-plane", "worker", "storage"]
 NodePool = Literal["general", "inference", "training"]
 HOST_PATH_PREFIXES = ("/var/lib", "/srv", "/data", "/mnt", "/opt")
@@ -87,7 +80,6 @@ class Host(Model):
     node_pool: NodePool = "general"
     """Which workloads the host is for; `inference` and `training` need GPUs."""
     nics: list[Nic] = []
-    bmc: Bmc | None = None
     preflight_dir: HostPath = "/var/lib/deepseek-preflight"
     """Directory on the data disk where fio writes its test file (never a raw device)."""
     hugepages_2mi: int = Field(default=0, ge=0, le=1_000_000)

@@ -2,7 +2,6 @@
 
 from pydantic import Field
 
-from components.config.backup import Backup
 from components.config.base import Model
 from components.config.cost import Cost
 from components.config.dr import Replication
@@ -28,7 +27,6 @@ class PlatformConfig(Model):
     serving: Serving = Serving()
     gateway: Gateway | None = None
     monitoring: Monitoring = Monitoring()
-    backup: Backup = Backup()
     cost: Cost = Cost()
     replication: Replication | None = None
 

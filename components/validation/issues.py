@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from components.config import FieldError
+from components.config import FieldError, not_built
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,17 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
     """Turns pydantic's errors into path/value/problem/fix issues: a `FieldError` raised by
-    one of our validators carries its own problem and fix; pydantic's own errors get the fix
-    for their kind."""
+    one of our validators carries its own problem and fix, a key whose layer is not built
+    names that layer's issue (`not_built`), and pydantic's own errors get the fix for their
+    kind."""
     issues = []
     for err in error.errors(include_url=False):
+        path = _path(err["loc"])
         raised = err.get("ctx", {}).get("error")
         if isinstance(raised, FieldError):
             problem, fix = raised.problem, raised.fix
+        elif err["type"] == "extra_forbidden" and not_built(path):
+            problem, fix = not_built(path)
         else:
             problem, fix = err["msg"].removeprefix("Value error, "), ""
         value = err.get("input") if err["type"] != "missing" else "(not set)"
@@ -96,7 +100,7 @@ def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
             value = json.dumps(value)[:80]
         issues.append(
             ConfigIssue(
-                _path(err["loc"]),
+                path,
                 value,
                 problem[0].lower() + problem[1:] if problem else err["type"],
                 fix or _FIXES.get(err["type"], "correct the value"),

@@ -29,18 +29,15 @@ def _unique_names_and_addresses(config: PlatformConfig) -> Iterator[ConfigIssue]
                     "give every host a unique name across all sites",
                 )
             names.setdefault(host.name, path)
-            for field, address in (("address", host.address),) + (
-                (("bmc.address", host.bmc.address),) if host.bmc else ()
-            ):
-                key = str(address)
-                if key in addresses:
-                    yield ConfigIssue(
-                        f"{path}.{field}",
-                        key,
-                        f"address already used by {addresses[key]}",
-                        "give every host, BMC and API VIP its own address",
-                    )
-                addresses.setdefault(key, f"{path}.{field}")
+            key = str(host.address)
+            if key in addresses:
+                yield ConfigIssue(
+                    f"{path}.address",
+                    key,
+                    f"address already used by {addresses[key]}",
+                    "give every host and API VIP its own address",
+                )
+            addresses.setdefault(key, f"{path}.address")
 
 
 def _host_roles(s: int, hosts: list[Host]) -> Iterator[ConfigIssue]:

@@ -373,9 +373,6 @@ def test_the_policy_packs_allow_lists_stay_inside_the_stacks_internal_domains(st
 @pytest.mark.parametrize(
     ("key", "path", "value"),
     [
-        ("backup", ("schedule",), "0 2 * * *\n"),
-        ("backup", ("schedule",), "0\n2 * * *"),
-        ("backup", ("schedule",), "0 2 * * $(reboot)"),
         ("gateway", ("identityProvider", "audiences", 0), "deepseek-api\nx"),
         ("gateway", ("identityProvider", "audiences", 0), "deepseek api"),
     ],
