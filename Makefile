@@ -38,18 +38,20 @@ $(VALIDATORS_STAMP): requirements-validators.txt
 	@$(VALIDATORS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-validators.txt >&2
 	@touch $(VALIDATORS_STAMP)
 
-bench: setup  ## time 100- and 1,000-host inventories against the SDK's floor
+bench: setup  ## time 100- and 1,000-host inventories against the SDK's floor, and the timings tests do not assert
 	@$(PY) -m offline bench --hosts 100 1000
 
-lint: setup
+lint: setup  ## ruff lint and format check
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 
 tools:  ## Debian packages the tests use (shellcheck, fio, iperf3, ...)
 	@bash tools/system-packages.sh
 
-check: lint  ## the quick lane: lint, pure and graph tests (no external tools)
+# Two lanes. check: minutes, in process, no external tool (run it before every commit).
+# test: lint and every test, external validators, real processes and host sandboxes included.
+check: lint  ## the quick lane: lint, format check, pure and graph tests (in process, minutes)
 	@$(PY) -m pytest -q tests/unit tests/program
 
-test: setup tools validators  ## the whole test suite (what CI runs)
+test: lint tools validators  ## the whole suite: lint, format check and every test (what CI runs)
 	@$(PY) -m pytest -q
