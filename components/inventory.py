@@ -1,4 +1,4 @@
-"""Pure summaries of the inventory that components export and later layers size against."""
+"""Pure summaries of the inventory that the plan computes once (`plan.SitePlan` exports them)."""
 
 from collections import Counter
 
@@ -18,17 +18,3 @@ def gpu_inventory(hosts: list[Host]) -> dict[str, int]:
 def api_endpoint(site: Site) -> str:
     """The Kubernetes API server URL behind the site's VIP."""
     return f"https://{site.network.api_vip}:{contracts.API_SERVER_PORT}"
-
-
-def site_summary(site: Site) -> dict[str, object]:
-    """What a site exports and what a DR stack reads back through its StackReference."""
-    return {
-        "name": site.name,
-        "jurisdiction": site.jurisdiction,
-        "region": site.region,
-        "zone": site.zone,
-        "role": site.role,
-        "apiEndpoint": api_endpoint(site),
-        "hosts": len(site.hosts),
-        "gpus": gpu_inventory(site.hosts),
-    }
