@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from components.config import Host, PlatformConfig, Site
 from components.inventory import api_endpoint, gpu_inventory
-from components.metal.steps import peer_ring
+from components.metal.peers import peer_ring
 from components.serving.capacity import GpuShare, Problem, ServingPlan, gpu_share, plan_site
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from components.catalog import GPU_MODELS
-from components.metal.steps import STEPS, format_result, parse_shell_command
+from components.remote.steps import STEPS, format_result, parse_shell_command
 
 # PCI device IDs of the GPUs we simulate (pci-ids database), and NVSwitch bridges.
 _PCI = {

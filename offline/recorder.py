@@ -9,7 +9,7 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
 
-from components.metal.steps import step_by_digest
+from components.remote.steps import step_by_digest
 from offline.hardware import SimulatedHardware
 
 # Per resource type: the outputs a real provider would add to the inputs.
@@ -115,7 +115,7 @@ class PlatformMocks(mocks.Mocks):
         if step is None:
             raise RuntimeError(
                 f"Command {args.name!r} runs no registered step (triggers[0]={triggers[0]!r}); "
-                "register it in components/metal/steps.py"
+                "register it in components/remote/steps.py"
             )
         # The SDK sends the whole connection as a secret, since it holds the private key.
         connection = _reveal(args.inputs.get("connection"))

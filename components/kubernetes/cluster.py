@@ -12,8 +12,8 @@ from pulumi_command import remote
 
 from components.config import Kubernetes, Mirrors
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
-from components.metal.remote_script import StepFailed, read_result, run_script, with_secrets
 from components.plan import SitePlan
+from components.remote.runner import StepFailed, read_result, run_script, with_secrets
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 

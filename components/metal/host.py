@@ -19,8 +19,8 @@ from components.metal.diagnostics import (
     check_gpu_check_output,
     check_preflight_output,
 )
-from components.metal.remote_script import StepFailed, read_result, run_script
-from components.metal.steps import metal_script, printable, script_digest
+from components.remote.runner import StepFailed, read_result, run_script
+from components.remote.steps import printable, script_digest, step_script
 
 # Upstream registries whose pulls containerd routes to the internal mirror.
 MIRRORED_REGISTRIES = ("docker.io", "registry.k8s.io", "nvcr.io", "quay.io", "ghcr.io", "gcr.io")
@@ -94,9 +94,7 @@ def preflight_run_id(spec: HostSpec, preflight: Preflight, peer_address: str | N
     changed), its server is started afresh rather than found expired."""
     environment = preflight_environment(spec, preflight, peer_address)
     digest = hashlib.sha256(
-        (
-            script_digest(metal_script("preflight")) + json.dumps(environment, sort_keys=True)
-        ).encode()
+        (script_digest(step_script("preflight")) + json.dumps(environment, sort_keys=True)).encode()
     ).hexdigest()
     return f"{spec.address}/{digest[:16]}"
 
@@ -262,7 +260,7 @@ class Host(pulumi.ComponentResource):
     ) -> remote.Command:
         return run_script(
             f"{self._name}-{step}",
-            metal_script(step),
+            step_script(step),
             environment,
             connection=self.reboot_safe_connection if reboot_safe else self.connection,
             provider=self._args.command_provider,

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus
-from components.metal.remote_script import StepFailed, read_result
-from components.metal.steps import SCRIPTS_DIR, STEPS, parse_result, parse_shell_command, step
+from components.remote.runner import StepFailed, read_result
+from components.remote.steps import LIB, STEPS, parse_result, parse_shell_command, step
 from offline.hardware import SimulatedHardware
 from offline.stack_files import read_stack_config
 from tests.bad_stacks import PROJECT_DIR
@@ -359,7 +359,8 @@ def test_shellcheck_passes_on_every_script_and_stand_in():
             *(p for p in (SANDBOX_DIR / "standins").iterdir() if p.is_file()),
         ]
     ) + [".ci/run"]
-    assert {f"components/metal/scripts/{p.name}" for p in SCRIPTS_DIR.glob("*.sh")} <= set(scripts)
+    sent = {LIB, *(spec.script for spec in STEPS.values())}
+    assert {str(p.relative_to(PROJECT_DIR)) for p in sent} <= set(scripts)
     result = subprocess.run(
         ["shellcheck", "--external-sources", *scripts],
         cwd=PROJECT_DIR,
@@ -801,7 +802,7 @@ def test_a_tool_output_without_a_final_newline_cannot_forge_the_result(harness):
     sandbox.set_hook("apt-get", "after", f"printf '%s\\n%s' '{forged}' 'Done. '\n")
     emitted = sandbox.exec(
         "sudo", "bash", "-s",
-        input=(SCRIPTS_DIR / "lib.sh").read_text()
+        input=LIB.read_text()
         + "apt-get update\nresult_field port 5201\nresult_field server running\n"
         + "result_emit net-server\n",
     )  # fmt: skip

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from components.metal.host import PreflightFailed
-from components.metal.steps import metal_script, peer_ring, script_digest
+from components.metal.peers import peer_ring
+from components.remote.steps import script_digest, step_script
 from offline.evaluate import record
 from offline.hardware import HardwareFaults
 
@@ -94,7 +95,7 @@ def test_steps_use_the_site_provider_and_rerun_on_script_changes(prod_graph):
     for command in host_commands(prod_graph):
         assert command.provider in providers
         step = next(s for s in STEPS if command.name.endswith(s))
-        assert command.inputs["triggers"][0] == script_digest(metal_script(step))
+        assert command.inputs["triggers"][0] == script_digest(step_script(step))
         assert command.inputs["stdin"].startswith("#!/usr/bin/env bash")
 
 

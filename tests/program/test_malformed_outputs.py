@@ -9,7 +9,7 @@ import re
 import pulumi
 import pytest
 
-from components.metal.remote_script import StepFailed
+from components.remote.runner import StepFailed
 from offline.evaluate import record
 from offline.hardware import HardwareFaults, nvidia_smi_csv, topology_matrix
 from tests.paths import SHARED_FIXTURES

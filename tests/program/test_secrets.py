@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 
-from components.metal.steps import RESULT_MARKER, STEPS, parse_result, step_by_digest
+from components.remote.steps import RESULT_MARKER, STEPS, parse_result, step_by_digest
 from offline.stack_files import read_stack_config
 from offline.tree import render_tree
 

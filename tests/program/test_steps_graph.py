@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pulumi.runtime import mocks
 
-from components.metal.steps import (
+from components.remote.steps import (
     STEPS,
     parse_result,
     parse_shell_command,

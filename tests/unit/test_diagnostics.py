@@ -16,7 +16,7 @@ from components.metal.diagnostics import (
     parse_iperf3,
     parse_pci_gpus,
 )
-from components.metal.steps import format_result, parse_result
+from components.remote.steps import format_result, parse_result
 from tests.paths import LOCAL_FIXTURES, SHARED_FIXTURES
 
 SHARED = SHARED_FIXTURES / "diagnostics"

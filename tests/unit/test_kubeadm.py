@@ -13,8 +13,8 @@ from components.kubernetes.kubeadm import (
     kube_vip_manifest,
     node_labels,
 )
-from components.metal.remote_script import StepFailed
-from components.metal.steps import format_result
+from components.remote.runner import StepFailed
+from components.remote.steps import format_result
 
 
 def test_init_configuration_pins_version_network_vip_and_mirror(prod_config):

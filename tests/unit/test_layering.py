@@ -7,8 +7,9 @@ import ast
 from pathlib import Path
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
-NOT_LAYERS = {"config", "validation"}
-"""Packages below every layer: the config models and the checks across them."""
+NOT_LAYERS = {"config", "validation", "remote"}
+"""Packages below every layer: the config models, the checks across them and the remote-step
+runner (registry, runner, lib.sh) that metal and kubernetes both run their scripts through."""
 LAYERS = sorted(
     p.name
     for p in COMPONENTS.iterdir()
@@ -16,12 +17,9 @@ LAYERS = sorted(
 )
 FACTS = {"contracts", "catalog"}
 """Import nothing of the project but each other (catalog and contracts: nothing at all)."""
-SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan", "context"}
-"""What any layer may import: facts, config, the plan, a site's context and the helpers
-outside every layer."""
-CROSSINGS_FOR_NOW = {("kubernetes", "components.metal.remote_script")}
-"""The SSH step runner still lives in metal (it moves out of every layer with step C3 of
-issue 12); the cluster's kubeadm steps run through it."""
+SHARED = {*FACTS, "config", "charts", "network_policy", "inventory", "plan", "context", "remote"}
+"""What any layer may import: facts, config, the plan, a site's context, the remote-step runner
+and the helpers outside every layer."""
 
 
 def _imports(path: Path) -> set[str]:
@@ -52,7 +50,7 @@ def test_no_layer_imports_another_layer_or_the_spine():
         for path in sorted((COMPONENTS / layer).rglob("*.py")):
             for module in sorted(_imports(path)):
                 top = _top(module)
-                if top == layer or top in SHARED or (layer, module) in CROSSINGS_FOR_NOW:
+                if top == layer or top in SHARED:
                     continue
                 crossings.append(f"{path.relative_to(COMPONENTS.parent)} imports {module}")
     assert crossings == []
@@ -68,6 +66,13 @@ def test_shared_helpers_import_only_facts_and_config():
         path = COMPONENTS / f"{name}.py"
         if path.exists():
             assert {_top(m) for m in _imports(path)} <= FACTS | {"config"}, name
+
+
+def test_the_remote_step_runner_imports_only_itself():
+    """`remote/` is below every layer: the layers' scripts are found by the registry's paths,
+    never by importing a layer."""
+    for path in sorted((COMPONENTS / "remote").rglob("*.py")):
+        assert {_top(m) for m in _imports(path)} <= {"remote"}, path.name
 
 
 def _file(module: str) -> Path:

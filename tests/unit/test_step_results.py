@@ -3,7 +3,7 @@ every way of breaking it is a StepOutputError saying what was wrong."""
 
 import pytest
 
-from components.metal.steps import (
+from components.remote.steps import (
     RESULT_MARKER,
     STEPS,
     StepOutputError,

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.metal.remote_script import with_secrets
-from components.metal.steps import parse_result, script_text, shell_command, step
+from components.remote.runner import with_secrets
+from components.remote.steps import parse_result, script_text, shell_command, step
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 STANDINS = SANDBOX_DIR / "standins"

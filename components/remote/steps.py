@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COMPONENTS_DIR = Path(__file__).resolve().parent.parent
-SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
-LIB = SCRIPTS_DIR / "lib.sh"
+LIB = Path(__file__).resolve().parent / "lib.sh"
+"""Shared functions and the result line, sent ahead of every script that uses it."""
 
 RESULT_MARKER = "##### deepseek-result: "
 """Starts the one line of a step's stdout that the program reads (lib.sh `result_emit`)."""
@@ -144,7 +144,7 @@ def step(name: str) -> Step:
         raise KeyError(f"unknown remote step {name!r}; registered: {', '.join(STEPS)}") from None
 
 
-def metal_script(name: str) -> Path:
+def step_script(name: str) -> Path:
     return step(name).script
 
 
@@ -270,11 +270,3 @@ def format_result(name: str, fields: Mapping[str, str], *, changed: bool = False
 _TOOL_OUTPUTS = frozenset(
     {"fio", "iperf3", "lspci", "nvidia-smi-query", "nvidia-smi-topo", "kubeconfig"}
 )
-
-
-def peer_ring(names: list[str]) -> dict[str, str]:
-    """Each host's iperf3 peer: the next host of its site, the last one wrapping round, so
-    every host is measured once as client and once as server. A lone host has no peer."""
-    if len(names) < 2:
-        return {}
-    return {name: names[(i + 1) % len(names)] for i, name in enumerate(names)}

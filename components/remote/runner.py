@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi_command import remote
 
-from components.metal.steps import (
+from components.remote.steps import (
     StepOutputError,
     parse_result,
     printable,
