@@ -11,10 +11,12 @@ from components.config import Gateway as GatewayConfig
 from components.config import PlatformConfig, PlatformSecrets
 from components.config import Site as SiteSpec
 from components.context import SiteContext
+from components.gateway import allow_policies as gateway_policies
 from components.gateway.gateway import Gateway, GatewayArgs
 from components.gateway.internal_ca import InternalCa, InternalCaArgs
 from components.gateway.metal_lb import MetalLb, MetalLbArgs
 from components.gateway.model_routes import ModelRoutes, ModelRoutesArgs
+from components.kubernetes import allow_policies as kubernetes_policies
 from components.kubernetes.baseline import Baseline, BaselineArgs
 from components.kubernetes.calico import Calico, CalicoArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
@@ -24,6 +26,7 @@ from components.kubernetes.namespace_isolation import IsolationArgs, NamespaceIs
 from components.kubernetes.training_operator import TrainingArgs, TrainingOperator
 from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
+from components.serving import allow_policies as serving_policies
 from components.serving.site_serving import SiteServing, SiteServingArgs
 
 
@@ -117,7 +120,13 @@ class Site(pulumi.ComponentResource):
         LocalPathProvisioner(
             f"{name}-local-path", LocalPathArgs(ctx, config.kubernetes), under_cluster
         )
-        NamespaceIsolation(f"{name}-isolation", IsolationArgs(ctx, config.gateway), under_cluster)
+        # Each layer says what its namespaces must allow; isolation registers it all.
+        allowed = (
+            kubernetes_policies.allow_policies(args.plan),
+            gateway_policies.allow_policies(args.plan, config.gateway),
+            serving_policies.allow_policies(args.plan),
+        )
+        NamespaceIsolation(f"{name}-isolation", IsolationArgs(ctx, allowed), under_cluster)
         self.gateway = None
         if config.gateway is not None:
             self.gateway = self._gateway(name, args, ctx, config.gateway, under_cluster)
