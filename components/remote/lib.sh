@@ -305,7 +305,7 @@ mask_secrets() {
 # A step's machine-readable result is one line, printed last:
 #   ##### deepseek-result: {"step":"<step>","changed":true|false,<fields>}
 # Everything else the script or its tools print is for people and may go anywhere; the
-# program parses only this line (components/metal/steps.py: parse_result). A field whose key
+# program parses only this line (components/remote/steps.py: parse_result). A field whose key
 # ends in ".b64" holds a tool's output verbatim, base64-encoded, so any bytes fit on the line.
 RESULT_FIELDS=()
 CHANGES=0

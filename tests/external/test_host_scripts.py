@@ -15,7 +15,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from components.remote.runner import StepFailed, read_result
 from components.remote.steps import LIB, STEPS, parse_result, parse_shell_command, step
 from offline.hardware import SimulatedHardware
 from offline.stack_files import read_stack_config
-from tests.bad_stacks import PROJECT_DIR
 from tests.external.sandbox import (
     Failure,
     Hardware,
@@ -38,9 +36,11 @@ from tests.external.sandbox import (
     cluster_ca,
     describe_difference,
 )
+from tests.external.sandbox.harness import CREATED_PID_NAMESPACES, CREATED_ROOTS
+from tests.paths import LOCAL_FIXTURES, PROJECT_DIR, SHARED_FIXTURES
 
-SHARED = PROJECT_DIR.parent / "shared" / "fixtures" / "diagnostics"
-LOCAL = PROJECT_DIR / "tests" / "fixtures"
+SHARED = SHARED_FIXTURES / "diagnostics"
+LOCAL = LOCAL_FIXTURES
 SANDBOX_DIR = PROJECT_DIR / "tests" / "external" / "sandbox"
 
 # The secrets of these tests: what the program's random resources would hold.
@@ -1013,17 +1013,30 @@ def _cmdline(process: Path) -> str:
 
 
 # --- last: the machine that ran all of the above -------------------------------------------------
+def _pid_namespace(process: Path) -> str:
+    try:
+        return os.readlink(process / "ns" / "pid")
+    except OSError:
+        return ""
+
+
 def test_the_machine_running_the_harness_is_unchanged(machine_before, harness):
     harness.close()
     for sandbox in harness._prepared.values():
         sandbox.stop()
-    assert not list(Path(tempfile.gettempdir()).glob("deepseek-sandbox-dc*"))
+    assert CREATED_ROOTS, "the harness made no sandbox: this test proves nothing"
+    assert not [root for root in CREATED_ROOTS if root.exists()]
+    # Processes of our sandboxes (an iperf3 server, a stand-in) in any of their PID
+    # namespaces, or their unshare naming one of our roots; another run's are not ours.
+    assert CREATED_PID_NAMESPACES
     leftovers = [
-        command
+        _cmdline(entry)
         for entry in Path("/proc").iterdir()
         if entry.name.isdigit()
-        and (command := _cmdline(entry)).startswith(("unshare --mount --pid", "timeout "))
-        and ("iperf3" in command or "sandbox/init.sh" in command)
+        and (
+            _pid_namespace(entry) in CREATED_PID_NAMESPACES
+            or any(str(root) in _cmdline(entry) for root in CREATED_ROOTS)
+        )
     ]
     assert not leftovers, f"processes of a sandbox outlived it: {leftovers}"
     after = machine_snapshot()

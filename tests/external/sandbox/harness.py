@@ -32,6 +32,12 @@ from components.remote.steps import parse_result, script_text, shell_command, st
 SANDBOX_DIR = Path(__file__).resolve().parent
 STANDINS = SANDBOX_DIR / "standins"
 CONTROL_IN_SANDBOX = "/dev/shm/deepseek-sandbox"
+CREATED_ROOTS: list[Path] = []
+"""Every sandbox root this process made: what its clean-up must have removed (other runs of
+the harness on the same machine make their own, which are not ours to judge)."""
+CREATED_PID_NAMESPACES: set[str] = set()
+"""The PID namespaces of this process's sandboxes (`pid:[inode]`): no process may be left in
+one once its sandbox stopped."""
 # Where the sandbox's own layers cover the machine's (overlays; the machine's is the lower).
 OVERLAID = ("/etc", "/var", "/opt", "/usr/local", "/root")
 # The sandbox's own, empty at boot.
@@ -285,6 +291,7 @@ class Sandbox:
         self, root: Path, name: str, addresses: tuple[str, ...], hardware: Hardware
     ) -> None:
         self.root = root
+        CREATED_ROOTS.append(root)
         self.name = name
         self.addresses = addresses
         self.hardware = hardware
@@ -375,6 +382,7 @@ class Sandbox:
             time.sleep(0.02)
         children = Path(f"/proc/{self._unshare.pid}/task/{self._unshare.pid}/children")
         self.pid = int(children.read_text().split()[0])
+        CREATED_PID_NAMESPACES.add(os.readlink(f"/proc/{self.pid}/ns/pid"))
         self._check_standins()
 
     def _check_standins(self) -> None:
