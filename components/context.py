@@ -1,6 +1,7 @@
 """What every in-cluster component of a site is built with, in one frozen value: the site's
-plan, its cluster's provider, the namespaces the baseline made, and the mirrors. Site makes
-one after the cluster and its baseline exist; each component's Args is this context, its own
+plan, its cluster's provider, the namespaces the baseline made, the mirrors and the site's
+resource name. Site makes one after the cluster and its baseline exist, and builds each layer's
+component from it; each component's Args is this context, its own
 layer's config section, the secrets it needs and the Outputs of other layers."""
 
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ class SiteContext:
     """The namespaces the baseline created, by name (`contracts`)."""
     mirrors: Mirrors
     """Where images and charts come from."""
+    name: str
+    """The site's resource name (`<platform>-<site>`): its components' names start with it."""
 
     @property
     def site(self) -> Site:

@@ -7,23 +7,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command
 
-from components.config import Gateway as GatewayConfig
 from components.config import PlatformConfig, PlatformSecrets
 from components.config import Site as SiteSpec
 from components.context import SiteContext
 from components.gateway import allow_policies as gateway_policies
-from components.gateway.gateway import Gateway, GatewayArgs
-from components.gateway.internal_ca import InternalCa, InternalCaArgs
-from components.gateway.metal_lb import MetalLb, MetalLbArgs
-from components.gateway.model_routes import ModelRoutes, ModelRoutesArgs
+from components.gateway.site_gateway import SiteGateway, SiteGatewayArgs
 from components.kubernetes import allow_policies as kubernetes_policies
-from components.kubernetes.baseline import Baseline, BaselineArgs
-from components.kubernetes.calico import Calico, CalicoArgs
+from components.kubernetes.addons import Addons, AddonsArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
-from components.kubernetes.gpu_operator import GpuOperator, GpuOperatorArgs
-from components.kubernetes.local_path_provisioner import LocalPathArgs, LocalPathProvisioner
-from components.kubernetes.namespace_isolation import IsolationArgs, NamespaceIsolation
-from components.kubernetes.training_operator import TrainingArgs, TrainingOperator
 from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
 from components.serving import allow_policies as serving_policies
@@ -54,9 +45,11 @@ class Site(pulumi.ComponentResource):
     hosts: dict[str, Host]
     """The site's hosts, by name in config."""
     cluster: Cluster
-    """Its Kubernetes cluster: the provider every in-cluster resource goes through."""
-    gateway: Gateway | None
-    """The zero-trust gateway, when config has one."""
+    """Its Kubernetes cluster and baseline: the provider every in-cluster resource goes
+    through, the namespaces and priority classes."""
+    gateway: SiteGateway | None
+    """The gateway layer (internal CA, load balancer, zero-trust Gateway, routes), when config
+    has a gateway."""
     serving: SiteServing | None
     """The models served here, when config has any."""
     api_endpoint: pulumi.Output[str]
@@ -90,10 +83,11 @@ class Site(pulumi.ComponentResource):
                     for host_name, host in self.hosts.items()
                 },
                 command_provider,
+                name,
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        self._addons(name, args, self.cluster)
+        self._layers(name, args, self.cluster)
         self.api_endpoint = pulumi.Output.from_input(args.plan.api_endpoint)
         self.gpus = pulumi.Output.from_input(dict(args.plan.gpus))
         self.summary = pulumi.Output.from_input(args.plan.summary())
@@ -101,24 +95,12 @@ class Site(pulumi.ComponentResource):
             {"apiEndpoint": self.api_endpoint, "gpus": self.gpus, "summary": self.summary}
         )
 
-    def _addons(self, name: str, args: SiteArgs, cluster: Cluster) -> None:
-        # Everything in-cluster goes through the cluster's provider and hangs under it.
+    def _layers(self, name: str, args: SiteArgs, cluster: Cluster) -> None:
+        # One component per in-cluster layer, each built from the site's context. They hung
+        # under the cluster before they had a layer component: each names it as an alias.
         config = args.config
-        under_cluster = pulumi.ResourceOptions(parent=cluster)
-        baseline = Baseline(
-            f"{name}-baseline",
-            BaselineArgs(cluster.provider, tuple(config.kubernetes.privileged_namespaces)),
-            under_cluster,
-        )
-        ctx = SiteContext(args.plan, cluster.provider, baseline.namespaces, config.mirrors)
-        Calico(f"{name}-calico", CalicoArgs(ctx, config.kubernetes), under_cluster)
-        GpuOperator(
-            f"{name}-gpu-operator",
-            GpuOperatorArgs(ctx, config.kubernetes, config.nvidia),
-            under_cluster,
-        )
-        LocalPathProvisioner(
-            f"{name}-local-path", LocalPathArgs(ctx, config.kubernetes), under_cluster
+        ctx = SiteContext(
+            args.plan, cluster.provider, cluster.baseline.namespaces, config.mirrors, name
         )
         # Each layer says what its namespaces must allow; isolation registers it all.
         allowed = (
@@ -126,10 +108,12 @@ class Site(pulumi.ComponentResource):
             gateway_policies.allow_policies(args.plan, config.gateway),
             serving_policies.allow_policies(args.plan),
         )
-        NamespaceIsolation(f"{name}-isolation", IsolationArgs(ctx, allowed), under_cluster)
-        self.gateway = None
-        if config.gateway is not None:
-            self.gateway = self._gateway(name, args, ctx, config.gateway, under_cluster)
+        under_site = pulumi.ResourceOptions(parent=self)
+        Addons(
+            f"{name}-addons",
+            AddonsArgs(ctx, config.kubernetes, config.nvidia, allowed, moved_from=cluster),
+            under_site,
+        )
         self.serving = None
         if config.models:
             self.serving = SiteServing(
@@ -138,42 +122,26 @@ class Site(pulumi.ComponentResource):
                     ctx=ctx,
                     serving=config.serving,
                     monitoring=config.monitoring,
-                    priority_classes=baseline.priority_classes,
+                    priority_classes=cluster.baseline.priority_classes,
                     access_key_id=args.secrets.model_store_access_key_id,
                     secret_access_key=args.secrets.model_store_secret_access_key,
                 ),
-                under_cluster,
+                pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=cluster)]),
             )
-        if self.gateway is not None and self.serving is not None:
-            ModelRoutes(
-                f"{name}-routes",
-                ModelRoutesArgs(
-                    ctx=ctx,
-                    gateway=config.gateway,
-                    routes=self.serving.routes,
-                    after=[self.gateway, self.serving],
+        self.gateway = None
+        if config.gateway is not None:
+            self.gateway = SiteGateway(
+                f"{name}-gateway-layer",
+                SiteGatewayArgs(
+                    ctx,
+                    config.gateway,
+                    args.secrets.gateway_ca_private_key,
+                    routes=self.serving.routes if self.serving else None,
+                    serving=self.serving,
+                    moved_from=cluster,
                 ),
-                under_cluster,
+                under_site,
             )
-        TrainingOperator(f"{name}-training", TrainingArgs(ctx, config.kubernetes), under_cluster)
-
-    def _gateway(
-        self,
-        name: str,
-        args: SiteArgs,
-        ctx: SiteContext,
-        gateway: GatewayConfig,
-        under_cluster: pulumi.ResourceOptions,
-    ) -> Gateway:
-        ca = InternalCa(
-            f"{name}-internal-ca",
-            InternalCaArgs(ctx, gateway, args.secrets.gateway_ca_private_key),
-            under_cluster,
-        )
-        after: list[pulumi.Resource] = [ca.issuer, *ca.bundles.values()]
-        if ctx.site.load_balancer.mode != "sdn":
-            after.append(MetalLb(f"{name}-metallb", MetalLbArgs(ctx, gateway), under_cluster))
-        return Gateway(f"{name}-gateway", GatewayArgs(ctx, gateway, after), under_cluster)
 
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource

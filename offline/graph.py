@@ -68,6 +68,45 @@ def struct_to_masked(struct: struct_pb2.Struct) -> dict[str, Any]:
     return _struct(struct)
 
 
+def make_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A resource's URN, as the engine builds it: the qualified type chains every ancestor's
+    type except the root Stack's."""
+    if parent and "::pulumi:pulumi:Stack::" not in parent:
+        type_ = parent.split("::")[2] + "$" + type_
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def _alias_urns(urn: str, request: Any) -> tuple[str, ...]:
+    """The URNs a RegisterResourceRequest names as its former selves: an alias given as a URN,
+    or a spec (name, type, stack, project, parent) the engine completes from the resource's
+    own. Inherited aliases (a parent's, multiplied out) are not in the request: see
+    `Graph.former_urns`."""
+    if isinstance(request, resource_pb2.ReadResourceRequest):
+        return ()
+    stack, project = urn.split("::")[0].removeprefix("urn:pulumi:"), urn.split("::")[1]
+    found = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            found.append(alias.urn)
+            continue
+        spec = alias.spec
+        parent = request.parent
+        if spec.WhichOneof("parent") == "parentUrn":
+            parent = spec.parentUrn
+        elif spec.WhichOneof("parent") == "noParent" and spec.noParent:
+            parent = ""
+        found.append(
+            make_urn(
+                spec.stack or stack,
+                spec.project or project,
+                parent,
+                spec.type or request.type,
+                spec.name or request.name,
+            )
+        )
+    return tuple(sorted(set(found)))
+
+
 @dataclass(frozen=True)
 class RecordedResource:
     """One RegisterResourceRequest, as the snapshot shows it."""
@@ -84,6 +123,9 @@ class RecordedResource:
     inputs: dict[str, Any]
     ignore_changes: tuple[str, ...] = ()
     additional_secret_outputs: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    """The URNs its request names as its former selves (`aliases` in ResourceOptions, and the
+    type aliases providers add); not written to snapshots."""
     engine_properties: Any = field(default=None, repr=False, compare=False)
     """The inputs as the engine holds them (a protobuf Struct: secrets wrapped, unknowns as
     the sentinel), for the policy pack; never written to snapshots."""
@@ -124,6 +166,7 @@ def recorded_resource(urn: str, request: Any) -> RecordedResource:
         inputs=struct_to_masked(request.properties if is_read else request.object),
         ignore_changes=() if is_read else tuple(request.ignoreChanges),
         additional_secret_outputs=() if is_read else tuple(request.additionalSecretOutputs),
+        aliases=_alias_urns(urn, request),
         engine_properties=request.properties if is_read else request.object,
     )
 
@@ -169,6 +212,35 @@ class Graph:
             urn = index[urn].parent
             chain.append(urn)
         return chain
+
+    def former_urns(self) -> dict[str, tuple[str, ...]]:
+        """Every resource's former URNs, by URN, as the engine computes them: its own aliases,
+        and for each former URN of its parent, the URN it had under that (an alias of a parent
+        is inherited by its children, and theirs)."""
+        index = self.by_urn()
+        former: dict[str, tuple[str, ...]] = {}
+
+        def of(urn: str) -> tuple[str, ...]:
+            if urn not in former:
+                resource = index[urn]
+                found = set(resource.aliases)
+                if resource.parent in index:
+                    for parent_alias in of(resource.parent):
+                        found.add(
+                            make_urn(
+                                self.stack,
+                                self.project,
+                                parent_alias,
+                                resource.type,
+                                resource.name,
+                            )
+                        )
+                former[urn] = tuple(sorted(found))
+            return former[urn]
+
+        for resource in self.resources:
+            of(resource.urn)
+        return former
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
 
 from components.remote.steps import step_by_digest
+from offline.graph import make_urn
 from offline.hardware import SimulatedHardware
 
 # Per resource type: the outputs a real provider would add to the inputs.
@@ -36,11 +37,8 @@ class RecordingMonitor(mocks.MockMonitor):
         real provider would put in state, for the secret scan."""
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # As the engine builds URNs: the qualified type chains every ancestor's type except
-        # the root Stack's (the SDK's mock keeps only the parent's own type).
-        if parent and "::pulumi:pulumi:Stack::" not in parent:
-            type_ = parent.split("::")[2] + "$" + type_
-        return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
+        # As the engine builds URNs (the SDK's mock keeps only the parent's own type).
+        return make_urn(get_stack(), get_project(), parent, type_, name)
 
     def RegisterResource(self, request: resource_pb2.RegisterResourceRequest):  # noqa: N802
         urn = self.make_urn(request.parent, request.type, request.name)

@@ -11,6 +11,7 @@ import pulumi_random as random
 from pulumi_command import remote
 
 from components.config import Kubernetes, Mirrors
+from components.kubernetes.baseline import Baseline, BaselineArgs
 from components.kubernetes.kubeadm import init_config_yaml, join_config_yaml, kube_vip_manifest
 from components.plan import SitePlan
 from components.remote.runner import StepFailed, read_result, run_script, with_secrets
@@ -64,6 +65,8 @@ class ClusterArgs:
     """The site's brought-up hosts, by name."""
     command_provider: pulumi.ProviderResource
     """The site's SSH provider."""
+    site_name: str
+    """The site's resource name: the cluster's baseline is `<site_name>-baseline`."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -75,6 +78,8 @@ class Cluster(pulumi.ComponentResource):
     """The admin kubeconfig: a secret."""
     api_endpoint: pulumi.Output[str]
     """The API server URL behind the site's VIP."""
+    baseline: Baseline
+    """Its namespaces, quotas and priority classes, which every layer's components use."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -206,6 +211,11 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[api_ready]),
+        )
+        self.baseline = Baseline(
+            f"{args.site_name}-baseline",
+            BaselineArgs(self.provider, tuple(args.kubernetes.privileged_namespaces)),
+            pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"kubeconfig": self.kubeconfig, "apiEndpoint": self.api_endpoint})
 

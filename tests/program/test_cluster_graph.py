@@ -62,8 +62,9 @@ def test_addons_depend_on_the_provider_not_on_hosts(prod_graph):
     for resource in in_cluster:
         assert resource.provider in providers, resource.name
         assert not host_urns & set(resource.dependencies), resource.name
-        # Under the site's cluster, through that same site's provider.
-        site_of_provider = providers[resource.provider].parent
+        # Under a site (its cluster, or a layer component), through that site's provider.
+        cluster_of_provider = providers[resource.provider].parent
+        site_of_provider = prod_graph.by_urn()[cluster_of_provider].parent
         assert site_of_provider in prod_graph.ancestors(resource.urn)
 
 
