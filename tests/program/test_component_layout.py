@@ -8,6 +8,7 @@ import ast
 import importlib
 import inspect
 import re
+import textwrap
 import types
 import typing
 
@@ -94,20 +95,65 @@ def public_outputs(cls: type) -> dict[str, bool]:
     }
 
 
+def _self_attributes(target: ast.expr) -> set[str]:
+    """Names `self.<name>` that an assignment target binds, unpacking included."""
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        return {target.attr} if target.value.id == "self" else set()
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_self_attributes(t) for t in target.elts))
+    if isinstance(target, ast.Starred):
+        return _self_attributes(target.value)
+    return set()
+
+
 def undeclared_attributes(cls: type) -> set[str]:
-    """Public attributes the class's methods set on `self` without declaring them."""
+    """Public attributes the class's methods set on `self` without declaring them: plain,
+    unpacking, annotated and augmented assignments, and `setattr(self, "<name>", ...)`."""
     assigned = set()
-    for node in ast.walk(ast.parse(inspect.getsource(cls))):
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        for target in targets:
-            if (
-                isinstance(target, ast.Attribute)
-                and isinstance(target.value, ast.Name)
-                and target.value.id == "self"
-                and not target.attr.startswith("_")
-            ):
-                assigned.add(target.attr)
-    return assigned - set(cls.__dict__.get("__annotations__", {}))
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(cls)))):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                assigned |= _self_attributes(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            assigned |= _self_attributes(node.target)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == "self"
+        ):
+            name = node.args[1]
+            literal = isinstance(name, ast.Constant) and isinstance(name.value, str)
+            # A name computed at run time cannot be checked: refuse it outright.
+            assigned.add(name.value if literal else "<setattr with a computed name>")
+    public = {name for name in assigned if not name.startswith("_")}
+    return public - set(cls.__dict__.get("__annotations__", {}))
+
+
+class _Unpacks:
+    def __init__(self):
+        self.first, (self.second, *self.rest) = 1, (2, 3)
+
+
+class _Annotates:
+    def __init__(self):
+        self.hidden: int = 1
+        self.counter += 1
+        self._private = 0
+
+
+class _SetsAttr:
+    def __init__(self, name):
+        setattr(self, "literal", 1)  # noqa: B010 (the spelling under test)
+        setattr(self, name, 2)
+
+
+def test_undeclared_attributes_on_examples():
+    assert undeclared_attributes(_Unpacks) == {"first", "second", "rest"}
+    assert undeclared_attributes(_Annotates) == {"hidden", "counter"}
+    assert undeclared_attributes(_SetsAttr) == {"literal", "<setattr with a computed name>"}
 
 
 def test_output_rules_on_examples():
