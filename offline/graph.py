@@ -91,7 +91,9 @@ def _alias_urns(urn: str, request: Any) -> tuple[str, ...]:
             continue
         spec = alias.spec
         parent = request.parent
-        if spec.WhichOneof("parent") == "parentUrn":
+        # The SDK sends `parentUrn: ""` for an alias that names no parent (`Alias(name=...)`):
+        # like the engine, read it as the resource's current parent, not as no parent.
+        if spec.WhichOneof("parent") == "parentUrn" and spec.parentUrn:
             parent = spec.parentUrn
         elif spec.WhichOneof("parent") == "noParent" and spec.noParent:
             parent = ""

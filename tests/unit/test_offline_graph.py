@@ -4,9 +4,10 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import set_mocks
+from pulumi.runtime.proto import alias_pb2, resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from offline.graph import SECRET, UNKNOWN, mask
+from offline.graph import SECRET, UNKNOWN, _alias_urns, mask
 from offline.recorder import PlatformMocks, RecordingMonitor
 from offline.stack_files import read_stack_config
 
@@ -46,3 +47,27 @@ def test_secure_values_become_secret_placeholders():
     ]
     assert config["deepseek-onprem:sshPrivateKey"].startswith("offline-placeholder-secret:")
     assert config["deepseek-onprem:sites"].startswith("[")  # objects reach the program as JSON
+
+
+def _alias_request(**spec) -> resource_pb2.RegisterResourceRequest:
+    request = resource_pb2.RegisterResourceRequest(
+        type="deepseek:kubernetes:Addons",
+        name="deepseek-dc-a-addons",
+        parent="urn:pulumi:prod::p::deepseek:platform:Platform$deepseek:site:Site::deepseek-dc-a",
+    )
+    request.aliases.append(alias_pb2.Alias(spec=alias_pb2.Alias.Spec(**spec)))
+    return request
+
+
+def test_an_alias_that_names_no_parent_keeps_the_current_parent():
+    """`Alias(name=..., type_=...)` comes as `parentUrn: ""` (the SDK's default): the engine reads
+    it as the current parent, so a URN under no parent would be an alias the engine never sees."""
+    urn = "urn:pulumi:prod::p::deepseek:platform:Platform$deepseek:site:Site$x:y:Addons::a"
+    request = _alias_request(name="old", type="deepseek:kubernetes:Cluster", parentUrn="")
+    assert _alias_urns(urn, request) == (
+        "urn:pulumi:prod::p::deepseek:platform:Platform$deepseek:site:Site"
+        "$deepseek:kubernetes:Cluster::old",
+    )
+    assert _alias_urns(urn, _alias_request(name="old", noParent=True)) == (
+        "urn:pulumi:prod::p::deepseek:kubernetes:Addons::old",
+    )
