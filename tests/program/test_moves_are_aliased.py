@@ -47,6 +47,16 @@ def test_every_former_urn_is_kept_or_aliased_by_exactly_one_resource(stack, stac
 
 
 @pytest.mark.parametrize("stack", ["prod", "dr"])
+def test_no_alias_claims_a_urn_another_resource_still_has(stack, stack_graph):
+    """A former URN is free: if a resource still has it, the engine would refuse the alias (or
+    move the live resource's state onto the aliasing one)."""
+    graph = stack_graph(stack)
+    now = {r.urn for r in graph.resources}
+    claimed = {old: new for old, new in moves(graph).items() if old in now}
+    assert claimed == {}
+
+
+@pytest.mark.parametrize("stack", ["prod", "dr"])
 def test_only_parents_changed(stack, stack_graph):
     graph = stack_graph(stack)
     before = set(urns_before(stack))
