@@ -58,7 +58,7 @@ def validate_config(raw: dict[str, Any], stack: str = "stack") -> PlatformConfig
     try:
         config = PlatformConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(stack, issues_from_validation_error(error)) from None
+        raise ConfigError(stack, issues_from_validation_error(error), fields_only=True) from None
     issues = check_stack_reference(config, stack) + check_inventory(config)
     if issues:
         raise ConfigError(stack, issues)

@@ -30,13 +30,22 @@ class ConfigError(pulumi.RunError):
     """The stack config is invalid. A `RunError`, so `pulumi up` prints the message
     without a Python traceback and registers nothing."""
 
-    def __init__(self, stack: str, issues: list[ConfigIssue]):
+    def __init__(self, stack: str, issues: list[ConfigIssue], fields_only: bool = False):
         self.issues = issues
+        self.fields_only = fields_only
+        """Only the per-field checks ran (they failed): the rules across fields did not, so
+        more problems may show once these are fixed. Said in the message, so the count is not
+        taken for every problem of the config."""
         noun = "problem" if len(issues) == 1 else "problems"
         lines = [
             f"stack '{stack}': the configuration has {len(issues)} {noun}; nothing was deployed.",
             *(f"  {issue.render()}" for issue in issues),
         ]
+        if fields_only:
+            lines.append(
+                "  (these are the per-field checks; the checks across fields and layers run once"
+                " they pass, and may find more)"
+            )
         super().__init__("\n".join(lines))
 
 

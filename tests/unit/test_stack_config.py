@@ -48,6 +48,35 @@ def test_every_problem_is_reported_at_once():
     assert "sites[1].network.apiVip" in paths
 
 
+def test_problems_of_three_layers_are_reported_in_one_run():
+    raw = raw_stack_config("prod")
+    raw["sites"][0]["hosts"][1]["address"] = raw["sites"][0]["hosts"][0]["address"]  # metal
+    raw["kubernetes"]["gpuSharing"]["V100-32GB"].update(mode="mig", migProfile="all-1g.5gb")
+    raw["models"][0]["tensorParallelSize"] = 1  # serving: Qwen-32B in bf16 on one A100
+    with pytest.raises(ConfigError) as caught:
+        validate_config(raw, "prod")
+    assert not caught.value.fields_only
+    paths = {issue.path for issue in caught.value.issues}
+    assert {
+        "sites[0].hosts[1].address",
+        "kubernetes.gpuSharing.V100-32GB.mode",
+        "models[0]",
+    } <= paths
+
+
+def test_a_field_error_says_the_checks_across_fields_have_not_run():
+    """A per-field problem stops validation before the rules across fields (they compare
+    values found wrong): the message says so, so its count is not read as every problem."""
+    raw = raw_stack_config("prod")
+    raw["gateway"]["clientNetworks"] = ["0.0.0.0/0"]  # a field's own check
+    raw["kubernetes"]["gpuSharing"]["V100-32GB"].update(mode="mig", migProfile="all-1g.5gb")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(raw, "prod")
+    assert caught.value.fields_only
+    assert [issue.path for issue in caught.value.issues] == ["gateway.clientNetworks[0]"]
+    assert "the checks across fields and layers run once they pass" in str(caught.value)
+
+
 def test_type_errors_name_the_path_value_and_fix():
     raw = raw_stack_config("prod")
     raw["sites"][1]["hosts"][4]["gpu"]["count"] = "eight"
