@@ -6,6 +6,7 @@ Faults can be injected per host to exercise the preflight gate through the whole
 """
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -253,7 +254,7 @@ class SimulatedHardware:
             return f"{human}\n"
         return f"{human}\n" + format_result(step, fields)
 
-    @property
+    @functools.cached_property
     def _simulators(self) -> dict[str, Any]:
         simulators = {
             "net-server": lambda host, fault, address, env: (

@@ -20,18 +20,7 @@ from components.metal.diagnostics import (
     parse_iperf3,
     parse_pci_gpus,
 )
-from tests.paths import LOCAL_FIXTURES, SHARED_FIXTURES
-
-SHARED = SHARED_FIXTURES / "diagnostics"
-
-
-def shared(name: str) -> str:
-    return (SHARED / name).read_text()
-
-
-def local(name: str) -> str:
-    return (LOCAL_FIXTURES / name).read_text()
-
+from tests.paths import local, shared
 
 # --- the parsers, each with its real outputs and the check that uses it -----------------
 

@@ -12,3 +12,14 @@ SHARED_FIXTURES = Path(
     os.environ.get("DEEPSEEK_SHARED_FIXTURES") or PROJECT_DIR.parent / "shared" / "fixtures"
 ).resolve()
 LOCAL_FIXTURES = PROJECT_DIR / "tests" / "fixtures"
+DIAGNOSTICS_FIXTURES = SHARED_FIXTURES / "diagnostics"
+
+
+def shared(name: str) -> str:
+    """A real tool output from the shared diagnostics fixtures, as the tool printed it."""
+    return (DIAGNOSTICS_FIXTURES / name).read_text()
+
+
+def local(name: str) -> str:
+    """A real tool output kept with the project's own tests (tests/fixtures)."""
+    return (LOCAL_FIXTURES / name).read_text()

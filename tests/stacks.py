@@ -17,3 +17,21 @@ def raw_stack_config(stack: str) -> dict:
         for key, value in config.items()
         if key.startswith(f"{PROJECT}:") and key.split(":", 1)[1] not in SECRET_KEYS
     }
+
+
+def assert_snapshot_shape(snapshot: dict) -> None:
+    """What `make snapshot` promises: the four top-level keys, resources sorted by URN, each
+    with its identity, place in the graph and inputs."""
+    assert set(snapshot) == {"project", "stack", "resources", "outputs"}
+    assert snapshot["resources"] == sorted(snapshot["resources"], key=lambda r: r["urn"])
+    assert set(snapshot["resources"][0]) >= {
+        "urn",
+        "type",
+        "name",
+        "custom",
+        "parent",
+        "dependencies",
+        "provider",
+        "protect",
+        "inputs",
+    }

@@ -12,15 +12,10 @@ import pytest
 from components.remote.runner import StepFailed
 from offline.evaluate import record
 from offline.hardware import HardwareFaults, nvidia_smi_csv, topology_matrix
-from tests.paths import SHARED_FIXTURES
+from tests.paths import shared
 
-SHARED = SHARED_FIXTURES / "diagnostics"
 HOST = "deepseek:metal:Host"
 COMMAND = "command:remote:Command"
-
-
-def shared(name: str) -> str:
-    return (SHARED / name).read_text()
 
 
 def fio_job_failed_with_eio() -> str:

@@ -17,22 +17,11 @@ from components.metal.diagnostics import (
     parse_pci_gpus,
 )
 from components.remote.steps import format_result, parse_result
-from tests.paths import LOCAL_FIXTURES, SHARED_FIXTURES
-
-SHARED = SHARED_FIXTURES / "diagnostics"
-LOCAL = LOCAL_FIXTURES
-
-
-def shared(name: str) -> str:
-    return (SHARED / name).read_text()
-
-
-def local(name: str) -> str:
-    return (LOCAL / name).read_text()
+from tests.paths import DIAGNOSTICS_FIXTURES, local, shared
 
 
 def test_the_shared_fixtures_are_there():
-    assert SHARED.is_dir(), f"expected the shared fixtures at {SHARED}"
+    assert DIAGNOSTICS_FIXTURES.is_dir(), f"expected the shared fixtures at {DIAGNOSTICS_FIXTURES}"
 
 
 # --- fio ---
