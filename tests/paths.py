@@ -23,3 +23,17 @@ def shared(name: str) -> str:
 def local(name: str) -> str:
     """A real tool output kept with the project's own tests (tests/fixtures)."""
     return (LOCAL_FIXTURES / name).read_text()
+
+
+ENGINE_PINS = PROJECT_DIR / "tools" / "engine" / "versions.env"
+
+
+def engine_pins() -> dict[str, str]:
+    """tools/engine/versions.env as a dict (KEY=VALUE lines; comments and blanks skipped)."""
+    out = {}
+    for line in ENGINE_PINS.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
