@@ -2,6 +2,7 @@
 the program: `project:key` -> string (objects as JSON), plus the list of secret keys."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,46 @@ def _duplicate_key(root: yaml.Node) -> tuple[str, yaml.Node, yaml.Node] | None:
     return None
 
 
+_TAG = "tag:yaml.org,2002:"
+# How YAML 1.2's core schema (the Pulumi CLI's Go yaml.v3) spells each type. PyYAML reads
+# YAML 1.1: `on`, `yes`, `017`, `1_000`, `1:30` and dates are typed there and strings (or
+# other numbers) in the CLI, and `0o17` the other way round.
+_CORE = {
+    "bool": re.compile(r"true|True|TRUE|false|False|FALSE"),
+    "int": re.compile(r"-?(0|[1-9][0-9]*)"),
+    "float": re.compile(
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+    ),
+    "null": re.compile(r"~|null|Null|NULL|"),
+}
+_CORE_ONLY = re.compile(r"[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+")
+
+
+def _read_differently(root: yaml.Node) -> yaml.ScalarNode | None:
+    """The first plain scalar that PyYAML types otherwise than the Pulumi CLI: the offline
+    evaluation and `pulumi up` would see two configs."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.style:  # quoted or a block scalar: a string for both
+                continue
+            kind = node.tag.removeprefix(_TAG)
+            if kind == "str":
+                if _CORE_ONLY.fullmatch(node.value) or any(
+                    core.fullmatch(node.value) for core in _CORE.values()
+                ):
+                    return node
+            elif kind == "timestamp" or (kind in _CORE and not _CORE[kind].fullmatch(node.value)):
+                return node
+        pending.extend(_children(node))
+    return None
+
+
 def _load_bounded(path: Path, text: str) -> Any:
     loader = _LOADER(text)
     try:
@@ -96,6 +137,17 @@ def _load_bounded(path: Path, text: str) -> Any:
                 f"and {second.start_mark.line + 1}): YAML keeps only the second, which the "
                 "first hides from whoever reads the file; nothing was deployed.\n"
                 "    fix: keep one of them (the Pulumi CLI refuses the file as it is)"
+            )
+        ambiguous = _read_differently(root)
+        if ambiguous is not None:
+            kind = ambiguous.tag.removeprefix(_TAG)
+            raise StackFileError(
+                f"{path.name} line {ambiguous.start_mark.line + 1}: `{ambiguous.value}` is read "
+                f"as a {'string' if kind == 'str' else kind} here (YAML 1.1) and otherwise by "
+                "the Pulumi CLI (YAML 1.2): the offline evaluation and `pulumi up` would not "
+                "see the same config; nothing was deployed.\n"
+                f'    fix: quote it ("{ambiguous.value}") for a string, or write a plain '
+                "number or true/false"
             )
         # Without an anchor (`&`) there is no alias: the composed graph is the document.
         expanded, recursive = (

@@ -124,3 +124,33 @@ def test_a_merge_key_may_override_what_it_merges(tmp_path):
     project_with_stack_file(tmp_path, "merge", text)
     config, _ = read_stack_config("merge", tmp_path)
     assert config["deepseek-onprem:more"] == '{"a": 1, "b": 3}'
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["on", "yes", "Off", "NO", "017", "1_000", "1:30", "2025-01-20", "0o17", "0x1F", "+12", "1e3"],
+)
+def test_a_scalar_the_cli_reads_otherwise_is_refused(value, tmp_path, capsys):
+    """PyYAML reads YAML 1.1, the Pulumi CLI YAML 1.2: `on` is true here and "on" there, `017`
+    fifteen here and seventeen there, `0o17` a string here and fifteen there. The engine lane
+    (tests/engine) found the first; the offline evaluation refuses each, naming the line."""
+    extra = f"  deepseek-onprem:preflight:\n    note: {value}\n"
+    project_with_stack_file(tmp_path, "yaml11", with_extra_config(extra))
+    status, out, err = run_offline(capsys, "preview", "yaml11", "--no-policy", "-C", str(tmp_path))
+    assert status == 1, err[-2000:]
+    assert out == ""
+    assert "Traceback" not in err
+    assert "error: Pulumi.yaml11.yaml line " in err
+    assert f"`{value}` is read as a" in err
+    assert f'fix: quote it ("{value}")' in err
+
+
+@pytest.mark.parametrize(
+    "value", ["'on'", '"017"', "true", "17", "-3", "1.5", ".5", "~", "|\n      on"]
+)
+def test_scalars_both_readers_agree_on_load(value, tmp_path):
+    project_with_stack_file(
+        tmp_path, "agree", with_extra_config(f"  deepseek-onprem:preflight:\n    note: {value}\n")
+    )
+    config, _ = read_stack_config("agree", tmp_path)
+    assert "deepseek-onprem:preflight" in config
