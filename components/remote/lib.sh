@@ -169,14 +169,30 @@ file_digest() {
 # install_kubernetes VERSION APT_REPO: kubelet, kubeadm and kubectl at exactly VERSION from
 # the internal mirror of the Kubernetes package repository, held against upgrades.
 install_kubernetes() {
-  local version=$1 repo=$2
+  kubernetes_apt_source "$2"
+  kubernetes_packages "$1" kubelet kubeadm kubectl
+  if ! systemctl is-enabled --quiet kubelet; then
+    systemctl enable kubelet >/dev/null 2>&1
+    note_change
+  fi
+}
+
+# kubernetes_apt_source APT_REPO: the internal mirror of the Kubernetes package repository as
+# the only source of its packages, and apt's lists read from it.
+kubernetes_apt_source() {
   write_if_changed /etc/apt/sources.list.d/deepseek-kubernetes.list 0644 <<LIST
 # Managed by deepseek-onprem: Kubernetes packages from the internal mirror only.
-deb ${repo} /
+deb $1 /
 LIST
   apt_update_when_sources_changed
-  local package state
-  for package in kubelet kubeadm kubectl; do
+}
+
+# kubernetes_packages VERSION PACKAGE...: each of kubelet, kubeadm, kubectl named at exactly
+# VERSION, all of them held against upgrades (kubeadm upgrades one before the others).
+kubernetes_packages() {
+  local version=$1 package state
+  shift
+  for package in "$@"; do
     # Held (as this function leaves them), dpkg reports "hold ok installed".
     state=$(dpkg-query -W -f='${Status} ${Version}' "${package}" 2>/dev/null || true)
     if [[ "${state}" != "install ok installed ${version}-"* && "${state}" != "hold ok installed ${version}-"* ]]; then
@@ -186,14 +202,57 @@ LIST
       note_change
     fi
   done
-  if [[ "$(apt-mark showhold kubelet kubeadm kubectl | sort | tr '\n' ' ')" != "kubeadm kubectl kubelet " ]]; then
-    apt-mark hold kubelet kubeadm kubectl >/dev/null
+  if [[ "$(apt-mark showhold "$@" | sort | tr '\n' ' ')" != "$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ]]; then
+    apt-mark hold "$@" >/dev/null
     note_change
   fi
-  if ! systemctl is-enabled --quiet kubelet; then
-    systemctl enable kubelet >/dev/null 2>&1
-    note_change
+}
+
+# kubernetes_version PACKAGE: the Kubernetes version (1.31.4) of a kubelet, kubeadm or kubectl
+# package on the host (dpkg's 1.31.4-1.1), installed or left half-configured by a failed
+# install; nothing if it is not there.
+kubernetes_version() {
+  local state version
+  state=$(dpkg-query -W -f='${Status}\t${Version}' "$1" 2>/dev/null || true)
+  if [[ "${state}" == *$'\t'?* && "${state%%$'\t'*}" != *" not-installed" && "${state%%$'\t'*}" != *" config-files" ]]; then
+    version=${state#*$'\t'}
+    version=${version#*:}
+    printf '%s\n' "${version%%-*}"
   fi
+}
+
+# --- day-2 steps on the site's first control plane (node-drain, node-uncordon) ---------------
+# kubectl_admin ARG...: kubectl as the cluster's admin.
+kubectl_admin() {
+  kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"
+}
+
+# node_inputs STEP TIMEOUT_VARIABLE: refuses, before anything changes, a NODE that is not a
+# node name of ours (a DNS label) and a timeout that is not a positive number of seconds.
+node_inputs() {
+  local timeout=${!2}
+  if ! [[ "${NODE}" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; then
+    refuse "$1" NODE "${NODE}" "a node name (a DNS label)"
+  fi
+  if ! [[ "${timeout}" =~ ^[1-9][0-9]{0,5}$ ]]; then
+    refuse "$1" "$2" "${timeout}" "a positive number of seconds"
+  fi
+}
+
+# node_registered STEP: whether node NODE is registered in the cluster (false when the API
+# says NotFound); any other failure to ask stops the step, saying so.
+node_registered() {
+  local answer
+  if answer=$(kubectl_admin get node "${NODE}" -o name 2>&1); then
+    return 0
+  fi
+  if [[ "${answer}" == *NotFound* ]]; then
+    say "$1: node ${NODE} is not registered in the cluster: nothing to do"
+    return 1
+  fi
+  say "${answer}" >&2
+  say "$1: could not read node ${NODE} from the cluster's API (above); nothing was changed" >&2
+  exit 1
 }
 
 # kubeadm_config TEMPLATE PATH: writes the rendered kubeadm configuration with the secret

@@ -15,7 +15,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +49,10 @@ CERTIFICATE_KEY = hashlib.sha256(b"deepseek sandbox certificate key").hexdigest(
 SECRETS = {"KUBEADM_TOKEN": TOKEN, "KUBEADM_CERTIFICATE_KEY": CERTIFICATE_KEY}
 API_VIP = "10.10.0.10:6443"
 
-# Stand-ins that can fail half-way (kubeadm after writing its files, dpkg after unpacking).
+# Stand-ins that can fail half-way (kubeadm after writing its files, dpkg after unpacking),
+# and kubectl's drain (after evicting a pod).
 HALF_WAY = {"kubeadm", "apt-get", "nvidia-ctk"}
+HALF_WAY_CALLS = {("kubectl", "drain")}
 
 GPU_HOST = Hardware(
     gpu=True,
@@ -115,14 +117,137 @@ def stack_hosts() -> dict[str, str]:
     }
 
 
-def command_of(graph, host: str, step_name: str) -> str:
-    """The `create` command the program gives this step on this host (or the site's)."""
+# The day-2 steps: update-only Commands (`update`, no `create`) of a site's rollout, named
+# `deepseek-<site>-rollout-<host>-<step>` for the host whose change they are part of.
+ROLLOUT_STEPS = frozenset({"node-drain", "node-uncordon", "kubeadm-upgrade"})
+
+
+def command_of(graph, host: str, step_name: str) -> str | None:
+    """The command the program gives this step on this host (or the site's): an install
+    step's `create`; a rollout step's `update` (None while the program has no such Command)."""
+    commands = graph.by_type("command:remote:Command")
+    if step_name in ROLLOUT_STEPS:
+        found = [
+            c.inputs["update"]
+            for c in commands
+            if "create" not in c.inputs and c.name.endswith(f"-rollout-{host}-{step_name}")
+        ]
+        assert len(found) <= 1, f"{len(found)} rollout Commands of {step_name} for {host}"
+        return found[0] if found else None
     (command,) = [
         c.inputs["create"]
-        for c in graph.by_type("command:remote:Command")
-        if c.name.endswith(f"-{host}-{step_name}") or c.name == f"deepseek-dc-a-cluster-{step_name}"
+        for c in commands
+        if "create" in c.inputs
+        and (
+            c.name.endswith(f"-{host}-{step_name}")
+            or c.name == f"deepseek-dc-a-cluster-{step_name}"
+        )
     ]
     return command
+
+
+def rollout_inputs(graph, node: str, step_name: str) -> dict[str, str]:
+    """What the program gives a rollout step for `node`, written out here for as long as the
+    recorded graph has no Command for it (the graph's are used once it has)."""
+    kubeadm = parse_shell_command(command_of(graph, "dca-cp-1", "kubeadm-init"))
+    return {
+        "node-drain": {"NODE": node, "DRAIN_TIMEOUT_SECONDS": "900", "CHANGE": "0123456789abcdef"},
+        "node-uncordon": {
+            "NODE": node,
+            "READY_TIMEOUT_SECONDS": "900",
+            "GPU_RESOURCE": "nvidia.com/gpu",
+            "GPU_ALLOCATABLE": "8",
+            "CHANGE": "0123456789abcdef",
+            "VERIFIED": "gpu-check passed",
+        },
+        "kubeadm-upgrade": {
+            "KUBERNETES_VERSION": kubeadm["KUBERNETES_VERSION"],
+            "KUBERNETES_APT_REPO": kubeadm["KUBERNETES_APT_REPO"],
+            "UPGRADE_ROLE": "first" if node == "dca-cp-1" else "worker",
+            "HOST_READY": "true",
+        },
+    }[step_name]
+
+
+def at_kubernetes(environment: dict[str, str], version: str) -> dict[str, str]:
+    """A kubeadm step's inputs as the program gives them when config names Kubernetes
+    `version`: the version, its kubeadm configuration, the package repository of its minor."""
+    current = environment["KUBERNETES_VERSION"]
+    minor = ".".join(current.split(".")[:2])
+    changed = {
+        "KUBERNETES_VERSION": version,
+        "KUBERNETES_APT_REPO": environment["KUBERNETES_APT_REPO"].replace(
+            f"/v{minor}/", f"/v{'.'.join(version.split('.')[:2])}/"
+        ),
+    }
+    if "KUBEADM_CONFIG" in environment:
+        changed["KUBEADM_CONFIG"] = environment["KUBEADM_CONFIG"].replace(
+            f"kubernetesVersion: v{current}", f"kubernetesVersion: v{version}"
+        )
+    return {**environment, **changed}
+
+
+# --- the cluster a control plane's kubectl sees (standins/kubectl keeps it in etcd's dir) ---
+def cluster_object(sandbox: Sandbox, path: str, fields: dict[str, str]) -> None:
+    """An object of the sandbox's cluster (`nodes/NAME`, `pods/NS/NAME`, `pdbs/NS/NAME`) with
+    these fields, as the kubectl stand-in keeps it."""
+    target = sandbox.path(f"/var/lib/etcd/standin/{path}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("".join(f"{key}={value}\n" for key, value in fields.items()))
+
+
+def cluster_field(sandbox: Sandbox, path: str, key: str) -> str | None:
+    target = sandbox.path(f"/var/lib/etcd/standin/{path}")
+    if not target.exists():
+        return None
+    for line in target.read_text().splitlines():
+        if line.startswith(f"{key}="):
+            return line.split("=", 1)[1]
+    return ""
+
+
+GPU_WORKER = "dca-gpu-a100-1"
+SERVING_POD = "pods/serving/deepseek-r1-7d9f8c-x2kq9"
+
+
+def gpu_worker_at_work(sandbox: Sandbox) -> None:
+    """A GPU worker serving: a model replica under a PodDisruptionBudget that allows one
+    disruption, a device-plugin DaemonSet pod, a training pod with an emptyDir; and a replica
+    on another node, which a drain of this one leaves alone."""
+    cluster_object(sandbox, f"nodes/{GPU_WORKER}", {"allocatable.nvidia.com/gpu": "8"})
+    cluster_object(sandbox, "pdbs/serving/deepseek-r1", {"disruptionsAllowed": "1"})
+    cluster_object(
+        sandbox, SERVING_POD, {"node": GPU_WORKER, "owner": "ReplicaSet", "pdb": "deepseek-r1"}
+    )
+    cluster_object(
+        sandbox,
+        "pods/serving/deepseek-r1-7d9f8c-p8m2z",
+        {"node": "dca-gpu-a100-2", "owner": "ReplicaSet", "pdb": "deepseek-r1"},
+    )
+    cluster_object(
+        sandbox,
+        "pods/gpu-operator/nvidia-device-plugin-daemonset-4xk2n",
+        {"node": GPU_WORKER, "owner": "DaemonSet"},
+    )
+    cluster_object(
+        sandbox,
+        "pods/training/trainer-0",
+        {"node": GPU_WORKER, "owner": "StatefulSet", "emptyDir": "true"},
+    )
+
+
+def gpu_worker_changed(sandbox: Sandbox) -> None:
+    """The same worker drained and changed: cordoned, back Ready with its GPUs."""
+    cluster_object(
+        sandbox,
+        f"nodes/{GPU_WORKER}",
+        {"allocatable.nvidia.com/gpu": "8", "unschedulable": "true"},
+    )
+    cluster_object(
+        sandbox,
+        "pods/gpu-operator/nvidia-device-plugin-daemonset-4xk2n",
+        {"node": GPU_WORKER, "owner": "DaemonSet"},
+    )
 
 
 @dataclass(frozen=True)
@@ -137,11 +262,26 @@ class Case:
     """Steps run (cleanly, as the program orders them) before this one on the host."""
     secrets: tuple[str, ...] = ()
     """The secret inputs the program sends this step on this host."""
+    node: str = ""
+    """A rollout step's host, whose change it is part of (its Command is named for it), when
+    it runs elsewhere: drain and uncordon run on the site's first control plane."""
+    earlier_kubernetes: str = ""
+    """The Kubernetes version the `before` steps install (an upgrade has one to find)."""
+    scene: Callable[[Sandbox], None] | None = None
+    """What the cluster holds once the `before` steps ran (nodes, pods, budgets)."""
 
     def environment(self, graph, step_name: str | None = None) -> dict[str, str]:
         """The inputs the program gives the step, from its command line in the graph."""
         name = step_name or self.step
+        if name in ROLLOUT_STEPS:
+            node = self.node or self.host
+            command = command_of(graph, node, name)
+            if command is None:
+                return rollout_inputs(graph, node, name)
+            return parse_shell_command(command)
         environment = parse_shell_command(command_of(graph, self.host, name))
+        if self.earlier_kubernetes and name != self.step and "KUBERNETES_VERSION" in environment:
+            environment = at_kubernetes(environment, self.earlier_kubernetes)
         if name == "preflight":
             environment.update(FAST_PREFLIGHT)
         if name == "kubeadm-join":
@@ -190,6 +330,40 @@ CASES = [
         GPU_HOST,
         before=HOST_PREP,
         secrets=("KUBEADM_TOKEN",),
+    ),
+    # Day-2: the rollout of a change to a live host. Drain and uncordon run on the site's
+    # first control plane, for a GPU worker of the cluster it holds.
+    Case(
+        "node-drain",
+        "node-drain",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        node=GPU_WORKER,
+        scene=gpu_worker_at_work,
+    ),
+    Case(
+        "node-uncordon",
+        "node-uncordon",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        node=GPU_WORKER,
+        scene=gpu_worker_changed,
+    ),
+    # From the previous minor version to the one config names.
+    Case(
+        "kubeadm-upgrade-first",
+        "kubeadm-upgrade",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        earlier_kubernetes="1.30.8",
+    ),
+    Case(
+        "kubeadm-upgrade-worker",
+        "kubeadm-upgrade",
+        "dca-gpu-a100-2",
+        GPU_HOST,
+        before=(*HOST_PREP, "kubeadm-join"),
+        earlier_kubernetes="1.30.8",
     ),
 ]
 CASE_IDS = [case.id for case in CASES]
@@ -265,6 +439,8 @@ class Harness:
             sandbox = self.new(case)
             for earlier in case.before:
                 self.settle(sandbox, case, self.run(sandbox, case, earlier), earlier)
+            if case.scene is not None:
+                case.scene(sandbox)
             self._prepared[case.id] = sandbox
         return self._prepared[case.id]
 
@@ -324,9 +500,10 @@ def assert_changed_is_honest(run: Run) -> None:
     )
 
 
-# Result fields that say what the run did rather than what the host is, and measurements
-# (which differ from one run to the next).
-RUN_FIELDS = {"changed", "server"}
+# Result fields that say what the run did or found rather than what the host is (an
+# upgrade's `from`: the version it found), and measurements (which differ from one run to
+# the next).
+RUN_FIELDS = {"changed", "server", "from"}
 MEASURED = {"fio", "iperf3"}
 
 
@@ -410,7 +587,9 @@ def failure_points(run: Run) -> list[Failure]:
     for call in run.calls:
         seen[call.line] = seen.get(call.line, 0) + 1
         points.append(Failure(call, seen[call.line], "early"))
-        if call.tool in HALF_WAY:
+        if call.tool in HALF_WAY or any(
+            call.tool == tool and verb in call.argv for tool, verb in HALF_WAY_CALLS
+        ):
             points.append(Failure(call, seen[call.line], "late"))
     return points
 
@@ -455,6 +634,10 @@ def test_a_run_failing_at_any_external_call_is_recovered_by_the_next(harness, ca
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_simulated_step_has_the_shape_of_the_real_script(harness, prod, case_id):
     case = BY_ID[case_id]
+    if case.step in ROLLOUT_STEPS:
+        # Update-only Commands run nothing when created: the offline mocks give them an empty
+        # stdout and no simulator stands for them.
+        pytest.skip(f"{case.step} runs only on a live host's update: nothing to simulate")
     run, _ = harness.clean(case)
     config, _ = read_stack_config("prod")
     simulated = SimulatedHardware(config, {}).stdout(
