@@ -20,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt
 	@touch $(STAMP)
 
 preview: setup  ## evaluate prod and dr offline: resource trees, outputs, policy summary
-	@$(PY) -m offline preview prod dr
+	@$(PY) -m offline preview prod dr $(if $(AGAINST),--against $(AGAINST))
 
 policy: setup  ## the policy pack over STACK through its real analyzer server; fails on a mandatory violation
 	@$(PY) -m offline policy $(STACK)
