@@ -37,15 +37,18 @@ class Platform(pulumi.ComponentResource):
         config = args.config
         super().__init__("deepseek:platform:Platform", name, None, opts)
 
-        # Keyed by the site's name in config.
-        self.sites = {
-            site_name: Site(
+        # Built in rollout order (each site's changes wait for the previous site's);
+        # keyed by the site's name, in config order.
+        built: dict[str, Site] = {}
+        after: tuple[pulumi.Resource, ...] = ()
+        for site_name in config.rollout.site_order or list(args.plan.sites):
+            built[site_name] = Site(
                 f"{name}-{site_name}",
-                SiteArgs(config, site_plan, args.secrets),
+                SiteArgs(config, args.plan.sites[site_name], args.secrets, after),
                 pulumi.ResourceOptions(parent=self),
             )
-            for site_name, site_plan in args.plan.sites.items()
-        }
+            after = built[site_name].rollout.tails
+        self.sites = {site_name: built[site_name] for site_name in args.plan.sites}
         self.site_summaries = pulumi.Output.all(
             *(site.summary for site in self.sites.values())
         ).apply(list)

@@ -15,9 +15,11 @@ from components.gateway.site_gateway import SiteGateway, SiteGatewayArgs
 from components.kubernetes import allow_policies as kubernetes_policies
 from components.kubernetes.addons import Addons, AddonsArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
+from components.kubernetes.rollout import Rollout, RolloutArgs, RolloutHost
 from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
 from components.serving import allow_policies as serving_policies
+from components.serving.capacity import gpu_share
 from components.serving.site_serving import SiteServing, SiteServingArgs
 
 
@@ -31,6 +33,8 @@ class SiteArgs:
     """The site's derived facts (its config is `plan.spec`)."""
     secrets: PlatformSecrets
     """Secret config; passed to the children that need it, never stored as props."""
+    rollout_after: tuple[pulumi.Resource, ...] = ()
+    """The previous site's rollout (`rollout.siteOrder`): this site's changes wait for it."""
 
     @property
     def spec(self) -> SiteSpec:
@@ -47,6 +51,8 @@ class Site(pulumi.ComponentResource):
     cluster: Cluster
     """Its Kubernetes cluster and baseline: the provider every in-cluster resource goes
     through, the namespaces and priority classes."""
+    rollout: Rollout
+    """The order in which a change reaches its live hosts."""
     gateway: SiteGateway | None
     """The gateway layer (internal CA, load balancer, zero-trust Gateway, routes), when config
     has a gateway."""
@@ -84,6 +90,33 @@ class Site(pulumi.ComponentResource):
                 },
                 command_provider,
                 name,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.rollout = Rollout(
+            f"{name}-rollout",
+            RolloutArgs(
+                args.plan,
+                config.rollout,
+                config.kubernetes,
+                config.mirrors,
+                {
+                    host_name: RolloutHost(
+                        host.reboot_safe_connection,
+                        host.ready,
+                        tuple((c.step, c.environment) for c in host.changes),
+                        host.gpu_verdict if host.gpu_checked else None,
+                    )
+                    for host_name, host in self.hosts.items()
+                },
+                command_provider,
+                {
+                    host.name: (share.resource, host.gpu.count * share.per_gpu)
+                    for host in spec.hosts
+                    if host.gpu
+                    for share in [gpu_share(config.kubernetes, host.gpu.model)]
+                },
+                args.rollout_after,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -173,6 +206,9 @@ class Site(pulumi.ComponentResource):
                         nvidia=config.nvidia,
                         peer_address=addresses[peer] if peer else None,
                         peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
+                        remeasure="/".join(
+                            token for token in (spec.remeasure, host.remeasure) if token
+                        ),
                         iperf_client=(
                             preflight_run_id(
                                 specs[clients[host.name]],

@@ -115,6 +115,9 @@ class PlatformMocks(mocks.Mocks):
                 f"Command {args.name!r} runs no registered step (triggers[0]={triggers[0]!r}); "
                 "register it in components/remote/steps.py"
             )
+        if "create" not in args.inputs:
+            # An update-only step (a rollout's): nothing runs when it is created.
+            return {"stdout": "", "stderr": ""}
         # The SDK sends the whole connection as a secret, since it holds the private key.
         connection = _reveal(args.inputs.get("connection"))
         address = connection.get("host", "") if isinstance(connection, dict) else ""

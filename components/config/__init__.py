@@ -43,6 +43,7 @@ from components.config.mirrors import Mirrors
 from components.config.monitoring import Monitoring
 from components.config.not_built import NOT_BUILT, not_built
 from components.config.platform import CONFIG_KEYS, PlatformConfig
+from components.config.rollout import Rollout
 from components.config.secrets import (
     SECRET_KEYS,
     SECRET_KEYS_FOR_GATEWAY,
@@ -83,7 +84,7 @@ __all__ = [
     "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES", "HostPath", "HostRole",
     "HttpsUrl", "IdentityProvider", "inside_domains", "internal_network", "InternalDomain",
     "Kubernetes", "LoadBalancer", "Mirrors", "Model", "ModelDeployment", "ModelStore",
-    "Monitoring", "Network", "Nic", "NodePool", "NOT_BUILT", "not_built", "Nvidia",
+    "Monitoring", "Network", "Nic", "NodePool", "NOT_BUILT", "not_built", "Nvidia", "Rollout",
     "parse_url", "PemCertificate", "PlatformConfig", "PlatformSecrets", "Preflight", "PROJECT",
     "PUBLIC_REGISTRIES", "public_registry", "PUBLIC_SUFFIXES", "REGISTRY_SUFFIXES",
     "RegistryReference", "Replication", "repository_path", "Revision", "S3Endpoint",

@@ -63,6 +63,9 @@ def _host_path(path: str) -> str:
     return path
 
 
+RerunToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+"""A value whose only meaning is its change: changing it runs a step again."""
+
 HostPath = Annotated[str, AfterValidator(_host_path)]
 """A directory the platform writes on a host: absolute, normalized, below `HOST_PATH_PREFIXES`."""
 
@@ -84,6 +87,9 @@ class Host(Model):
     """Directory on the data disk where fio writes its test file (never a raw device)."""
     hugepages_2mi: int = Field(default=0, ge=0, le=1_000_000)
     """2 MiB hugepages to reserve (RDMA and DPDK workloads); 0 leaves the kernel default."""
+    remeasure: RerunToken | None = None
+    """Change it (e.g. to today's date) to run this host's preflight measurements again; on a
+    live host nothing else does (a changed minimum re-judges the stored measurements)."""
 
     @field_validator("roles")
     @classmethod

@@ -10,6 +10,7 @@ from components.config.kubernetes import Kubernetes
 from components.config.metal import Host, Nvidia, Preflight, Ssh
 from components.config.mirrors import Mirrors
 from components.config.monitoring import Monitoring
+from components.config.rollout import Rollout
 from components.config.serving import ModelDeployment, Serving
 from components.config.site import Site
 
@@ -29,6 +30,7 @@ class PlatformConfig(Model):
     monitoring: Monitoring = Monitoring()
     cost: Cost = Cost()
     replication: Replication | None = None
+    rollout: Rollout = Rollout()
 
     @property
     def all_hosts(self) -> list[tuple[Site, Host]]:

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from components.config.base import DnsLabel, Model, internal_network
 from components.config.gateway import LoadBalancer
-from components.config.metal import Host, HostRole
+from components.config.metal import Host, HostRole, RerunToken
 from components.config.serving import ModelStore
 
 
@@ -44,6 +44,8 @@ class Site(Model):
     hosts: list[Host] = Field(min_length=1)
     load_balancer: LoadBalancer | None = None
     """Where the gateway's address comes from (required when the stack has a gateway)."""
+    remeasure: RerunToken | None = None
+    """Change it to run the preflight measurements of every host of the site again."""
     model_store: ModelStore | None = None
     """Where this site's serving pods fetch model weights: the site's own S3 endpoint (Ceph
     RGW), so weights never cross a site boundary at serving time."""

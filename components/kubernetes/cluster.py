@@ -239,4 +239,6 @@ class Cluster(pulumi.ComponentResource):
             parent=self,
             depends_on=[*after, host.last_step],
             secret_stdin=secret_stdin,
+            # Once joined, a node's version changes through the rollout's kubeadm upgrade.
+            lifecycle="install",
         )

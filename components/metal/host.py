@@ -19,7 +19,7 @@ from components.metal.diagnostics import (
     check_gpu_check_output,
     check_preflight_output,
 )
-from components.remote.runner import StepFailed, read_result, run_script
+from components.remote.runner import Lifecycle, StepFailed, read_result, run_script
 from components.remote.steps import printable, script_digest, step_script
 
 # Upstream registries whose pulls containerd routes to the internal mirror.
@@ -39,6 +39,17 @@ class PreflightFailed(pulumi.RunError):
         lines += [f"  {printable(finding.render())}" for finding in report.findings]
         super().__init__("\n".join(lines))
         self.report = report
+
+
+@dataclass(frozen=True)
+class HostChange:
+    """A configuration step as a change of the live host runs it again (the site's rollout
+    runs it, components/kubernetes/rollout.py): the same script and inputs as its install."""
+
+    step: str
+    environment: dict[str, pulumi.Input[str]]
+    reboot_safe: bool = False
+    """The host may be rebooting when it starts (after the driver step)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,9 @@ class HostArgs:
     iperf_client: str | None = None
     """Which run of which host measures against this host's iperf3 server
     (`preflight_run_id` of that client); its change restarts the server."""
+    remeasure: str = ""
+    """Config's re-measure token (site's and host's): its change runs the preflight again
+    on a live host; nothing else does (a changed minimum re-judges the stored measurements)."""
 
 
 def preflight_environment(
@@ -116,6 +130,10 @@ class Host(pulumi.ComponentResource):
     """SSH to this host (pinned host key, the deploy key as a secret), for later layers."""
     reboot_safe_connection: remote.ConnectionArgs
     """The same, dialing for up to ten minutes while the host may be rebooting."""
+    changes: tuple[HostChange, ...]
+    """Its configuration steps in order, as a change of the live host runs them again."""
+    gpu_checked: bool
+    """Whether it has a GPU check (a GPU host whose driver the host manages)."""
 
     def __init__(
         self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None
@@ -129,6 +147,7 @@ class Host(pulumi.ComponentResource):
         )
         self._name = name
         self._args = args
+        changes: list[HostChange] = []
         self.connection = self._ssh_connection()
         self.reboot_safe_connection = self._ssh_connection(**REBOOT_DIAL)
         preflight = args.preflight
@@ -150,10 +169,13 @@ class Host(pulumi.ComponentResource):
                 "IPERF_CLIENT": args.iperf_client or "",
             },
         )
+        # Measured once on a live host: a changed minimum re-judges what it printed then.
         preflight_step = self._step(
             "preflight",
             preflight_environment(spec, preflight, args.peer_address),
             depends_on=[args.peer_server] if args.peer_server is not None else [],
+            lifecycle="install",
+            rerun=args.remeasure,
         )
         hardware = preflight_step.stdout.apply(
             lambda stdout: self._gate(
@@ -162,7 +184,8 @@ class Host(pulumi.ComponentResource):
         )
 
         # 2-4. Configuration, in order, only after the preflight passed.
-        os_prep = self._step(
+        os_prep = self._install(
+            changes,
             "os-prep",
             {
                 "PREFLIGHT_VERDICT": hardware.apply(lambda _: "passed"),
@@ -173,7 +196,8 @@ class Host(pulumi.ComponentResource):
             },
             depends_on=[preflight_step],
         )
-        runtime = self._step(
+        runtime = self._install(
+            changes,
             "container-runtime",
             {
                 "IMAGE_REGISTRY": args.mirrors.image_registry,
@@ -191,7 +215,8 @@ class Host(pulumi.ComponentResource):
         self.gpu_inventory = pulumi.Output.from_input(declared_gpus)
         if spec.gpu:
             nvidia = args.nvidia
-            driver = self._step(
+            driver = self._install(
+                changes,
                 "nvidia-stack",
                 {
                     "DRIVER_MANAGED_BY": nvidia.driver_managed_by,
@@ -203,7 +228,8 @@ class Host(pulumi.ComponentResource):
             self.last_step = driver
             if nvidia.driver_managed_by == "host":
                 # 5. The GPUs as the driver sees them, after a possible reboot.
-                gpu_check = self._step(
+                gpu_check = self._install(
+                    changes,
                     "gpu-check",
                     {"GPU_QUERY_FIELDS": GPU_QUERY_FIELDS},
                     depends_on=[driver],
@@ -217,6 +243,9 @@ class Host(pulumi.ComponentResource):
                 reports.append(gpus)
                 self.gpu_inventory = gpus.apply(lambda r: r.measurements["gpus"])
                 self.last_step = gpu_check
+        self.changes = tuple(changes)
+        self.gpu_checked = any(change.step == "gpu-check" for change in changes)
+        self._expect = expect
 
         all_reports = pulumi.Output.all(*reports)
         self.preflight_report = all_reports.apply(
@@ -251,12 +280,40 @@ class Host(pulumi.ComponentResource):
             **dial,
         )
 
+    def gpu_verdict(self, stdout: str | None) -> str:
+        """What a GPU check run by the rollout found: "passed", or "not-run" (an update-only
+        step prints nothing when it is created); GPUs short of config stop the rollout
+        (PreflightFailed), before the node is uncordoned."""
+        if not stdout:
+            return "not-run"
+        self._gate(
+            "gpu-check", stdout, lambda outputs: check_gpu_check_output(self._expect, outputs)
+        )
+        return "passed"
+
+    def _install(
+        self,
+        changes: list[HostChange],
+        step: str,
+        environment: dict[str, pulumi.Input[str]],
+        depends_on: list[Any],
+        reboot_safe: bool = False,
+    ) -> remote.Command:
+        """A configuration step: run once here; a change of it reaches the live host through
+        the rollout (`changes`)."""
+        changes.append(HostChange(step, environment, reboot_safe))
+        return self._step(
+            step, environment, depends_on, reboot_safe=reboot_safe, lifecycle="install"
+        )
+
     def _step(
         self,
         step: str,
         environment: dict[str, pulumi.Input[str]],
         depends_on: list[Any] | None = None,
         reboot_safe: bool = False,
+        lifecycle: Lifecycle = "always",
+        rerun: str = "",
     ) -> remote.Command:
         return run_script(
             f"{self._name}-{step}",
@@ -266,6 +323,8 @@ class Host(pulumi.ComponentResource):
             provider=self._args.command_provider,
             parent=self,
             depends_on=depends_on,
+            lifecycle=lifecycle,
+            rerun=rerun,
         )
 
     def _gate(

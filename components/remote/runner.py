@@ -3,7 +3,7 @@ touches a machine over SSH."""
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pulumi_command import remote
@@ -17,6 +17,13 @@ from components.remote.steps import (
     shell_command,
     step,
 )
+
+Lifecycle = Literal["always", "install", "update"]
+"""When a step runs. `always`: at creation and again whenever its script or an input changes
+(it is replaced): steps that change nothing a workload sees (an iperf3 server, reading a
+kubeconfig). `install`: once, at creation (a host's first install, a new host); later changes
+of its inputs run nothing, unless its `rerun` token changes. `update`: never at creation, only
+when its command line or script changes: the site's rollout of a change to live hosts."""
 
 
 class StepFailed(pulumi.RunError):
@@ -44,11 +51,16 @@ def run_script(
     parent: pulumi.Resource,
     depends_on: list[Any] | None = None,
     secret_stdin: pulumi.Output[str] | None = None,
+    lifecycle: Lifecycle = "always",
+    rerun: str = "",
 ) -> remote.Command:
-    """`script` on stdin of `sudo env <environment> bash -s`, re-run when the script or an
-    input changes. Secret inputs arrive as `secret_stdin` (from `with_secrets`), so they
-    never appear on a command line (or in `ps`) and stay Pulumi secrets. A step whose stdout
-    carries a secret (the registry says which) has it as a secret output, never logged."""
+    """`script` on stdin of `sudo env <environment> bash -s`. Secret inputs arrive as
+    `secret_stdin` (from `with_secrets`), so they never appear on a command line (or in `ps`)
+    and stay Pulumi secrets. A step whose stdout carries a secret (the registry says which)
+    has it as a secret output, never logged.
+
+    `lifecycle` says when it runs (see `Lifecycle`); `rerun`, for an "install" step, is a
+    token from config whose change runs it again (it is replaced)."""
     spec = step(script.stem)
     if spec.script != script:
         raise ValueError(f"{script} is not the registered script of step {spec.name!r}")
@@ -69,13 +81,27 @@ def run_script(
         resolved = pulumi.Output.all(**pending).apply(lambda values: {**known, **values})
         create = resolved.apply(shell_command)
     stdin: pulumi.Input[str] = text if secret_stdin is None else secret_stdin
+    # triggers[0], the script's digest, is how the offline mocks know the step.
+    if lifecycle == "always":
+        # Re-run (replaced) when the script or one of its inputs changes.
+        runs: dict[str, Any] = {"create": create, "triggers": [script_digest(script), resolved]}
+        ignore: list[str] = []
+    elif lifecycle == "install":
+        # The inputs are recorded but a change of them runs nothing here: the host is live,
+        # and its change goes through the site's rollout (components/kubernetes/rollout.py).
+        triggers = [script_digest(script), resolved, *([rerun] if rerun else [])]
+        runs = {"create": create, "triggers": triggers}
+        ignore = ["create", "stdin", "triggers[0]", "triggers[1]"]
+    else:
+        # No create: nothing runs on first install. A change of the command line or of the
+        # script (stdin) runs `update`; triggers would replace it, which would run nothing.
+        runs = {"update": create, "triggers": [script_digest(script)]}
+        ignore = ["triggers"]
     return remote.Command(
         name,
         connection=connection,
-        create=create,
         stdin=stdin,
-        # Re-run when the script or one of its inputs changes, never by renaming.
-        triggers=[script_digest(script), resolved],
+        **runs,
         # Only stderr of a secret-bearing step reaches the update's log; the scripts print
         # nothing secret there.
         logging=remote.Logging.STDERR if spec.secret_stdout else remote.Logging.STDOUT_AND_STDERR,
@@ -84,6 +110,7 @@ def run_script(
             provider=provider,
             depends_on=depends_on or [],
             additional_secret_outputs=["stdout"] if spec.secret_stdout else None,
+            ignore_changes=ignore or None,
         ),
     )
 

@@ -98,7 +98,8 @@ STEPS: dict[str, Step] = {
         Step(
             "gpu-check",
             "metal",
-            ("GPU_QUERY_FIELDS",),
+            # CHANGE: on a live host, the digest of the change it verifies (rollout.py).
+            ("GPU_QUERY_FIELDS", "CHANGE"),
             result=("nvidia-smi-query", "nvidia-smi-topo"),
         ),
         Step(
@@ -119,9 +120,41 @@ STEPS: dict[str, Step] = {
             secret_stdout=True,
         ),
         Step("admin-kubeconfig", "kubernetes", (), result=("kubeconfig",), secret_stdout=True),
+        # Day-2 (components/kubernetes/rollout.py): update-only steps, run when a live host
+        # changes. Drain and uncordon run on the site's first control plane (admin.conf);
+        # CHANGE is the digest of the host's change, so both run whenever the host changes.
+        Step(
+            "node-drain",
+            "kubernetes",
+            ("NODE", "DRAIN_TIMEOUT_SECONDS", "CHANGE"),
+            result=("node", "drained"),
+        ),
+        Step(
+            "kubeadm-upgrade",
+            "kubernetes",
+            ("KUBERNETES_VERSION", "KUBERNETES_APT_REPO", "UPGRADE_ROLE", "HOST_READY"),
+            result=("node", "from", "to"),
+        ),
+        Step(
+            "node-uncordon",
+            "kubernetes",
+            (
+                "NODE",
+                "READY_TIMEOUT_SECONDS",
+                "GPU_RESOURCE",
+                "GPU_ALLOCATABLE",
+                "CHANGE",
+                "VERIFIED",
+            ),
+            result=("node", "uncordoned"),
+        ),
         Step("api-ready", "kubernetes", ("API_ENDPOINT",), result=("endpoint",)),
     )
 }
+
+
+UPDATE_ONLY_STEPS = ("node-drain", "kubeadm-upgrade", "node-uncordon")
+"""Steps that only ever run as a rollout's `update` (never at creation)."""
 
 
 class StepOutputError(ValueError):

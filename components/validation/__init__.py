@@ -11,6 +11,7 @@ from components.validation.issues import ConfigError, ConfigIssue, issues_from_v
 from components.validation.kubernetes import check_kubernetes
 from components.validation.metal import check_hosts
 from components.validation.mirrors import check_mirrors
+from components.validation.rollout import check_rollout
 from components.validation.serving import check_serving
 from components.validation.site import check_sites
 from components.validation.storage import check_storage
@@ -35,4 +36,5 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *check_stack_shape(config),
         *check_gateway(config),
         *check_serving(config),
+        *check_rollout(config),
     ]

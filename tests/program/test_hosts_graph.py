@@ -115,7 +115,7 @@ def _os_prep_hosts(graph) -> set[str]:
     return {
         c.name.removesuffix("-os-prep")
         for c in graph.by_type(COMMAND)
-        if c.name.endswith("-os-prep")
+        if c.name.endswith("-os-prep") and "create" in c.inputs
     }
 
 
@@ -158,6 +158,8 @@ def test_a_failed_preflight_stops_that_host_only(prod_graph, host, fault, phase,
     stopped = {name for name in _os_prep_hosts(prod_graph) if name.endswith(f"-{host}")}
     assert len(stopped) == 1
     assert _os_prep_hosts(graph) == _os_prep_hosts(prod_graph) - stopped
+    # Its rollout stops at it too: a change never reaches a host that fails its minimums.
+    assert not [c for c in graph.by_type(COMMAND) if c.name.endswith(f"rollout-{host}-os-prep")]
 
 
 def test_broken_nvlink_fails_the_gpu_check_after_the_driver():

@@ -1,0 +1,300 @@
+"""Day-2 changes in the recorded graph (components/kubernetes/rollout.py): the first install
+stays parallel, and a change of a live platform runs only in the rollout's update-only steps,
+host after host, drained first and uncordoned last, one site after the other."""
+
+import copy
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.remote.steps import parse_shell_command
+from offline.evaluate import record
+from tests.bad_stacks import PROJECT, project_with_stack_file
+from tests.paths import PROJECT_DIR
+from tests.stacks import raw_stack_config
+
+COMMAND = "command:remote:Command"
+ROLLOUT = "deepseek:kubernetes:Rollout"
+
+
+def _evaluate(change):
+    """prod's graph with `change(config)` applied to its config (keys without the project
+    prefix), evaluated from a copy of the project."""
+    stack_file = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    config = {key.split(":", 1)[1]: value for key, value in stack_file["config"].items()}
+    change(config)
+    stack_file["config"] = {f"{PROJECT}:{key}": value for key, value in config.items()}
+    directory = Path(tempfile.mkdtemp(prefix="rollout-graph-"))
+    try:
+        project_with_stack_file(directory, "prod", yaml.safe_dump(stack_file))
+        graph, error = record("prod", project_dir=directory)
+    finally:
+        shutil.rmtree(directory)
+    assert error is None, error
+    return graph
+
+
+@functools.cache
+def _changed(what: str):
+    changes = {
+        "driver": lambda c: c.setdefault("nvidia", {}).update(driverPackage="nvidia-driver-550"),
+        "version": lambda c: c["kubernetes"].update(version="1.31.5"),
+        "minimum": lambda c: c.setdefault("preflight", {}).update(
+            minDiskIops={"control-plane": 4000, "worker": 15000, "storage": 30000}
+        ),
+        "fio": lambda c: c.setdefault("preflight", {}).update(fioRuntimeSeconds=45),
+        "remeasure": lambda c: c["sites"][0]["hosts"][3].update(remeasure="2026-11-29"),
+        "ntp": lambda c: c["sites"][1]["network"].update(ntpServers=["10.200.0.125"]),
+    }
+    return _evaluate(changes[what])
+
+
+def _ignored(resource) -> dict:
+    """The inputs the engine compares: those under ignoreChanges left out."""
+    inputs = copy.deepcopy(resource.inputs)
+    for path in resource.ignore_changes:
+        if path.endswith("]"):
+            key, index = path[:-1].split("[")
+            if key in inputs and int(index) < len(inputs[key]):
+                inputs[key][int(index)] = None
+        else:
+            inputs.pop(path, None)
+    return inputs
+
+
+def _runs(before, after) -> dict[str, str]:
+    """What the engine would do with each Command of `after` against `before`, by the
+    pulumi-command provider's rules: a changed `triggers` replaces (and runs `create`), any
+    other changed input updates (runs `update`, or `create` when the Command has no
+    `update`); a new Command is created (runs `create`, if it has one)."""
+    old = {r.name: r for r in before.by_type(COMMAND)}
+    out = {}
+    for command in after.by_type(COMMAND):
+        if command.name not in old:
+            out[command.name] = "create"
+            continue
+        was, now = _ignored(old[command.name]), _ignored(command)
+        if was == now:
+            continue
+        out[command.name] = "replace" if was.get("triggers") != now.get("triggers") else "update"
+    return out
+
+
+def _rollout_commands(graph):
+    rollouts = {r.urn for r in graph.by_type(ROLLOUT)}
+    return [c for c in graph.by_type(COMMAND) if c.parent in rollouts]
+
+
+def _reaches(graph, start: str, goal: str) -> bool:
+    """Whether `start` waits (through dependencies) on `goal`."""
+    index = graph.by_urn()
+    seen, pending = set(), [start]
+    while pending:
+        urn = pending.pop()
+        if urn == goal:
+            return True
+        if urn not in seen:
+            seen.add(urn)
+            pending.extend(index[urn].dependencies if urn in index else ())
+    return False
+
+
+def test_rollout_steps_run_nothing_on_first_install(prod_graph):
+    commands = _rollout_commands(prod_graph)
+    assert commands
+    for command in commands:
+        assert "create" not in command.inputs, command.name
+        assert "update" in command.inputs, command.name
+        # A trigger change would replace it, and a replaced update-only step runs nothing.
+        assert command.ignore_changes == ("triggers",), command.name
+
+
+def test_first_install_does_not_wait_on_any_rollout_step(prod_graph):
+    """The rollout's chains are long (every host of a site, in order): nothing that works
+    on first install may wait on them, or the install would be serialized."""
+    rollout = {c.urn for c in _rollout_commands(prod_graph)}
+    rollout |= {r.urn for r in prod_graph.by_type(ROLLOUT)}
+    for resource in prod_graph.resources:
+        if resource.urn in rollout:
+            continue
+        assert not set(resource.dependencies) & rollout, resource.name
+
+
+def test_install_steps_ignore_a_change_of_their_inputs(prod_graph):
+    installs = [
+        c
+        for c in prod_graph.by_type(COMMAND)
+        if "create" in c.inputs
+        and c.name.endswith(
+            (
+                "-preflight",
+                "-os-prep",
+                "-container-runtime",
+                "-nvidia-stack",
+                "-gpu-check",
+                "-kubeadm-init",
+                "-kubeadm-join",
+            )
+        )
+    ]
+    assert len(installs) > 100
+    for command in installs:
+        assert set(command.ignore_changes) == {"create", "stdin", "triggers[0]", "triggers[1]"}
+
+
+def test_a_driver_change_runs_only_in_the_gpu_hosts_rollout(prod_graph):
+    runs = _runs(prod_graph, _changed("driver"))
+    gpu_hosts = {
+        h["name"] for site in raw_stack_config("prod")["sites"] for h in site["hosts"] if "gpu" in h
+    }
+    assert runs, "the change runs nothing"
+    for name, operation in runs.items():
+        assert operation == "update", (name, operation)
+        assert "-rollout-" in name, f"{name} is not a rollout step: it would run out of order"
+    touched = {name.split("-rollout-")[1] for name in runs}
+    # Every step of a GPU host's sequence runs: drain, the driver, the GPU check, uncordon.
+    expected = {
+        f"{host}-{step}"
+        for host in gpu_hosts
+        for step in ("node-drain", "nvidia-stack", "gpu-check", "node-uncordon")
+    }
+    assert touched == expected
+    commands = {c.name: c for c in _changed("driver").by_type(COMMAND)}
+    for name in runs:
+        if name.endswith("-nvidia-stack"):
+            environment = parse_shell_command(commands[name].inputs["update"])
+            assert environment["DRIVER_PACKAGE"] == "nvidia-driver-550"
+
+
+def test_each_host_drains_changes_verifies_and_uncordons_in_that_order(prod_graph):
+    graph = _changed("driver")
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    for name in by_name:
+        if not name.endswith("-rollout-dca-gpu-a100-1-node-uncordon"):
+            continue
+        prefix = name.removesuffix("node-uncordon")
+        sequence = [
+            "node-drain",
+            "os-prep",
+            "container-runtime",
+            "nvidia-stack",
+            "gpu-check",
+            "kubeadm-upgrade",
+            "node-uncordon",
+        ]
+        for earlier, later in zip(sequence, sequence[1:], strict=False):
+            assert by_name[prefix + earlier].urn in by_name[prefix + later].dependencies
+        uncordon = parse_shell_command(by_name[name].inputs["update"])
+        assert uncordon["GPU_RESOURCE"].startswith("nvidia.com/")
+        assert int(uncordon["GPU_ALLOCATABLE"]) >= 8
+        break
+    else:
+        pytest.fail("no rollout for dca-gpu-a100-1")
+
+
+def test_dc_b_begins_after_dc_a_ends(prod_graph):
+    graph = _changed("driver")
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    for a_host in ("dca-gpu-a100-1", "dca-gpu-v100-3", "dca-ceph-3", "dca-cp-3"):
+        for b_host in ("dcb-cp-1", "dcb-gpu-a100-1"):
+            a_last = by_name[f"deepseek-dc-a-rollout-{a_host}-" + _last(a_host)]
+            b_first = by_name[f"deepseek-dc-b-rollout-{b_host}-" + _first(b_host)]
+            assert _reaches(graph, b_first.urn, a_last.urn), (b_host, a_host)
+            assert not _reaches(graph, a_last.urn, b_first.urn)
+
+
+def _first(host: str) -> str:
+    return "os-prep" if "-ceph-" in host else "node-drain"
+
+
+def _last(host: str) -> str:
+    return "container-runtime" if "-ceph-" in host else "node-uncordon"
+
+
+def test_one_worker_of_a_site_at_a_time_by_default(prod_graph):
+    """maxUnavailable 1: every worker's drain waits for the previous worker's uncordon."""
+    graph = prod_graph
+    workers = [
+        h["name"]
+        for h in raw_stack_config("prod")["sites"][0]["hosts"]
+        if "worker" in h["roles"] and "control-plane" not in h["roles"]
+    ]
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    for earlier, later in zip(workers, workers[1:], strict=False):
+        drain = by_name[f"deepseek-dc-a-rollout-{later}-node-drain"]
+        uncordon = by_name[f"deepseek-dc-a-rollout-{earlier}-node-uncordon"]
+        assert uncordon.urn in drain.dependencies
+
+
+def test_max_unavailable_two_makes_two_worker_chains():
+    def two_at_once(config):
+        # Light enough a load that each site can spare two inference hosts at once.
+        config["rollout"] = {"maxUnavailable": 2}
+        config["models"] = [m for m in config["models"] if m["gpuModel"] == "V100-32GB"]
+        for model in config["models"]:
+            model["requestsPerSecond"] = 1
+
+    graph = _evaluate(two_at_once)
+    (rollout, *_) = [r for r in graph.by_type(ROLLOUT) if r.name == "deepseek-dc-a-rollout"]
+    order = graph.component_outputs[rollout.urn]["order"]
+    cps, storage, *workers = order
+    assert cps == ["dca-cp-1", "dca-cp-2", "dca-cp-3"]
+    assert storage == ["dca-ceph-1", "dca-ceph-2", "dca-ceph-3"]
+    assert len(workers) == 2
+    assert sorted(sum(workers, [])) == sorted(
+        h["name"] for h in raw_stack_config("prod")["sites"][0]["hosts"] if "worker" in h["roles"]
+    )
+
+
+def test_a_version_bump_upgrades_the_kubeadm_way(prod_graph):
+    graph = _changed("version")
+    runs = _runs(prod_graph, graph)
+    assert runs and all("-rollout-" in name for name in runs), sorted(runs)
+    upgrades = {n: c for n, c in ((c.name, c) for c in graph.by_type(COMMAND)) if n in runs}
+    roles = {
+        name.split("-rollout-")[1].removesuffix("-kubeadm-upgrade"): parse_shell_command(
+            command.inputs["update"]
+        )["UPGRADE_ROLE"]
+        for name, command in upgrades.items()
+        if name.endswith("-kubeadm-upgrade")
+    }
+    assert roles["dca-cp-1"] == roles["dcb-cp-1"] == "first"
+    assert roles["dca-cp-2"] == roles["dca-cp-3"] == "control-plane"
+    assert roles["dca-gpu-a100-1"] == "worker"
+    assert not any("ceph" in host for host in roles), "storage hosts are no nodes"
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    first = by_name["deepseek-dc-a-rollout-dca-cp-1-kubeadm-upgrade"]
+    second = by_name["deepseek-dc-a-rollout-dca-cp-2-kubeadm-upgrade"]
+    worker = by_name["deepseek-dc-a-rollout-dca-gpu-a100-1-kubeadm-upgrade"]
+    assert _reaches(graph, second.urn, first.urn)
+    assert _reaches(graph, worker.urn, by_name["deepseek-dc-a-rollout-dca-cp-3-node-uncordon"].urn)
+    # kubeadm init and join, which ran once, run nothing again.
+    assert not any(name.endswith(("-kubeadm-init", "-kubeadm-join")) for name in runs)
+
+
+@pytest.mark.parametrize("what", ["minimum", "fio"])
+def test_a_preflight_setting_measures_nothing_again_on_live_hosts(prod_graph, what):
+    runs = _runs(prod_graph, _changed(what))
+    measuring = [n for n in runs if n.endswith("-preflight")]
+    assert measuring == []
+    # A changed minimum is judged against what the hosts printed then: nothing runs at all.
+    if what == "minimum":
+        assert runs == {}
+
+
+def test_remeasure_runs_that_hosts_preflight_again(prod_graph):
+    runs = _runs(prod_graph, _changed("remeasure"))
+    host = raw_stack_config("prod")["sites"][0]["hosts"][3]["name"]
+    assert runs == {f"deepseek-dc-a-{host}-preflight": "replace"} | {
+        name: op for name, op in runs.items() if name.endswith("-net-server")
+    }
+
+
+def test_a_change_at_one_site_runs_only_there(prod_graph):
+    runs = _runs(prod_graph, _changed("ntp"))
+    assert runs
+    assert all(name.startswith("deepseek-dc-b-rollout-") for name in runs), sorted(runs)
