@@ -106,6 +106,7 @@ class Site(pulumi.ComponentResource):
                         host.ready,
                         tuple((c.step, c.environment) for c in host.changes),
                         host.gpu_verdict if host.gpu_checked else None,
+                        reachable=host.reachable,
                     )
                     for host_name, host in self.hosts.items()
                 },

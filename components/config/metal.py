@@ -87,6 +87,10 @@ class Host(Model):
     """Directory on the data disk where fio writes its test file (never a raw device)."""
     hugepages_2mi: int = Field(default=0, ge=0, le=1_000_000)
     """2 MiB hugepages to reserve (RDMA and DPDK workloads); 0 leaves the kernel default."""
+    reachable: bool = True
+    """false for a host that is dead or gone: no change reaches it any more, and when it is
+    taken out of config only the cluster's side of its removal runs (its node is deleted from
+    a control plane; nothing dials the host). Set it, `pulumi up`, then remove the host."""
     remeasure: RerunToken | None = None
     """Change it (e.g. to today's date) to run this host's preflight measurements again; on a
     live host nothing else does (a changed minimum re-judges the stored measurements)."""

@@ -56,6 +56,8 @@ class RolloutHost:
     gpu_verdict: Callable[[str | None], str] | None = None
     """Judges what a GPU check printed against config ("passed", or raises); None for a host
     without a GPU check."""
+    reachable: bool = True
+    """False: the host is dead or gone; no step dials it any more."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ class Rollout(pulumi.ComponentResource):
         self._name, self._args = name, args
         plan = args.plan
         nodes = {h.name for h in (*plan.control_planes, *plan.workers)}
-        storage = [h.name for h in plan.spec.hosts if h.name not in nodes]
-        workers = [h.name for h in plan.workers]
+        # A host marked unreachable is out of every chain: no change dials it.
+        live = {name for name, host in args.hosts.items() if host.reachable}
+        storage = [h.name for h in plan.spec.hosts if h.name not in nodes and h.name in live]
+        workers = [h.name for h in plan.workers if h.name in live]
         width = min(args.rollout.max_unavailable, len(workers)) or 1
-        control_planes = [[h.name for h in plan.control_planes]]
+        control_planes = [[h.name for h in plan.control_planes if h.name in live]]
         chains = [
             *control_planes,
             *([storage] if storage else []),
@@ -122,7 +126,56 @@ class Rollout(pulumi.ComponentResource):
             if tail is not None:
                 tails.append(tail)
         self.tails = tuple(tails) or tuple(args.after)
+        for host_name in sorted(nodes):
+            self._removal(host_name)
         self.register_outputs({"order": self.order})
+
+    def _removal(self, host_name: str) -> None:
+        """What runs when the host is taken out of config, as kubeadm documents a node's
+        removal: its node drained, `kubeadm reset` on the host, then its node deleted. These
+        steps are delete-only (they run nothing until then), and the engine deletes a
+        dependent before what it depends on: the drain depends on the reset, which depends
+        on the node's deletion. For a host marked unreachable, the drain (its pods could never
+        end) and the reset (nothing can reach it) are retained: dropped from the state without
+        running; only the node's deletion runs, on the first control plane."""
+        args = self._args
+        host = args.hosts[host_name]
+        first = args.hosts[args.plan.first_control_plane.name]
+        site = self._name.removesuffix("-rollout")
+        gone = not host.reachable
+
+        def removal(step: str, environment, on: RolloutHost, after, retained: bool):
+            return run_script(
+                f"{site}-removal-{host_name}-{step}",
+                step_script(step),
+                environment,
+                connection=on.connection,
+                provider=args.command_provider,
+                parent=self,
+                depends_on=after,
+                lifecycle="delete",
+                retain_on_delete=retained,
+            )
+
+        delete = removal(
+            "node-delete",
+            {"NODE": host_name, "DELETE_TIMEOUT_SECONDS": str(args.rollout.drain_timeout_seconds)},
+            first,
+            [],
+            False,
+        )
+        reset = removal("kubeadm-reset", {}, host, [delete], gone)
+        removal(
+            "node-drain",
+            {
+                "NODE": host_name,
+                "DRAIN_TIMEOUT_SECONDS": str(args.rollout.drain_timeout_seconds),
+                "CHANGE": "removal",
+            },
+            first,
+            [reset],
+            gone,
+        )
 
     def _chain(
         self, host_names: list[str], after: tuple[pulumi.Resource, ...]

@@ -134,6 +134,8 @@ class Host(pulumi.ComponentResource):
     """Its configuration steps in order, as a change of the live host runs them again."""
     gpu_checked: bool
     """Whether it has a GPU check (a GPU host whose driver the host manages)."""
+    reachable: bool
+    """Config's `reachable`: false for a dead host about to be removed."""
 
     def __init__(
         self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None
@@ -245,6 +247,7 @@ class Host(pulumi.ComponentResource):
                 self.last_step = gpu_check
         self.changes = tuple(changes)
         self.gpu_checked = any(change.step == "gpu-check" for change in changes)
+        self.reachable = spec.reachable
         self._expect = expect
 
         all_reports = pulumi.Output.all(*reports)

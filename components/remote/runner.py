@@ -18,12 +18,13 @@ from components.remote.steps import (
     step,
 )
 
-Lifecycle = Literal["always", "install", "update"]
+Lifecycle = Literal["always", "install", "update", "delete"]
 """When a step runs. `always`: at creation and again whenever its script or an input changes
 (it is replaced): steps that change nothing a workload sees (an iperf3 server, reading a
 kubeconfig). `install`: once, at creation (a host's first install, a new host); later changes
 of its inputs run nothing, unless its `rerun` token changes. `update`: never at creation, only
-when its command line or script changes: the site's rollout of a change to live hosts."""
+when its command line or script changes: the site's rollout of a change to live hosts.
+`delete`: only when the Command is deleted: a host's removal."""
 
 
 class StepFailed(pulumi.RunError):
@@ -53,6 +54,7 @@ def run_script(
     secret_stdin: pulumi.Output[str] | None = None,
     lifecycle: Lifecycle = "always",
     rerun: str = "",
+    retain_on_delete: bool = False,
 ) -> remote.Command:
     """`script` on stdin of `sudo env <environment> bash -s`. Secret inputs arrive as
     `secret_stdin` (from `with_secrets`), so they never appear on a command line (or in `ps`)
@@ -92,10 +94,15 @@ def run_script(
         triggers = [script_digest(script), resolved, *([rerun] if rerun else [])]
         runs = {"create": create, "triggers": triggers}
         ignore = ["create", "stdin", "triggers[0]", "triggers[1]"]
-    else:
+    elif lifecycle == "update":
         # No create: nothing runs on first install. A change of the command line or of the
         # script (stdin) runs `update`; triggers would replace it, which would run nothing.
         runs = {"update": create, "triggers": [script_digest(script)]}
+        ignore = ["triggers"]
+    else:
+        # Runs only when the Command is deleted (its host taken out of config), with the
+        # inputs of its last update; a change of them runs nothing.
+        runs = {"delete": create, "triggers": [script_digest(script)]}
         ignore = ["triggers"]
     return remote.Command(
         name,
@@ -111,6 +118,7 @@ def run_script(
             depends_on=depends_on or [],
             additional_secret_outputs=["stdout"] if spec.secret_stdout else None,
             ignore_changes=ignore or None,
+            retain_on_delete=retain_on_delete or None,
         ),
     )
 

@@ -135,6 +135,14 @@ STEPS: dict[str, Step] = {
             ("KUBERNETES_VERSION", "KUBERNETES_APT_REPO", "UPGRADE_ROLE", "HOST_READY"),
             result=("node", "from", "to"),
         ),
+        # A host's removal (delete-only): drained (node-drain), reset, its node deleted.
+        Step("kubeadm-reset", "kubernetes", (), result=("node", "reset")),
+        Step(
+            "node-delete",
+            "kubernetes",
+            ("NODE", "DELETE_TIMEOUT_SECONDS"),
+            result=("node", "deleted"),
+        ),
         Step(
             "node-uncordon",
             "kubernetes",
@@ -153,8 +161,14 @@ STEPS: dict[str, Step] = {
 }
 
 
-UPDATE_ONLY_STEPS = ("node-drain", "kubeadm-upgrade", "node-uncordon")
-"""Steps that only ever run as a rollout's `update` (never at creation)."""
+UPDATE_ONLY_STEPS = (
+    "node-drain",
+    "kubeadm-upgrade",
+    "node-uncordon",
+    "kubeadm-reset",
+    "node-delete",
+)
+"""Steps that never run at creation: a rollout's `update`, a removal's `delete`."""
 
 
 class StepOutputError(ValueError):

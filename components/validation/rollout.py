@@ -15,7 +15,26 @@ from components.validation.kubernetes import unusable_sharing
 
 def check_rollout(config: PlatformConfig) -> Iterator[ConfigIssue]:
     yield from _site_order(config)
+    yield from _first_control_plane_reachable(config)
     yield from check_rollout_headroom(config)
+
+
+def _first_control_plane_reachable(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Every drain, uncordon and node deletion of a site runs on its first control plane."""
+    for i, site in enumerate(config.sites):
+        for j, host in enumerate(site.hosts):
+            if "control-plane" in host.roles:
+                if not host.reachable:
+                    yield ConfigIssue(
+                        f"sites[{i}].hosts[{j}].reachable",
+                        False,
+                        f"marks {host.name}, the first control plane of site {site.name}, "
+                        "unreachable: every drain, uncordon and node removal of the site runs "
+                        "there, and it ran `kubeadm init`",
+                        "bring the host back; replacing a site's first control plane is not "
+                        "done by a config edit",
+                    )
+                break
 
 
 def _site_order(config: PlatformConfig) -> Iterator[ConfigIssue]:

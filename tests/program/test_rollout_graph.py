@@ -72,7 +72,8 @@ def _runs(before, after) -> dict[str, str]:
     other changed input updates (runs `update`, or `create` when the Command has no
     `update`); a new Command is created (runs `create`, if it has one)."""
     old = {r.name: r for r in before.by_type(COMMAND)}
-    out = {}
+    now = {r.name for r in after.by_type(COMMAND)}
+    out = {name: "delete" for name in old if name not in now}
     for command in after.by_type(COMMAND):
         if command.name not in old:
             out[command.name] = "create"
@@ -85,8 +86,9 @@ def _runs(before, after) -> dict[str, str]:
 
 
 def _rollout_commands(graph):
+    """The chained update-only steps (the removal's delete-only steps hang there too)."""
     rollouts = {r.urn for r in graph.by_type(ROLLOUT)}
-    return [c for c in graph.by_type(COMMAND) if c.parent in rollouts]
+    return [c for c in graph.by_type(COMMAND) if c.parent in rollouts and "-rollout-" in c.name]
 
 
 def _reaches(graph, start: str, goal: str) -> bool:
@@ -298,3 +300,66 @@ def test_a_change_at_one_site_runs_only_there(prod_graph):
     runs = _runs(prod_graph, _changed("ntp"))
     assert runs
     assert all(name.startswith("deepseek-dc-b-rollout-") for name in runs), sorted(runs)
+
+
+def test_every_node_has_its_removal_and_it_runs_nothing_until_then(prod_graph):
+    by_name = {c.name: c for c in prod_graph.by_type(COMMAND)}
+    nodes = [
+        h["name"]
+        for site in raw_stack_config("prod")["sites"]
+        for h in site["hosts"]
+        if {"control-plane", "worker"} & set(h["roles"])
+    ]
+    for host in nodes:
+        site = "deepseek-dc-a" if host.startswith("dca-") else "deepseek-dc-b"
+        drain, reset, delete = (
+            by_name[f"{site}-removal-{host}-{step}"]
+            for step in ("node-drain", "kubeadm-reset", "node-delete")
+        )
+        for command in (drain, reset, delete):
+            assert set(command.inputs) & {"create", "update", "delete"} == {"delete"}
+            assert not command.retain_on_delete
+        # The engine deletes dependents first: drain, then reset, then the node's deletion.
+        assert reset.urn in drain.dependencies
+        assert delete.urn in reset.dependencies
+        assert parse_shell_command(drain.inputs["delete"])["NODE"] == host
+    storage = [n for n in by_name if "-removal-" in n and "-ceph-" in n]
+    assert storage == [], "a storage host is no node: nothing of Kubernetes to remove"
+
+
+def test_removing_a_host_runs_its_removal_and_nothing_elsewhere(prod_graph):
+    host = "dca-gpu-v100-3"
+    graph = _evaluate(
+        lambda c: c["sites"][0].update(
+            hosts=[h for h in c["sites"][0]["hosts"] if h["name"] != host]
+        )
+    )
+    runs = _runs(prod_graph, graph)
+    deleted = {name for name, op in runs.items() if op == "delete"}
+    assert {
+        f"deepseek-dc-a-removal-{host}-{s}" for s in ("node-drain", "kubeadm-reset", "node-delete")
+    } <= deleted
+    assert all(host in name for name in deleted), sorted(deleted)
+    # Its ring neighbours measure against each other now: their iperf3 server restarts; no
+    # other step of a live host runs.
+    others = {name: op for name, op in runs.items() if host not in name}
+    assert all(name.endswith("-net-server") for name in others), others
+
+
+def test_a_host_marked_unreachable_is_removed_from_the_control_plane_only(prod_graph):
+    host = "dca-gpu-v100-3"
+
+    def mark(config):
+        for h in config["sites"][0]["hosts"]:
+            if h["name"] == host:
+                h["reachable"] = False
+
+    graph = _evaluate(mark)
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    assert by_name[f"deepseek-dc-a-removal-{host}-kubeadm-reset"].retain_on_delete
+    assert by_name[f"deepseek-dc-a-removal-{host}-node-drain"].retain_on_delete
+    assert not by_name[f"deepseek-dc-a-removal-{host}-node-delete"].retain_on_delete
+    # No change reaches it any more.
+    assert not [n for n in by_name if n.startswith(f"deepseek-dc-a-rollout-{host}-")]
+    runs = _runs(prod_graph, graph)
+    assert all(op == "delete" for name, op in runs.items() if "-rollout-" in name)

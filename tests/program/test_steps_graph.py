@@ -34,10 +34,11 @@ def test_every_command_runs_a_registered_step_with_its_declared_inputs(prod_grap
     for graph in (prod_graph, dr_graph):
         for command in graph.by_type(COMMAND):
             step = step_by_digest()[command.inputs["triggers"][0]]
-            # A rollout's step has only `update` (nothing runs at creation).
-            environment = parse_shell_command(
-                command.inputs.get("create") or command.inputs["update"]
-            )
+            # A rollout's step has only `update`, a removal's only `delete`.
+            (line,) = [
+                command.inputs[k] for k in ("create", "update", "delete") if k in command.inputs
+            ]
+            environment = parse_shell_command(line)
             assert set(environment) <= set(step.inputs), command.name
             # The name says the same as the digest (the digest is what the mocks trust).
             assert command.name.endswith(f"-{step.name}"), command.name

@@ -21,6 +21,12 @@ set -euo pipefail
 : "${KUBEADM_CERTIFICATE_KEY:?KUBEADM_CERTIFICATE_KEY is required (secret, on stdin)}"
 # The secrets stay in this shell: no tool's environment carries them.
 export -n KUBEADM_TOKEN KUBEADM_CERTIFICATE_KEY
+# A host that joined a cluster never starts another (config's first control plane changed:
+# the host that ran init was removed or moved down the list).
+if [[ -f /etc/kubernetes/deepseek/kubeadm-join.done ]]; then
+  echo "kubeadm-init: $(hostname) joined its site's cluster as a node and cannot start a new one; nothing was changed. The first control plane in config must be the host that ran kubeadm init: put it back first" >&2
+  exit 1
+fi
 # All output from here on goes to the step's log (after export -n: no tool gets a secret).
 step_log kubeadm-init
 

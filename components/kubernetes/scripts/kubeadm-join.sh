@@ -22,6 +22,11 @@ if [[ "${CONTROL_PLANE}" == true ]]; then
 fi
 # The secrets stay in this shell: no tool's environment carries them.
 export -n KUBEADM_TOKEN KUBEADM_CERTIFICATE_KEY
+# The host that started the cluster never joins it as another node.
+if [[ -f /etc/kubernetes/deepseek/kubeadm-init.done ]]; then
+  echo "kubeadm-join: $(hostname) ran kubeadm init for its site and cannot join as another node; nothing was changed. Keep it first among the site's control planes in config" >&2
+  exit 1
+fi
 # All output from here on goes to the step's log (after export -n: no tool gets a secret).
 step_log kubeadm-join
 
