@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.plan import make_plan
 from components.remote.steps import parse_shell_command
+from components.serving.headroom import headroom_problems
+from components.stack_config import validate_config
 from offline.evaluate import record
 from tests.bad_stacks import PROJECT, project_with_stack_file
 from tests.paths import PROJECT_DIR
@@ -363,3 +366,71 @@ def test_a_host_marked_unreachable_is_removed_from_the_control_plane_only(prod_g
     assert not [n for n in by_name if n.startswith(f"deepseek-dc-a-rollout-{host}-")]
     runs = _runs(prod_graph, graph)
     assert all(op == "delete" for name, op in runs.items() if "-rollout-" in name)
+
+
+def _waits_for(graph, site_prefix: str) -> dict[str, set[str]]:
+    """Host → the hosts of the same site whose uncordon its drain waits for (through any
+    chain of dependencies): the hosts it can never be out together with."""
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    hosts = sorted(
+        n.removeprefix(f"{site_prefix}-rollout-").removesuffix("-node-drain")
+        for n in by_name
+        if n.startswith(f"{site_prefix}-rollout-") and n.endswith("-node-drain")
+    )
+    return {
+        host: {
+            other
+            for other in hosts
+            if other != host
+            and _reaches(
+                graph,
+                by_name[f"{site_prefix}-rollout-{host}-node-drain"].urn,
+                by_name[f"{site_prefix}-rollout-{other}-node-uncordon"].urn,
+            )
+        }
+        for host in hosts
+    }
+
+
+def test_every_point_of_a_driver_rollout_keeps_each_site_carrying_its_load(prod_graph):
+    """Walks the order a driver change takes through prod: every set of hosts that the graph
+    lets be drained at the same time (no one of them waits for another's uncordon), at each
+    site, still places every model's replicas at rest; and while one site rolls, the other
+    site is whole (its first drain waits for every uncordon of the first site)."""
+    graph = _changed("driver")
+    touched = {
+        n.split("-rollout-")[1].rsplit("-node-", 1)[0]
+        for n in _runs(prod_graph, graph)
+        if n.endswith("-node-drain")
+    }
+    config = validate_config(
+        {**raw_stack_config("prod"), "nvidia": {"driverPackage": "nvidia-driver-550"}}, "prod"
+    )
+    plan = make_plan(config)
+    points = 0
+    for site_name, site_plan in plan.sites.items():
+        prefix = f"deepseek-{site_name}"
+        waits = _waits_for(graph, prefix)
+        site_hosts = [h for h in waits if h in touched]
+        # Every pair that may be out together, and every host alone (maxUnavailable 1).
+        together = [
+            {a, b}
+            for i, a in enumerate(site_hosts)
+            for b in site_hosts[i + 1 :]
+            if b not in waits[a] and a not in waits[b]
+        ]
+        assert together == [], f"{site_name}: hosts out together: {together}"
+        for host in site_hosts:
+            points += 1
+            problems = headroom_problems(site_plan.spec, site_plan.serving, {host})
+            assert problems == [], (site_name, host, problems)
+    assert points == len(touched) == 10
+    # The second site waits for the whole first one.
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    for a_host in (h for h in touched if h.startswith("dca-")):
+        for b_host in (h for h in touched if h.startswith("dcb-")):
+            assert _reaches(
+                graph,
+                by_name[f"deepseek-dc-b-rollout-{b_host}-node-drain"].urn,
+                by_name[f"deepseek-dc-a-rollout-{a_host}-node-uncordon"].urn,
+            )
