@@ -24,7 +24,14 @@ import pytest
 
 from components.metal.diagnostics import parse_fio, parse_iperf3, parse_pci_gpus
 from components.remote.runner import StepFailed, read_result
-from components.remote.steps import LIB, STEPS, parse_result, parse_shell_command, step
+from components.remote.steps import (
+    LIB,
+    STEPS,
+    UPDATE_ONLY_STEPS,
+    parse_result,
+    parse_shell_command,
+    step,
+)
 from offline.hardware import SimulatedHardware
 from offline.stack_files import read_stack_config
 from tests.external.sandbox import (
@@ -117,22 +124,30 @@ def stack_hosts() -> dict[str, str]:
     }
 
 
-# The day-2 steps: update-only Commands (`update`, no `create`) of a site's rollout, named
-# `deepseek-<site>-rollout-<host>-<step>` for the host whose change they are part of.
+# The day-2 steps: Commands without a `create`, named `deepseek-<site>-<kind>-<host>-<step>` for
+# the host whose change or removal they are part of: a rollout's run on `update`, a removal's on
+# `delete` (a removal has a node-drain too, the rollout's script; the kind keeps them apart).
 ROLLOUT_STEPS = frozenset({"node-drain", "node-uncordon", "kubeadm-upgrade"})
+REMOVAL_STEPS = frozenset({"kubeadm-reset", "node-delete"})
+DAY2_STEPS = ROLLOUT_STEPS | REMOVAL_STEPS
+LIFECYCLE_INPUTS = {"create", "update", "delete"}
 
 
 def command_of(graph, host: str, step_name: str) -> str | None:
     """The command the program gives this step on this host (or the site's): an install
-    step's `create`; a rollout step's `update` (None while the program has no such Command)."""
+    step's `create`; a rollout step's `update`, a removal step's `delete` (None while the
+    program has no such Command)."""
     commands = graph.by_type("command:remote:Command")
-    if step_name in ROLLOUT_STEPS:
+    if step_name in DAY2_STEPS:
+        removal = step_name in REMOVAL_STEPS
+        kind, runs_on = ("removal", "delete") if removal else ("rollout", "update")
         found = [
-            c.inputs["update"]
+            c.inputs[runs_on]
             for c in commands
-            if "create" not in c.inputs and c.name.endswith(f"-rollout-{host}-{step_name}")
+            if LIFECYCLE_INPUTS & set(c.inputs) == {runs_on}
+            and c.name.endswith(f"-{kind}-{host}-{step_name}")
         ]
-        assert len(found) <= 1, f"{len(found)} rollout Commands of {step_name} for {host}"
+        assert len(found) <= 1, f"{len(found)} {kind} Commands of {step_name} for {host}"
         return found[0] if found else None
     (command,) = [
         c.inputs["create"]
@@ -207,6 +222,7 @@ def cluster_field(sandbox: Sandbox, path: str, key: str) -> str | None:
 
 
 GPU_WORKER = "dca-gpu-a100-1"
+OTHER_WORKER = "dca-gpu-a100-2"
 SERVING_POD = "pods/serving/deepseek-r1-7d9f8c-x2kq9"
 
 
@@ -222,7 +238,7 @@ def gpu_worker_at_work(sandbox: Sandbox) -> None:
     cluster_object(
         sandbox,
         "pods/serving/deepseek-r1-7d9f8c-p8m2z",
-        {"node": "dca-gpu-a100-2", "owner": "ReplicaSet", "pdb": "deepseek-r1"},
+        {"node": OTHER_WORKER, "owner": "ReplicaSet", "pdb": "deepseek-r1"},
     )
     cluster_object(
         sandbox,
@@ -250,6 +266,21 @@ def gpu_worker_changed(sandbox: Sandbox) -> None:
     )
 
 
+def gpu_worker_drained(sandbox: Sandbox) -> None:
+    """The same worker drained for its removal (cordoned, only its DaemonSet's pod left
+    there), beside another worker of the cluster."""
+    gpu_worker_changed(sandbox)
+    cluster_object(sandbox, f"nodes/{OTHER_WORKER}", {"allocatable.nvidia.com/gpu": "8"})
+
+
+def cni_configured(sandbox: Sandbox) -> None:
+    """The cluster's CNI plugin wrote its configuration on the host (kubeadm reset leaves
+    it there)."""
+    target = sandbox.path("/etc/cni/net.d/10-calico.conflist")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text('{"cniVersion":"0.3.1","name":"k8s-pod-network","plugins":[]}\n')
+
+
 @dataclass(frozen=True)
 class Case:
     """A step on one kind of host, with what must have run there before it."""
@@ -263,8 +294,9 @@ class Case:
     secrets: tuple[str, ...] = ()
     """The secret inputs the program sends this step on this host."""
     node: str = ""
-    """A rollout step's host, whose change it is part of (its Command is named for it), when
-    it runs elsewhere: drain and uncordon run on the site's first control plane."""
+    """A day-2 step's host, whose change or removal it is part of (its Command is named for
+    it), when it runs elsewhere: drain, uncordon and node-delete run on the site's first
+    control plane."""
     earlier_kubernetes: str = ""
     """The Kubernetes version the `before` steps install (an upgrade has one to find)."""
     scene: Callable[[Sandbox], None] | None = None
@@ -273,7 +305,7 @@ class Case:
     def environment(self, graph, step_name: str | None = None) -> dict[str, str]:
         """The inputs the program gives the step, from its command line in the graph."""
         name = step_name or self.step
-        if name in ROLLOUT_STEPS:
+        if name in DAY2_STEPS:
             node = self.node or self.host
             command = command_of(graph, node, name)
             if command is None:
@@ -358,12 +390,45 @@ CASES = [
         earlier_kubernetes="1.30.8",
     ),
     Case(
+        "kubeadm-upgrade-control-plane",
+        "kubeadm-upgrade",
+        "dca-cp-2",
+        before=(*HOST_PREP, "kubeadm-join"),
+        earlier_kubernetes="1.30.8",
+    ),
+    Case(
         "kubeadm-upgrade-worker",
         "kubeadm-upgrade",
         "dca-gpu-a100-2",
         GPU_HOST,
         before=(*HOST_PREP, "kubeadm-join"),
         earlier_kubernetes="1.30.8",
+    ),
+    # Day-2: a host's removal, once its node was drained. The reset runs on the host itself
+    # (a worker that joined, the control plane that ran init); node-delete on the site's
+    # first control plane.
+    Case(
+        "kubeadm-reset-worker",
+        "kubeadm-reset",
+        GPU_WORKER,
+        GPU_HOST,
+        before=(*HOST_PREP, "kubeadm-join"),
+        scene=cni_configured,
+    ),
+    Case(
+        "kubeadm-reset-control-plane",
+        "kubeadm-reset",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        scene=cni_configured,
+    ),
+    Case(
+        "node-delete",
+        "node-delete",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        node=GPU_WORKER,
+        scene=gpu_worker_drained,
     ),
 ]
 CASE_IDS = [case.id for case in CASES]
@@ -501,9 +566,10 @@ def assert_changed_is_honest(run: Run) -> None:
 
 
 # Result fields that say what the run did or found rather than what the host is (an
-# upgrade's `from`: the version it found), and measurements (which differ from one run to
-# the next).
-RUN_FIELDS = {"changed", "server", "from"}
+# upgrade's `from`: the version it found; a removal's `reset` and `deleted`: true when it did
+# it, absent when there was nothing left to do), and measurements (which differ from one run
+# to the next).
+RUN_FIELDS = {"changed", "server", "from", "reset", "deleted"}
 MEASURED = {"fio", "iperf3"}
 
 
@@ -554,6 +620,8 @@ def test_every_script_is_strict():
 
 def test_every_registered_step_has_a_case():
     assert {case.step for case in CASES} == set(STEPS)
+    # And the harness knows where each day-2 step's command is (`update` or `delete`).
+    assert DAY2_STEPS == set(UPDATE_ONLY_STEPS)
 
 
 # --- (a) the first run converges and prints what the registry promises -------------------------
@@ -601,8 +669,16 @@ def recover(harness: Harness, case: Case, start: Sandbox, failure: Failure) -> s
         failed = harness.run(sandbox, case, fail=failure)
         if failure.call not in failed.calls:
             return f"{failure}: the call did not happen again"
-        recovered = harness.settle(sandbox, case, harness.run(sandbox, case))
         clean_run, clean_state = harness.clean(case)
+        if failed.ok and case.step in REMOVAL_STEPS:
+            # A removal's delete that succeeds is never run again (the engine drops it from
+            # the state): a failed call it got past must have left the host as a clean run.
+            difference = describe_difference(clean_state, converged(sandbox))
+            if difference:
+                return f"{failure}: the run succeeded, and so is not run again, leaving:\n  " + (
+                    "\n  ".join(difference)
+                )
+        recovered = harness.settle(sandbox, case, harness.run(sandbox, case))
         difference = describe_difference(clean_state, converged(sandbox))
         if difference:
             return f"{failure}: the host differs from a clean run's:\n  " + "\n  ".join(difference)
@@ -634,10 +710,10 @@ def test_a_run_failing_at_any_external_call_is_recovered_by_the_next(harness, ca
 @pytest.mark.parametrize("case_id", CASE_IDS)
 def test_simulated_step_has_the_shape_of_the_real_script(harness, prod, case_id):
     case = BY_ID[case_id]
-    if case.step in ROLLOUT_STEPS:
-        # Update-only Commands run nothing when created: the offline mocks give them an empty
-        # stdout and no simulator stands for them.
-        pytest.skip(f"{case.step} runs only on a live host's update: nothing to simulate")
+    if case.step in DAY2_STEPS:
+        # A rollout's update-only and a removal's delete-only Commands run nothing when
+        # created: the offline mocks give them an empty stdout and no simulator stands for them.
+        pytest.skip(f"{case.step} runs only on a live host's change or removal: no simulator")
     run, _ = harness.clean(case)
     config, _ = read_stack_config("prod")
     simulated = SimulatedHardware(config, {}).stdout(

@@ -1,8 +1,10 @@
-"""The day-2 steps of a site's rollout (node-drain, kubeadm-upgrade, node-uncordon), run for
-real in the sandboxed hosts of test_host_scripts: what each must get right beyond converging,
-running twice and recovering (which test_host_scripts proves for every step). A drain never
-forces and gives up within its timeout; a node returns to work only Ready with its GPUs;
-kubeadm upgrades in its documented order and one minor version at a time.
+"""The day-2 steps of a site's rollout (node-drain, kubeadm-upgrade, node-uncordon) and of a
+host's removal (kubeadm-reset, node-delete), run for real in the sandboxed hosts of
+test_host_scripts: what each must get right beyond converging, running twice and recovering
+(which test_host_scripts proves for every step). A drain never forces and gives up within its
+timeout; a node returns to work only Ready with its GPUs; kubeadm upgrades in its documented
+order and one minor version at a time; a removed host keeps nothing of Kubernetes and its node
+alone leaves the cluster; a host never runs kubeadm init after joining, nor joins after init.
 """
 
 import time
@@ -13,6 +15,7 @@ from tests.external.sandbox import Sandbox
 from tests.external.test_host_scripts import (
     BY_ID,
     GPU_WORKER,
+    OTHER_WORKER,
     SERVING_POD,
     Case,
     Harness,
@@ -87,13 +90,15 @@ def test_a_drain_of_a_node_already_cordoned_by_someone_keeps_it_cordoned(harness
     harness.stop(sandbox)
 
 
-@pytest.mark.parametrize("case_id", ["node-drain", "node-uncordon"])
-def test_a_node_that_is_not_registered_is_left_alone(harness, case_id):  # noqa: F811
+@pytest.mark.parametrize(
+    ("case_id", "field"),
+    [("node-drain", "drained"), ("node-uncordon", "uncordoned"), ("node-delete", "deleted")],
+)
+def test_a_node_that_is_not_registered_is_left_alone(harness, case_id, field):  # noqa: F811
     case, sandbox = started(harness, case_id)
     environment = {**case.environment(harness.graph), "NODE": "dca-gpu-v100-9"}
     run = sandbox.run(case.step, environment)
     assert run.ok, run.explain()
-    field = "drained" if case.step == "node-drain" else "uncordoned"
     assert (run.result[field], run.result["changed"], run.host_changed) == ("absent", False, False)
     harness.stop(sandbox)
 
@@ -107,6 +112,8 @@ def test_a_node_that_is_not_registered_is_left_alone(harness, case_id):  # noqa:
         ("node-uncordon", "VERIFIED", [""]),
         ("node-uncordon", "GPU_RESOURCE", ["nvidia.com/gpu*", "gpu"]),
         ("node-uncordon", "GPU_ALLOCATABLE", ["eight", "-1"]),
+        ("node-delete", "NODE", ["DCA-GPU", "dca gpu", "-dca", "dca.gpu", "$(id)", "a" * 64]),
+        ("node-delete", "DELETE_TIMEOUT_SECONDS", ["0", "15m", "-1"]),
         ("kubeadm-upgrade-first", "KUBERNETES_VERSION", ["v1.31.4", "1.31", "1.31.4-1.1"]),
         ("kubeadm-upgrade-first", "UPGRADE_ROLE", ["primary", ""]),
     ],
@@ -195,6 +202,7 @@ def order(run) -> list[str]:
     ("case_id", "upgrade"),
     [
         ("kubeadm-upgrade-first", ["kubeadm upgrade plan", "kubeadm upgrade apply"]),
+        ("kubeadm-upgrade-control-plane", ["kubeadm upgrade node"]),
         ("kubeadm-upgrade-worker", ["kubeadm upgrade node"]),
     ],
 )
@@ -261,12 +269,129 @@ def test_a_downgrade_or_a_skipped_minor_is_refused_before_any_change(
     harness.stop(sandbox)
 
 
+def bare(harness: Harness, case_id: str) -> tuple[Case, Sandbox]:  # noqa: F811
+    """The case's step on its host when that host only ran os-prep (no kubeadm step)."""
+    case = BY_ID[case_id]
+    prepared_only = Case(f"{case_id}-bare", case.step, case.host, case.hardware, ("os-prep",))
+    return prepared_only, harness.clone(harness.prepared(prepared_only), prepared_only)
+
+
 def test_a_host_that_never_joined_is_refused(harness):  # noqa: F811
-    case = BY_ID["kubeadm-upgrade-worker"]
-    bare = Case("kubeadm-upgrade-bare", case.step, case.host, case.hardware, ("os-prep",))
-    sandbox = harness.clone(harness.prepared(bare), bare)
-    run = sandbox.run(bare.step, case.environment(harness.graph))
+    case, sandbox = bare(harness, "kubeadm-upgrade-worker")
+    run = sandbox.run(case.step, case.environment(harness.graph))
     assert not run.ok
     assert "nothing to upgrade" in run.stderr and not run.host_changed, run.explain()
     assert not run.calls
+    harness.stop(sandbox)
+
+
+def test_a_second_control_plane_upgrades_its_own_static_pods_with_upgrade_node(harness):  # noqa: F811
+    """`upgrade apply` is for the first control plane alone; another one (UPGRADE_ROLE
+    control-plane) runs `upgrade node`, which brings its own static pods to the version."""
+    case, sandbox = started(harness, "kubeadm-upgrade-control-plane")
+    environment = case.environment(harness.graph)
+    assert environment["UPGRADE_ROLE"] == "control-plane"
+    manifest = sandbox.path("/etc/kubernetes/manifests/kube-apiserver.yaml")
+    assert manifest.read_text().rstrip().endswith("/kube-apiserver")  # as joined: no version
+    run = harness.run(sandbox, case)
+    kubeadm = [c.argv for c in run.calls if c.tool == "kubeadm"]
+    assert kubeadm == [("upgrade", "node")], run.explain()
+    version = environment["KUBERNETES_VERSION"]
+    for name in ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler"):
+        text = sandbox.path(f"/etc/kubernetes/manifests/{name}.yaml").read_text()
+        assert text.rstrip().endswith(f"/{name}:v{version}"), text
+    harness.stop(sandbox)
+
+
+# --- kubeadm-reset ----------------------------------------------------------------------------
+KUBERNETES_STATE = ("/etc/kubernetes", "/var/lib/etcd", "/etc/cni/net.d")
+
+
+@pytest.mark.parametrize("case_id", ["kubeadm-reset-worker", "kubeadm-reset-control-plane"])
+def test_a_reset_host_keeps_nothing_of_kubernetes(harness, case_id):  # noqa: F811
+    case, sandbox = started(harness, case_id)
+    assert all(sandbox.path(path).exists() for path in ("/etc/kubernetes", "/etc/cni/net.d"))
+    enabled = sandbox.path("/var/lib/standin/systemd/enabled/kubelet")
+    assert enabled.exists()
+    run = harness.run(sandbox, case)
+    assert (run.result["node"], run.result["reset"], run.result["changed"]) == (
+        case.host,
+        "true",
+        True,
+    )
+    assert [path for path in KUBERNETES_STATE if sandbox.path(path).exists()] == []
+    assert not enabled.exists()  # and not running either
+    assert not sandbox.path("/run/standin-systemd/kubelet.active").exists()
+    assert [c.argv for c in run.calls if c.tool == "kubeadm"] == [("reset", "--force")]
+    # Nothing is left to reset: the next run says so, and calls no kubeadm.
+    again = harness.run(sandbox, case)
+    assert (again.result["reset"], again.result["changed"]) == ("absent", False)
+    assert not [c for c in again.calls if c.tool == "kubeadm"]
+    harness.stop(sandbox)
+
+
+def test_a_host_that_never_joined_has_nothing_to_reset(harness):  # noqa: F811
+    case, sandbox = bare(harness, "kubeadm-reset-worker")
+    run = sandbox.run(case.step, case.environment(harness.graph))
+    assert run.ok, run.explain()
+    assert (run.result["node"], run.result["reset"], run.result["changed"]) == (
+        case.host,
+        "absent",
+        False,
+    )
+    assert not run.host_changed and not [c for c in run.calls if c.tool == "kubeadm"]
+    harness.stop(sandbox)
+
+
+# --- node-delete ------------------------------------------------------------------------------
+def test_node_delete_deletes_the_named_node_only(harness):  # noqa: F811
+    case, sandbox = started(harness, "node-delete")
+    run = harness.run(sandbox, case)
+    assert (run.result["node"], run.result["deleted"], run.result["changed"]) == (
+        GPU_WORKER,
+        "true",
+        True,
+    )
+    (delete,) = [c for c in run.calls if "delete" in c.argv]
+    assert delete.argv == (
+        "--kubeconfig", "/etc/kubernetes/admin.conf", "delete", "node", GPU_WORKER,
+        "--wait=true", "--timeout=900s",
+    )  # fmt: skip
+    gone = sandbox.exec("sudo", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+                        "get", "node", GPU_WORKER)  # fmt: skip
+    assert gone.returncode != 0 and "NotFound" in gone.stderr, gone
+    for other in (OTHER_WORKER, "dca-cp-1"):
+        assert cluster_field(sandbox, f"nodes/{other}", "unschedulable") is not None, other
+    again = harness.run(sandbox, case)
+    assert (again.result["deleted"], again.result["changed"]) == ("absent", False)
+    assert not [c for c in again.calls if "delete" in c.argv]
+    harness.stop(sandbox)
+
+
+# --- a host keeps the kubeadm role it was brought up with -------------------------------------
+@pytest.mark.parametrize(
+    ("case_id", "step_case_id", "message"),
+    [
+        # Config's first control plane is now a host that joined (the one that ran init was
+        # removed or moved down the list).
+        ("kubeadm-join-control-plane", "kubeadm-init", "joined its site's cluster as a node"),
+        # The host that ran init is listed as a further control plane.
+        ("kubeadm-init", "kubeadm-join-control-plane", "ran kubeadm init for its site"),
+    ],
+)
+def test_a_host_never_runs_init_after_joining_nor_joins_after_init(
+    harness,  # noqa: F811
+    case_id,
+    step_case_id,
+    message,
+):
+    case, sandbox = started(harness, case_id)
+    harness.run(sandbox, case)  # the host as its own kubeadm step left it
+    other = BY_ID[step_case_id]
+    run = sandbox.run(other.step, other.environment(harness.graph), other.secret_values())
+    assert run.returncode == 1, run.explain()
+    assert message in run.stderr and "nothing was changed" in run.stderr, run.stderr
+    if other.step == "kubeadm-init":
+        assert "put it back first" in run.stderr, run.stderr
+    assert not run.host_changed and not run.calls, run.explain()
     harness.stop(sandbox)

@@ -20,9 +20,12 @@ fi
 if kubeadm_leftovers; then
   tool_output kubeadm reset --force
 fi
-# The kubelet would start again at the next boot, with nothing to run.
-if systemctl is-enabled --quiet kubelet 2>/dev/null; then
-  systemctl disable --now kubelet >/dev/null 2>&1
+# The kubelet would start again at the next boot, with nothing to run. Disabled unless
+# systemctl answers that it is: this step runs once (a delete that succeeds is not run again),
+# so a query that failed must not leave it enabled, and a disable that fails fails the step
+# before the markers below are gone.
+if [[ "$(systemctl is-enabled kubelet 2>/dev/null || true)" != disabled ]]; then
+  tool_output systemctl disable --now kubelet
 fi
 rm -rf /etc/kubernetes /var/lib/etcd /etc/cni/net.d
 note_change
