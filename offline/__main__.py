@@ -62,7 +62,7 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     the blast radius refuses the change."""
     import json
 
-    from offline.blast_radius import blast_radius
+    from offline.blast_radius import blast_radius, kubernetes_upgrade_refusal
     from offline.blast_radius import render as render_blast_radius
     from offline.changes import classify, renamed_from, render_summary
 
@@ -74,7 +74,10 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     print(f"Against {snapshot_path} (stack {before.get('stack', '?')}):")
     print(render_summary(changes))
     print(render_blast_radius(radius, config))
-    return bool(radius.refused)
+    upgrade = kubernetes_upgrade_refusal(before, after)
+    if upgrade:
+        print(f"REFUSED: {upgrade}")
+    return bool(radius.refused or upgrade)
 
 
 def _snapshot_stack(path: Path, stacks: list[str]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from components.config import Host, PlatformConfig, Site
 from components.plan import PlatformPlan, SitePlan, make_plan
+from components.remote.steps import parse_shell_command
 from components.serving.headroom import HeadroomProblem, headroom_problems
 from offline.changes import Change
 
@@ -333,3 +334,46 @@ def render(radius: BlastRadius, config: PlatformConfig) -> str:
     lines += [f"  note: {note}" for note in radius.notes]
     lines.append(f"REFUSED: {radius.refused}" if radius.refused else "Result: allowed")
     return "\n".join(lines) + "\n"
+
+
+def _site_versions(snapshot: Mapping[str, Any]) -> dict[str, tuple[int, int, int]]:
+    """Site resource name → the Kubernetes version its rollout upgrades nodes to (from the
+    command lines of its kubeadm-upgrade steps)."""
+    versions: dict[str, tuple[int, int, int]] = {}
+    for resource in snapshot["resources"]:
+        name = resource["name"]
+        if resource["type"] != "command:remote:Command" or not name.endswith("-kubeadm-upgrade"):
+            continue
+        line = resource["inputs"].get("update")
+        if not isinstance(line, str):
+            continue
+        version = parse_shell_command(line).get("KUBERNETES_VERSION", "")
+        parts = version.split(".")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            versions[name.split("-rollout-")[0]] = (int(parts[0]), int(parts[1]), int(parts[2]))
+    return versions
+
+
+def kubernetes_upgrade_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Why a change of `kubernetes.version` cannot be rolled out ('' when it can): kubeadm
+    upgrades one minor version at a time and never down. The host script refuses the same at
+    run time, before any change; here it is said at preview, with the path to take."""
+    old, new = _site_versions(before), _site_versions(after)
+    problems = []
+    for site in sorted(old.keys() & new.keys()):
+        was, now = old[site], new[site]
+        shown = ".".join(map(str, was)), ".".join(map(str, now))
+        if now < was:
+            problems.append(
+                f"{site}: kubernetes.version {shown[1]} is older than the {shown[0]} it runs; "
+                "kubeadm does not downgrade: keep "
+                f"{shown[0]} (or a later patch of {was[0]}.{was[1]})"
+            )
+        elif now[0] != was[0] or now[1] > was[1] + 1:
+            step = f"{was[0]}.{was[1] + 1}.x"
+            problems.append(
+                f"{site}: kubernetes.version {shown[1]} skips a minor version from {shown[0]}; "
+                f"kubeadm upgrades one minor at a time: upgrade to {step} first, then "
+                f"{now[0]}.{now[1]}"
+            )
+    return "; ".join(problems)

@@ -39,7 +39,7 @@ from pulumi_command import remote
 from components.config import Kubernetes, Mirrors
 from components.config import Rollout as RolloutConfig
 from components.plan import SitePlan
-from components.remote.runner import run_script
+from components.remote.runner import ordering_edge, run_script
 from components.remote.steps import script_digest, step_script
 
 
@@ -258,7 +258,8 @@ class Rollout(pulumi.ComponentResource):
             connection=on.connection,
             provider=self._args.command_provider,
             parent=self,
-            depends_on=after,
+            # The chain is as long as the site: edges the SDK's cycle check walks in O(1).
+            depends_on=[ordering_edge(resource) for resource in after],
             lifecycle="update",
         )
 

@@ -172,3 +172,42 @@ def test_preview_against_refuses_a_snapshot_of_another_stack(capsys, tmp_path, b
     status, _, err = run_offline(capsys, "preview", "prod", "--against", str(snapshot))
     assert status == 1
     assert "is a snapshot of stack 'dr', which is not previewed here" in err
+
+
+@pytest.mark.parametrize(
+    ("deployed", "said"),
+    [
+        ("1.30.8", None),
+        ("1.31.2", None),
+        (
+            "1.29.9",
+            "skips a minor version from 1.29.9; kubeadm upgrades one minor at a time: "
+            "upgrade to 1.30.x first, then 1.31",
+        ),
+        ("1.32.0", "is older than the 1.32.0 it runs; kubeadm does not downgrade"),
+    ],
+)
+def test_preview_against_refuses_a_version_kubeadm_cannot_reach(
+    capsys, tmp_path, before, deployed, said
+):
+    """prod's config says 1.31.4; the snapshot says what the sites run now."""
+    old = copy.deepcopy(before)
+    for resource in old["resources"]:
+        if resource["name"].endswith("-kubeadm-upgrade"):
+            line = resource["inputs"]["update"]
+            assert "KUBERNETES_VERSION=1.31.4" in line
+            resource["inputs"]["update"] = line.replace(
+                "KUBERNETES_VERSION=1.31.4", f"KUBERNETES_VERSION={deployed}"
+            )
+    snapshot = tmp_path / "before.json"
+    snapshot.write_text(json.dumps(old))
+    status, out, err = run_offline(
+        capsys, "preview", "prod", "--against", str(snapshot), "--no-policy"
+    )
+    if said is None:
+        assert status == 0, err
+        assert "REFUSED" not in out
+    else:
+        assert status == 1, err
+        assert f"REFUSED: deepseek-dc-a: kubernetes.version 1.31.4 {said}" in out
+        assert "deepseek-dc-b: kubernetes.version 1.31.4" in out
