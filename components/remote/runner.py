@@ -24,8 +24,9 @@ Lifecycle = Literal["always", "install", "update", "delete"]
 """When a step runs. `always`: at creation and again whenever its script or an input changes
 (it is replaced): steps that change nothing a workload sees (an iperf3 server, reading a
 kubeconfig). `install`: once, at creation (a host's first install, a new host); later changes
-of its inputs run nothing, unless its `rerun` token changes. `update`: never at creation, only
-when its command line or script changes: the site's rollout of a change to live hosts.
+of its inputs, its connection included, run nothing, unless its `rerun` token changes.
+`update`: never at creation, only when its command line, script or connection changes: the
+site's rollout of a change to live hosts.
 `delete`: only when the Command is deleted: a host's removal."""
 
 
@@ -95,7 +96,12 @@ def run_script(
         # and its change goes through the site's rollout (components/kubernetes/rollout.py).
         triggers = [script_digest(script), resolved, *([rerun] if rerun else [])]
         runs = {"create": create, "triggers": triggers}
-        ignore = ["create", "stdin", "triggers[0]", "triggers[1]"]
+        # `connection` too: pulumi-command updates on any other changed input and, with no
+        # `update`, runs `create` again, the one in state (install time's command line and
+        # script). A new ssh.port or user, a rotated deploy key, a new host key would run
+        # every host's install steps again at once, a driver of install time over the one a
+        # rollout put there since.
+        ignore = ["create", "stdin", "triggers[0]", "triggers[1]", "connection"]
     elif lifecycle == "update":
         # No create: nothing runs on first install. A change of the command line or of the
         # script (stdin) runs `update`; triggers would replace it, which would run nothing.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from google.protobuf import json_format
+from pulumi.runtime import rpc
 
 from components.plan import make_plan
 from components.remote.steps import parse_shell_command
@@ -52,13 +54,33 @@ def _changed(what: str):
         "fio": lambda c: c.setdefault("preflight", {}).update(fioRuntimeSeconds=45),
         "remeasure": lambda c: c["sites"][0]["hosts"][3].update(remeasure="2026-11-29"),
         "ntp": lambda c: c["sites"][1]["network"].update(ntpServers=["10.200.0.125"]),
+        "ssh": lambda c: c["ssh"].update(port=2222),
+        "host-key": lambda c: c["sites"][0]["hosts"][3].update(
+            hostKey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhbWd4yb8cFyF0ZbJ4m0mWnFv8Kq9cYI3mF1JXG"
+        ),
     }
     return _evaluate(changes[what])
 
 
-def _ignored(resource) -> dict:
+def _unwrapped(value):
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return _unwrapped(value.get("value"))
+    if isinstance(value, dict):
+        return {key: _unwrapped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(item) for item in value]
+    return value
+
+
+def _engine_inputs(resource) -> dict:
+    """The inputs as the engine compares them, secrets unwrapped: the recorded inputs mask
+    `connection` (a secret as a whole), so a changed port or host key shows there as none."""
+    return _unwrapped(json_format.MessageToDict(resource.engine_properties))
+
+
+def _ignored(resource, unmasked: bool = False) -> dict:
     """The inputs the engine compares: those under ignoreChanges left out."""
-    inputs = copy.deepcopy(resource.inputs)
+    inputs = copy.deepcopy(_engine_inputs(resource) if unmasked else resource.inputs)
     for path in resource.ignore_changes:
         if path.endswith("]"):
             key, index = path[:-1].split("[")
@@ -69,7 +91,7 @@ def _ignored(resource) -> dict:
     return inputs
 
 
-def _runs(before, after) -> dict[str, str]:
+def _runs(before, after, unmasked: bool = False) -> dict[str, str]:
     """What the engine would do with each Command of `after` against `before`, by the
     pulumi-command provider's rules: a changed `triggers` replaces (and runs `create`), any
     other changed input updates (runs `update`, or `create` when the Command has no
@@ -81,7 +103,8 @@ def _runs(before, after) -> dict[str, str]:
         if command.name not in old:
             out[command.name] = "create"
             continue
-        was, now = _ignored(old[command.name]), _ignored(command)
+        was = _ignored(old[command.name], unmasked)
+        now = _ignored(command, unmasked)
         if was == now:
             continue
         out[command.name] = "replace" if was.get("triggers") != now.get("triggers") else "update"
@@ -148,7 +171,28 @@ def test_install_steps_ignore_a_change_of_their_inputs(prod_graph):
     ]
     assert len(installs) > 100
     for command in installs:
-        assert set(command.ignore_changes) == {"create", "stdin", "triggers[0]", "triggers[1]"}
+        assert set(command.ignore_changes) == {
+            "create",
+            "stdin",
+            "triggers[0]",
+            "triggers[1]",
+            "connection",
+        }
+
+
+@pytest.mark.parametrize("what", ["ssh", "host-key"])
+def test_a_new_connection_runs_no_install_step_again(prod_graph, what):
+    """pulumi-command updates a Command on any changed input but `triggers`, and an update
+    without `update` runs `create` (the one in state). A new ssh.port, user or host key (or a
+    rotated deploy key) must not run the install steps of every host at once: only the
+    rollout's chains, host after host, and steps that change nothing a workload sees."""
+    runs = _runs(prod_graph, _changed(what), unmasked=True)
+    assert runs, "the change runs nothing: the test proves nothing"
+    for name, operation in runs.items():
+        if "-rollout-" in name or "-removal-" in name:
+            assert operation == "update", (name, operation)
+            continue
+        assert name.endswith(("-net-server", "-admin-kubeconfig", "-api-ready")), (name, operation)
 
 
 def test_a_driver_change_runs_only_in_the_gpu_hosts_rollout(prod_graph):
