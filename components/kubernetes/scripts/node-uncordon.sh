@@ -63,7 +63,10 @@ if [[ -n "${GPU_RESOURCE}" ]]; then
   done
   say "node-uncordon: node ${NODE} has ${allocatable} ${GPU_RESOURCE} allocatable"
 fi
-if [[ "$(kubectl_admin get node "${NODE}" -o 'jsonpath={.spec.unschedulable}')" == true ]]; then
+# Asked on its own line: a failed query stops the step (set -e) rather than reading as
+# "not cordoned" and reporting an uncordon that never happened.
+cordoned=$(kubectl_admin get node "${NODE}" -o 'jsonpath={.spec.unschedulable}')
+if [[ "${cordoned}" == true ]]; then
   tool_output kubectl_admin uncordon "${NODE}"
   note_change
 fi

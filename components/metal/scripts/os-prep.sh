@@ -98,7 +98,9 @@ if [[ "$(sysctl -n "${keys[@]}" 2>/dev/null || true)" != "${wanted}" ]]; then
 fi
 
 # --- swap off (the kubelet refuses to run with swap by default) ---
-if swapon --noheadings --show | grep -q .; then
+# Asked on its own line: a failed swapon stops the step rather than reading as "no swap".
+active_swap=$(swapon --noheadings --show)
+if [[ -n "${active_swap}" ]]; then
   swapoff -a
   note_change
 fi
