@@ -62,7 +62,11 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     the blast radius refuses the change."""
     import json
 
-    from offline.blast_radius import blast_radius, kubernetes_upgrade_refusal
+    from offline.blast_radius import (
+        blast_radius,
+        host_identity_refusal,
+        kubernetes_upgrade_refusal,
+    )
     from offline.blast_radius import render as render_blast_radius
     from offline.changes import classify, renamed_from, render_summary
 
@@ -77,7 +81,10 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     upgrade = kubernetes_upgrade_refusal(before, after)
     if upgrade:
         print(f"REFUSED: {upgrade}")
-    return bool(radius.refused or upgrade)
+    identity = host_identity_refusal(before, after)
+    if identity:
+        print(f"REFUSED: {identity}")
+    return bool(radius.refused or upgrade or identity)
 
 
 def _snapshot_stack(path: Path, stacks: list[str]) -> str:

@@ -377,3 +377,73 @@ def kubernetes_upgrade_refusal(before: Mapping[str, Any], after: Mapping[str, An
                 f"{now[0]}.{now[1]}"
             )
     return "; ".join(problems)
+
+
+def _hosts_by_resource_name(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """`<site resource>-<host>` (a `deepseek:metal:Host`'s name) → the host's address."""
+    return {
+        r["name"]: str(r["inputs"].get("address", ""))
+        for r in snapshot["resources"]
+        if r["type"] == "deepseek:metal:Host"
+    }
+
+
+def _init_hosts(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """Site resource name → the host its `kubeadm-init` step runs on (its first control
+    plane), from the step's name `<site>-cluster-<host>-kubeadm-init`."""
+    found = {}
+    for resource in snapshot["resources"]:
+        name = resource["name"]
+        if resource["type"] in COMMAND_TYPES and name.endswith("-kubeadm-init"):
+            site, _, host = name.removesuffix("-kubeadm-init").partition("-cluster-")
+            if host:
+                found[site] = host
+    return found
+
+
+def host_identity_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Why a change of which machine a host name stands for cannot be applied ('' when it
+    can). A removed node's removal runs `kubeadm reset` on its machine (the engine runs a
+    deleted Command's `delete` with the inputs in state), after the new graph's steps: a host
+    renamed in config (or its site renamed) joins under its new name, then is reset under its
+    old one, and is lost to the cluster while the state says it joined. And a site's first
+    control plane ran `kubeadm init`: another host in that place (config's control planes
+    reordered, the first one removed) would run init on a host that joined, which refuses."""
+    old_hosts, new_hosts = _hosts_by_resource_name(before), _hosts_by_resource_name(after)
+    names_at = {}
+    for name, address in new_hosts.items():
+        names_at.setdefault(address, []).append(name)
+    new_urns = {r["urn"] for r in after["resources"]}
+    renamed = []
+    for resource in before["resources"]:
+        name = resource["name"]
+        if (
+            resource["type"] not in COMMAND_TYPES
+            or not name.endswith("-kubeadm-reset")
+            or "-removal-" not in name
+            or resource["urn"] in new_urns
+            or resource.get("retainOnDelete")
+        ):
+            continue
+        site, _, host = name.removesuffix("-kubeadm-reset").partition("-removal-")
+        address = old_hosts.get(f"{site}-{host}", "")
+        others = [n for n in names_at.get(address, []) if n != f"{site}-{host}"]
+        if address and others:
+            renamed.append(f"{site}-{host} ({address}, now {', '.join(sorted(others))})")
+    problems = []
+    if renamed:
+        problems.append(
+            "removed hosts whose machines config still holds under another name, whose removal "
+            f"would run kubeadm reset on them: {'; '.join(renamed)}. A host or site is not "
+            "renamed by a config edit: remove it in one `pulumi up`, then add it under its new "
+            "name"
+        )
+    old_init, new_init = _init_hosts(before), _init_hosts(after)
+    for site in sorted(old_init.keys() & new_init.keys()):
+        if old_init[site] != new_init[site]:
+            problems.append(
+                f"{site}: the first control plane would change from {old_init[site]} to "
+                f"{new_init[site]}, which joined: kubeadm init runs once, on the host that "
+                f"ran it; keep {old_init[site]} first among the site's control planes"
+            )
+    return "; ".join(problems)

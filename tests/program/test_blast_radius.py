@@ -211,3 +211,71 @@ def test_preview_against_refuses_a_version_kubeadm_cannot_reach(
         assert status == 1, err
         assert f"REFUSED: deepseek-dc-a: kubernetes.version 1.31.4 {said}" in out
         assert "deepseek-dc-b: kubernetes.version 1.31.4" in out
+
+
+def _edited_project(directory: Path, edit) -> Path:
+    """The real program with prod's stack file, `edit(sites)` applied to its sites."""
+    stack_file = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    edit(stack_file["config"][f"{PROJECT}:sites"])
+    project_with_stack_file(directory, "prod", yaml.safe_dump(stack_file))
+    return directory
+
+
+def _rename(old: str, new: str):
+    def edit(sites):
+        for site in sites:
+            for host in site["hosts"]:
+                if host["name"] == old:
+                    host["name"] = new
+
+    return edit
+
+
+def _remove(name: str):
+    def edit(sites):
+        for site in sites:
+            site["hosts"] = [h for h in site["hosts"] if h["name"] != name]
+
+    return edit
+
+
+def _swap_first_control_planes(sites):
+    hosts = sites[0]["hosts"]
+    hosts[0], hosts[1] = hosts[1], hosts[0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            _rename("dca-gpu-v100-1", "dca-gpu-v100-9"),
+            "removed hosts whose machines config still holds under another name, whose "
+            "removal would run kubeadm reset on them: deepseek-dc-a-dca-gpu-v100-1 "
+            "(10.10.1.41, now deepseek-dc-a-dca-gpu-v100-9)",
+        ),
+        (
+            _swap_first_control_planes,
+            "deepseek-dc-a: the first control plane would change from dca-cp-1 to dca-cp-2",
+        ),
+        (_remove("dca-gpu-v100-3"), None),
+    ],
+    ids=["rename", "first-control-plane", "removal"],
+)
+def test_preview_against_refuses_a_change_of_what_a_host_name_stands_for(
+    capsys, tmp_path, before, edit, said
+):
+    """A renamed host's removal resets the machine it is still in config as (after its join
+    under the new name: creates run before deletes); a new first control plane would run
+    kubeadm init on a host that joined. A plain removal is allowed."""
+    snapshot = tmp_path / "before.json"
+    snapshot.write_text(json.dumps(before))
+    (tmp_path / "project").mkdir()
+    project = _edited_project(tmp_path / "project", edit)
+    args = ("preview", "prod", "--against", str(snapshot), "--no-policy", "-C", str(project))
+    status, out, err = run_offline(capsys, *args)
+    if said is None:
+        assert status == 0, err
+        assert "REFUSED" not in out
+    else:
+        assert status == 1, err
+        assert f"REFUSED: {said}" in out
