@@ -189,6 +189,12 @@ class Site(pulumi.ComponentResource):
         # each host receives its peer's server as a future, resolved when the peer exists.
         loop = asyncio.get_event_loop()
         servers = {host.name: loop.create_future() for host in spec.hosts}
+
+        def remeasure(host_name: str) -> str:
+            """The host's re-measure token: the site's and its own."""
+            tokens = (spec.remeasure, specs[host_name].remeasure)
+            return "/".join(token for token in tokens if token)
+
         hosts: dict[str, Host] = {}
         try:
             for index, host in enumerate(spec.hosts):
@@ -207,14 +213,13 @@ class Site(pulumi.ComponentResource):
                         nvidia=config.nvidia,
                         peer_address=addresses[peer] if peer else None,
                         peer_server=pulumi.Output.from_input(servers[peer]) if peer else None,
-                        remeasure="/".join(
-                            token for token in (spec.remeasure, host.remeasure) if token
-                        ),
+                        remeasure=remeasure(host.name),
                         iperf_client=(
                             preflight_run_id(
                                 specs[clients[host.name]],
                                 config.preflight,
                                 addresses[host.name],
+                                remeasure(clients[host.name]),
                             )
                             if host.name in clients
                             else None

@@ -101,15 +101,18 @@ def preflight_environment(
     }
 
 
-def preflight_run_id(spec: HostSpec, preflight: Preflight, peer_address: str | None) -> str:
+def preflight_run_id(
+    spec: HostSpec, preflight: Preflight, peer_address: str | None, rerun: str = ""
+) -> str:
     """Identifies one run of a host's preflight: its address and a digest of everything that
-    re-runs it (script and inputs). The peer's iperf3 server step takes it as an input, so
-    whenever the client measures again (a host added, removed, replaced, or the settings
-    changed), its server is started afresh rather than found expired."""
+    re-runs it (script and inputs, and its re-measure token, which runs it again on a live
+    host). The peer's iperf3 server step takes it as an input, so whenever the client
+    measures again (a host added, removed, replaced, the settings changed, a re-measure), its
+    server is started afresh rather than found expired (it listens for half an hour)."""
     environment = preflight_environment(spec, preflight, peer_address)
-    digest = hashlib.sha256(
-        (script_digest(step_script("preflight")) + json.dumps(environment, sort_keys=True)).encode()
-    ).hexdigest()
+    text = script_digest(step_script("preflight")) + json.dumps(environment, sort_keys=True)
+    # Only a token changes the digest: the ids of hosts never re-measured stay as they were.
+    digest = hashlib.sha256((text + (f"\nrerun={rerun}" if rerun else "")).encode()).hexdigest()
     return f"{spec.address}/{digest[:16]}"
 
 

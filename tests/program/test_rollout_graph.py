@@ -336,11 +336,16 @@ def test_a_preflight_setting_measures_nothing_again_on_live_hosts(prod_graph, wh
 
 
 def test_remeasure_runs_that_hosts_preflight_again(prod_graph):
-    runs = _runs(prod_graph, _changed("remeasure"))
+    """And restarts the iperf3 server it measures against: the one started at install time
+    listened for half an hour, so the preflight would find the port closed and fail."""
+    graph = _changed("remeasure")
+    runs = _runs(prod_graph, graph)
     host = raw_stack_config("prod")["sites"][0]["hosts"][3]["name"]
-    assert runs == {f"deepseek-dc-a-{host}-preflight": "replace"} | {
-        name: op for name, op in runs.items() if name.endswith("-net-server")
-    }
+    peer = make_plan(validate_config(raw_stack_config("prod"), "prod")).sites["dc-a"]
+    server = f"deepseek-dc-a-{peer.iperf_peers[host]}-net-server"
+    assert runs == {f"deepseek-dc-a-{host}-preflight": "replace", server: "replace"}
+    by_name = {c.name: c for c in graph.by_type(COMMAND)}
+    assert by_name[server].urn in by_name[f"deepseek-dc-a-{host}-preflight"].dependencies
 
 
 def test_a_change_at_one_site_runs_only_there(prod_graph):
