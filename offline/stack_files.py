@@ -2,6 +2,7 @@
 the program: `project:key` -> string (objects as JSON), plus the list of secret keys."""
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -84,18 +85,34 @@ def _duplicate_key(root: yaml.Node) -> tuple[str, yaml.Node, yaml.Node] | None:
 
 
 _TAG = "tag:yaml.org,2002:"
-# How YAML 1.2's core schema (the Pulumi CLI's Go yaml.v3) spells each type. PyYAML reads
-# YAML 1.1: `on`, `yes`, `017`, `1_000`, `1:30` and dates are typed there and strings (or
-# other numbers) in the CLI, and `0o17` the other way round.
-_CORE = {
-    "bool": re.compile(r"true|True|TRUE|false|False|FALSE"),
-    "int": re.compile(r"-?(0|[1-9][0-9]*)"),
-    "float": re.compile(
-        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
-    ),
-    "null": re.compile(r"~|null|Null|NULL|"),
-}
-_CORE_ONLY = re.compile(r"[-+]?0o[0-7]+|[-+]?0x[0-9a-fA-F]+")
+# What the Pulumi CLI (Go's yaml.v3) reads otherwise than PyYAML (YAML 1.1), found by running
+# both on each spelling (tests/engine/test_cli.py does it with the built CLI): `on`, `yes`,
+# `off`, `no` are booleans here and strings there; `1:30` is 90 here and a string there; a
+# date is a date here and a string there; `0o17`, `08`, `1e3` and `1.5e3` are strings here and
+# numbers there; `1.0`, `1.` and `1.0e+3` are floats here and integers there (a string field
+# would read "1.0" here and "1" there); `.inf` and `.nan` are floats here and refused there.
+# `017`, `1_000`, `+12`, `0x1F`, `0b101` and `1_0.5` are read alike.
+_CORE_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
+_GO_NUMBER = re.compile(
+    r"[-+]?(0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[0-9][0-9_]*"
+    r"|([0-9][0-9_]*)?\.[0-9_]*([eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)"
+)
+
+
+def _reads_otherwise(node: yaml.ScalarNode, value: object) -> bool:
+    kind = node.tag.removeprefix(_TAG)
+    text = node.value
+    if kind == "bool":
+        return not _CORE_BOOL.fullmatch(text)
+    if kind == "int":
+        return ":" in text
+    if kind == "float":
+        return ":" in text or not math.isfinite(value) or float(value).is_integer()
+    if kind == "timestamp":
+        return True
+    if kind == "str":
+        return bool(_GO_NUMBER.fullmatch(text)) and any(c.isdigit() for c in text)
+    return False
 
 
 def _read_differently(root: yaml.Node) -> yaml.ScalarNode | None:
@@ -103,6 +120,7 @@ def _read_differently(root: yaml.Node) -> yaml.ScalarNode | None:
     evaluation and `pulumi up` would see two configs."""
     seen: set[int] = set()
     pending = [root]
+    constructor = yaml.SafeLoader("")
     while pending:
         node = pending.pop()
         if id(node) in seen:
@@ -112,12 +130,8 @@ def _read_differently(root: yaml.Node) -> yaml.ScalarNode | None:
             if node.style:  # quoted or a block scalar: a string for both
                 continue
             kind = node.tag.removeprefix(_TAG)
-            if kind == "str":
-                if _CORE_ONLY.fullmatch(node.value) or any(
-                    core.fullmatch(node.value) for core in _CORE.values()
-                ):
-                    return node
-            elif kind == "timestamp" or (kind in _CORE and not _CORE[kind].fullmatch(node.value)):
+            value = constructor.construct_object(node) if kind == "float" else None
+            if _reads_otherwise(node, value):
                 return node
         pending.extend(_children(node))
     return None

@@ -5,9 +5,10 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from components.config import SECRET_KEYS
-from offline.stack_files import read_stack_config
+from offline.stack_files import _LOADER, _read_differently, read_stack_config
 from tests.paths import engine_pins
 
 STACKS = ("prod", "dr")
@@ -85,3 +86,42 @@ def test_secret_placeholders_stop_the_engine_until_each_is_set(workspace, engine
         assert "no language plugin 'pulumi-language-python' found" in said, said
     else:
         pytest.fail("the language host is built: extend this test to a real preview")
+
+
+SPELLINGS = (
+    "on yes Off NO y n True 017 012345 08 1_000 +12 -0 0b101 0b2 -0x1F 0x1F 0x 0o17 0o8 1_ _1 "
+    "1_0.5 0.5 .5 -.5 1. 1.0 0. 0.0 25.0 24.12 1.5 1.0e+3 1e3 1.5e3 +1.5e-3 1e 1:30 2025-01-20 "
+    ".inf +.inf .NaN ~ null 10.10.0.0/22 1.31.4"
+).split()
+
+
+def test_the_offline_reader_refuses_exactly_the_spellings_the_cli_reads_otherwise(workspace):
+    """Each spelling as a plain scalar in a config object, read by the CLI (`pulumi config
+    --json`) and by PyYAML: the offline reader must refuse exactly those the two read as
+    different values or types (or the CLI refuses)."""
+    workspace.run("stack", "init", "probe")
+    stack_file = workspace.project / "Pulumi.probe.yaml"
+    salt = [line for line in stack_file.read_text().splitlines() if line.startswith("encrypt")]
+    wrong = []
+    for spelling in SPELLINGS:
+        text = f"config:\n  deepseek-onprem:probe:\n    k: {spelling}\n" + "\n".join(salt) + "\n"
+        stack_file.write_text(text)
+        read = workspace.run("config", "--json", "--stack", "probe", check=False)
+        mine = yaml.safe_load(text)["config"]["deepseek-onprem:probe"]["k"]
+        if read.returncode != 0:
+            differs = True
+        else:
+            theirs = json.loads(read.stdout)["deepseek-onprem:probe"]["objectValue"]["k"]
+            try:
+                mine = json.loads(json.dumps(mine))
+            except (TypeError, ValueError):
+                mine = object()  # a date: no JSON value at all
+            differs = not (theirs == mine and type(theirs) is type(mine))
+        loader = _LOADER(text)
+        try:
+            refused = _read_differently(loader.get_single_node()) is not None
+        finally:
+            loader.dispose()
+        if differs != refused:
+            wrong.append(f"{spelling}: read otherwise {differs}, refused {refused}")
+    assert wrong == []

@@ -128,12 +128,27 @@ def test_a_merge_key_may_override_what_it_merges(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ["on", "yes", "Off", "NO", "017", "1_000", "1:30", "2025-01-20", "0o17", "0x1F", "+12", "1e3"],
+    [
+        "on",
+        "yes",
+        "Off",
+        "NO",
+        "1:30",
+        "2025-01-20",
+        "0o17",
+        "08",
+        "1e3",
+        "1.5e3",
+        "1.0",
+        "25.0",
+        ".inf",
+    ],
 )
 def test_a_scalar_the_cli_reads_otherwise_is_refused(value, tmp_path, capsys):
-    """PyYAML reads YAML 1.1, the Pulumi CLI YAML 1.2: `on` is true here and "on" there, `017`
-    fifteen here and seventeen there, `0o17` a string here and fifteen there. The engine lane
-    (tests/engine) found the first; the offline evaluation refuses each, naming the line."""
+    """PyYAML reads YAML 1.1, the Pulumi CLI Go's yaml.v3: `on` is true here and "on" there,
+    `0o17` a string here and fifteen there, `25.0` a float here and the integer 25 there (a
+    string field reads "25.0" and "25"). The engine lane (tests/engine/test_cli.py) checks the
+    whole list against the built CLI; the offline evaluation refuses each, naming the line."""
     extra = f"  deepseek-onprem:preflight:\n    note: {value}\n"
     project_with_stack_file(tmp_path, "yaml11", with_extra_config(extra))
     status, out, err = run_offline(capsys, "preview", "yaml11", "--no-policy", "-C", str(tmp_path))
@@ -146,7 +161,8 @@ def test_a_scalar_the_cli_reads_otherwise_is_refused(value, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "value", ["'on'", '"017"', "true", "17", "-3", "1.5", ".5", "~", "|\n      on"]
+    "value",
+    ["'on'", '"017"', "true", "17", "017", "1_000", "+12", "0x1F", "-3", "1.5", ".5", "~", "y"],
 )
 def test_scalars_both_readers_agree_on_load(value, tmp_path):
     project_with_stack_file(
