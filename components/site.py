@@ -107,6 +107,7 @@ class Site(pulumi.ComponentResource):
                         tuple((c.step, c.environment) for c in host.changes),
                         host.gpu_verdict if host.gpu_checked else None,
                         reachable=host.reachable,
+                        recheck=host.remeasure,
                     )
                     for host_name, host in self.hosts.items()
                 },

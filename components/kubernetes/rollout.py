@@ -58,6 +58,9 @@ class RolloutHost:
     without a GPU check."""
     reachable: bool = True
     """False: the host is dead or gone; no step dials it any more."""
+    recheck: str = ""
+    """Config's re-measure token: its change runs the host's sequence again (drained, GPU
+    check, uncordoned), e.g. after a repair of a host whose GPU check failed."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ class Rollout(pulumi.ComponentResource):
             ),
             "HOST_READY": host.ready.apply(lambda _: "true"),
         }
-        change = change_digest(host.changes, upgrade if is_node else None)
+        change = change_digest(host.changes, upgrade if is_node else None, host.recheck)
 
         previous = after
         if is_node:
@@ -267,6 +270,7 @@ class Rollout(pulumi.ComponentResource):
 def change_digest(
     changes: tuple[tuple[str, dict[str, pulumi.Input[str]]], ...],
     upgrade: dict[str, pulumi.Input[str]] | None,
+    recheck: str = "",
 ) -> pulumi.Output[str]:
     """A digest of everything a change of the host runs: each step's script and inputs, and
     the Kubernetes upgrade's. Any change of them changes it."""
@@ -275,6 +279,8 @@ def change_digest(
     ]
     if upgrade is not None:
         payload.append(["kubeadm-upgrade", script_digest(step_script("kubeadm-upgrade")), upgrade])
+    if recheck:
+        payload.append(["recheck", recheck])
     return pulumi.Output.from_input(payload).apply(
         lambda resolved: hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[
             :16

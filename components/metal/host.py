@@ -139,6 +139,9 @@ class Host(pulumi.ComponentResource):
     """Whether it has a GPU check (a GPU host whose driver the host manages)."""
     reachable: bool
     """Config's `reachable`: false for a dead host about to be removed."""
+    remeasure: str
+    """Config's re-measure token (site's and host's, joined): its change runs the preflight
+    again, and the host's rollout sequence (GPU check included)."""
 
     def __init__(
         self, name: str, args: HostArgs, opts: pulumi.ResourceOptions | None = None
@@ -251,6 +254,7 @@ class Host(pulumi.ComponentResource):
         self.changes = tuple(changes)
         self.gpu_checked = any(change.step == "gpu-check" for change in changes)
         self.reachable = spec.reachable
+        self.remeasure = args.remeasure
         self._expect = expect
 
         all_reports = pulumi.Output.all(*reports)

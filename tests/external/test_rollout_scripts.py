@@ -109,7 +109,7 @@ def test_a_node_that_is_not_registered_is_left_alone(harness, case_id, field):  
         ("node-drain", "NODE", ["DCA-GPU", "dca gpu", "-dca", "a" * 64, "dca.gpu", "$(id)"]),
         ("node-drain", "DRAIN_TIMEOUT_SECONDS", ["0", "-1", "15m", "", "1e3"]),
         ("node-uncordon", "READY_TIMEOUT_SECONDS", ["0", "soon"]),
-        ("node-uncordon", "VERIFIED", [""]),
+        ("node-uncordon", "VERIFIED", ["", "not-run", "Passed", "passed "]),
         ("node-uncordon", "GPU_RESOURCE", ["nvidia.com/gpu*", "gpu"]),
         ("node-uncordon", "GPU_ALLOCATABLE", ["eight", "-1"]),
         ("node-delete", "NODE", ["DCA-GPU", "dca gpu", "-dca", "dca.gpu", "$(id)", "a" * 64]),

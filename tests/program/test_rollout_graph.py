@@ -343,7 +343,13 @@ def test_remeasure_runs_that_hosts_preflight_again(prod_graph):
     host = raw_stack_config("prod")["sites"][0]["hosts"][3]["name"]
     peer = make_plan(validate_config(raw_stack_config("prod"), "prod")).sites["dc-a"]
     server = f"deepseek-dc-a-{peer.iperf_peers[host]}-net-server"
-    assert runs == {f"deepseek-dc-a-{host}-preflight": "replace", server: "replace"}
+    # And the host's rollout sequence, GPU check included (after a repair of a host whose GPU
+    # check failed in a rollout, this is how it is checked again: drained, checked, returned).
+    rechecked = {
+        f"deepseek-dc-a-rollout-{host}-{step}": "update"
+        for step in ("node-drain", "gpu-check", "node-uncordon")
+    }
+    assert runs == {f"deepseek-dc-a-{host}-preflight": "replace", server: "replace", **rechecked}
     by_name = {c.name: c for c in graph.by_type(COMMAND)}
     assert by_name[server].urn in by_name[f"deepseek-dc-a-{host}-preflight"].dependencies
 

@@ -18,8 +18,11 @@ set -euo pipefail
 # How often the allocatable GPUs are read again (a setting the program never sets).
 : "${GPU_POLL_SECONDS:=5}"
 node_inputs node-uncordon READY_TIMEOUT_SECONDS
-if [[ -z "${VERIFIED}" ]]; then
-  refuse node-uncordon VERIFIED "" "set (the host's checks have not passed: it stays cordoned)"
+# The program's verdict on the host's GPU check: "passed", or "no-gpu-check" for a host that
+# has none. Anything else ("not-run": the check was created or replaced and ran nothing) keeps
+# the node cordoned: it is never returned to work unchecked.
+if [[ "${VERIFIED}" != passed && "${VERIFIED}" != no-gpu-check ]]; then
+  refuse node-uncordon VERIFIED "${VERIFIED}" "passed or no-gpu-check (the host's checks have not passed: it stays cordoned)"
 fi
 if [[ -n "${GPU_RESOURCE}" ]] &&
   ! [[ "${GPU_RESOURCE}" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[a-z0-9]([a-z0-9._-]*[a-z0-9])?$ ]]; then
