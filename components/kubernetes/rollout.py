@@ -39,7 +39,7 @@ from pulumi_command import remote
 from components.config import Kubernetes, Mirrors
 from components.config import Rollout as RolloutConfig
 from components.plan import SitePlan
-from components.remote.runner import ordering_edge, run_script
+from components.remote.runner import ordering_edge, read_result, run_script
 from components.remote.steps import script_digest, step_script
 
 
@@ -212,13 +212,23 @@ class Rollout(pulumi.ComponentResource):
         change = change_digest(host.changes, upgrade if is_node else None, host.recheck)
 
         previous = after
+        drained_at: pulumi.Input[str] = ""
         if is_node:
             drain = {
                 "NODE": host_name,
                 "DRAIN_TIMEOUT_SECONDS": str(args.rollout.drain_timeout_seconds),
                 "CHANGE": change,
             }
-            previous = [self._run(host_name, "node-drain", drain, first, previous)]
+            drained = self._run(host_name, "node-drain", drain, first, previous)
+            # Whenever the drain runs, its uncordon runs after it: a change reverted after a
+            # failure half-way leaves no node cordoned (the uncordon's other inputs would
+            # match its state again, and it would run nothing).
+            drained_at = drained.stdout.apply(
+                lambda out, where=f"{host_name} (drained from its site's first control plane)": (
+                    str(read_result("node-drain", out, where).get("drainedAt", "")) if out else ""
+                )
+            )
+            previous = [drained]
         verified: pulumi.Input[str] = "no-gpu-check"
         for step, inputs in host.changes:
             environment = dict(inputs)
@@ -241,6 +251,7 @@ class Rollout(pulumi.ComponentResource):
             "GPU_ALLOCATABLE": str(allocatable),
             "CHANGE": change,
             "VERIFIED": verified,
+            "DRAINED_AT": drained_at,
         }
         return self._run(host_name, "node-uncordon", uncordon, first, previous)
 

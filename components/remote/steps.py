@@ -128,6 +128,7 @@ STEPS: dict[str, Step] = {
             "kubernetes",
             ("NODE", "DRAIN_TIMEOUT_SECONDS", "CHANGE"),
             result=("node", "drained"),
+            optional_result=("drainedAt",),
         ),
         Step(
             "kubeadm-upgrade",
@@ -153,6 +154,7 @@ STEPS: dict[str, Step] = {
                 "GPU_ALLOCATABLE",
                 "CHANGE",
                 "VERIFIED",
+                "DRAINED_AT",
             ),
             result=("node", "uncordoned"),
         ),

@@ -574,7 +574,7 @@ def assert_changed_is_honest(run: Run) -> None:
 # upgrade's `from`: the version it found; a removal's `reset` and `deleted`: true when it did
 # it, absent when there was nothing left to do), and measurements (which differ from one run
 # to the next).
-RUN_FIELDS = {"changed", "server", "from", "reset", "deleted"}
+RUN_FIELDS = {"changed", "server", "from", "reset", "deleted", "drainedAt"}
 MEASURED = {"fio", "iperf3"}
 
 

@@ -14,10 +14,11 @@ from google.protobuf import json_format
 from pulumi.runtime import rpc
 
 from components.plan import make_plan
-from components.remote.steps import parse_shell_command
+from components.remote.steps import format_result, parse_shell_command, step_by_digest
 from components.serving.headroom import headroom_problems
 from components.stack_config import validate_config
 from offline.evaluate import record
+from offline.recorder import PlatformMocks
 from tests.bad_stacks import PROJECT, project_with_stack_file
 from tests.paths import PROJECT_DIR
 from tests.stacks import raw_stack_config
@@ -489,3 +490,27 @@ def test_every_point_of_a_driver_rollout_keeps_each_site_carrying_its_load(prod_
                 by_name[f"deepseek-dc-b-rollout-{b_host}-node-drain"].urn,
                 by_name[f"deepseek-dc-a-rollout-{a_host}-node-uncordon"].urn,
             )
+
+
+def test_a_drain_that_ran_brings_its_uncordon_after_it(monkeypatch):
+    """A failure half-way through a host, then the change reverted: the drain runs again (its
+    CHANGE differs from its state) but the uncordon's CHANGE would match its state, and the
+    node would stay cordoned after a successful `pulumi up`. The uncordon takes the time its
+    drain ran (the drain's result), so it runs whenever its drain did."""
+    plain = PlatformMocks._remote_command
+
+    def drained(self, args):
+        step = step_by_digest().get((args.inputs.get("triggers") or [None])[0])
+        if step is not None and step.name == "node-drain" and "update" in args.inputs:
+            fields = {"node": "n", "drained": "true", "drainedAt": "2026-11-29T15:00:00Z"}
+            return {"stdout": format_result("node-drain", fields, changed=True), "stderr": ""}
+        return plain(self, args)
+
+    monkeypatch.setattr(PlatformMocks, "_remote_command", drained)
+    graph, error = record("prod")
+    assert error is None, error
+    uncordons = [
+        c for c in graph.by_type(COMMAND) if c.name.endswith("-rollout-dca-cp-2-node-uncordon")
+    ]
+    (uncordon,) = uncordons
+    assert parse_shell_command(uncordon.inputs["update"])["DRAINED_AT"] == "2026-11-29T15:00:00Z"

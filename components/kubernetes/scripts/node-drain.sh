@@ -49,4 +49,8 @@ if grep -q ' evicted$' "${drain_log}"; then
 fi
 rm -f "${drain_log}"
 result_field drained true
+# When this drain ran: node-uncordon takes it as an input, so a drain always brings its
+# uncordon after it, even when nothing else of the uncordon's inputs changed (a change
+# reverted after a failure half-way through its host).
+result_field drainedAt "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 result_emit node-drain
