@@ -10,7 +10,7 @@ DIR ?= out
 VALIDATORS_VENV := .venv-validators
 VALIDATORS_STAMP := $(VALIDATORS_VENV)/.setup-stamp
 
-.PHONY: setup tools validators preview snapshot manifests policy bench check test lint engine engine-test
+.PHONY: setup tools validators preview snapshot manifests policy policy-config bench check test lint engine engine-test
 
 # Setup is idempotent: it reinstalls only when a requirements file changed.
 setup: $(STAMP)
@@ -24,6 +24,9 @@ preview: setup  ## evaluate prod and dr offline: resource trees, outputs, policy
 
 policy: setup  ## the policy pack over STACK through its real analyzer server; fails on a mandatory violation
 	@$(PY) -m offline policy $(STACK)
+
+policy-config: setup  ## regenerate policies/config/<stack>.json from the hand-owned bounds and the stack configs
+	@$(PY) -m tools.policy_config prod dr
 
 snapshot: setup  ## the stable JSON graph of STACK on stdout (nothing else)
 	@$(PY) -m offline snapshot $(STACK)

@@ -2,7 +2,7 @@
 --policy-pack-config policies/config/<stack>.json`. Only builds the pack; the rules live in
 `deepseek_policies`."""
 
-from deepseek_policies import POLICIES
+from deepseek_policies.pack import POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(

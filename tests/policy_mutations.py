@@ -41,8 +41,15 @@ class Mutated:
     """The resources to send `Analyze` for (the changed and added ones)."""
 
 
-def edit(select: Callable[[RecordedResource], bool], change: Callable[[dict], None], **opts):
-    """Change the first resource `select` picks: `change` gets its engine inputs."""
+def edit(
+    select: Callable[[RecordedResource], bool],
+    change: Callable[[dict], None],
+    target: Callable[[RecordedResource], bool] | None = None,
+    **opts,
+):
+    """Change the first resource `select` picks: `change` gets its engine inputs. The violation
+    must name the changed resource, or the one `target` picks (a stack rule that judges a
+    binding by the role it names)."""
 
     def mutate(graph: Graph) -> Mutated:
         original = next(r for r in graph.resources if select(r))
@@ -50,7 +57,8 @@ def edit(select: Callable[[RecordedResource], bool], change: Callable[[dict], No
         change(props)
         changed = _with(original, props, **opts)
         resources = [changed if r is original else r for r in graph.resources]
-        return Mutated(dataclasses.replace(graph, resources=resources), changed.urn, [changed])
+        urn = next(r.urn for r in resources if target(r)) if target else changed.urn
+        return Mutated(dataclasses.replace(graph, resources=resources), urn, [changed])
 
     return mutate
 
@@ -64,11 +72,11 @@ def remove(select: Callable[[RecordedResource], bool], target: Callable[[Graph],
     return mutate
 
 
-def add(type_: str, name: str, props: dict, protect: bool = False):
-    """A new Kubernetes object in dc-a's cluster, through its provider."""
+def add(type_: str, name: str, props: dict, protect: bool = False, provider_type="kubernetes"):
+    """A new resource in dc-a, through its provider (dc-a's cluster for Kubernetes objects)."""
 
     def mutate(graph: Graph) -> Mutated:
-        provider = next(r for r in graph.resources if r.type == "pulumi:providers:kubernetes")
+        provider = next(r for r in graph.resources if r.type == f"pulumi:providers:{provider_type}")
         parent = provider.parent
         urn = f"urn:pulumi:{graph.stack}::{graph.project}::{type_}::{name}"
         struct = struct_pb2.Struct()
@@ -152,6 +160,12 @@ def _plain_pod_spec(image: str, extra: dict | None = None) -> dict:
         "nodeSelector": {"topology.kubernetes.io/region": "de-fra"},
         "containers": [{"name": "main", "image": image, **(extra or {})}],
     }
+
+
+def _namespace(name: str, **labels: str) -> dict:
+    """A Namespace labelled as the Baseline labels its own (restricted), with `labels` over."""
+    levels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "audit", "warn")}
+    return {"metadata": {"name": name, "labels": {**levels, **labels}}}
 
 
 def _site_props(props: dict) -> None:
@@ -310,7 +324,7 @@ CASES = [
     Case(
         "new-namespace-without-policies",
         "namespaces-default-deny-egress",
-        add("kubernetes:core/v1:Namespace", "scratch", {"metadata": {"name": "scratch"}}),
+        add("kubernetes:core/v1:Namespace", "scratch", _namespace("scratch")),
     ),
     Case(
         "egress-to-the-internet",
@@ -414,7 +428,7 @@ CASES = [
             "kubernetes:batch/v1:CronJob",
             "report",
             {
-                "metadata": {"name": "report", "namespace": "default"},
+                "metadata": {"name": "report", "namespace": "monitoring"},
                 "spec": {
                     "schedule": "0 1 * * *",
                     "jobTemplate": {
@@ -541,5 +555,807 @@ CASES = [
             lambda r: k8s("PodDisruptionBudget", "r1-qwen-32b")(r),
             lambda g: next(r.urn for r in g.resources if TRITON(r)),
         ),
+    ),
+]
+
+# --- issue 15: the same classes in other spellings and other places -------------------------
+
+CANARY = k8s("Deployment", "r1-qwen-32b-canary", "inference")
+MPIJOB = k8s("MPIJob", "deepseek-train")
+NET_SERVER = named("-dca-cp-1-net-server")  # create
+NODE_DRAIN = named("-rollout-dca-cp-1-node-drain")  # update-only
+NODE_DELETE = named("-removal-dca-cp-1-node-delete")  # delete-only
+METALLB = named("-metallb-metallb")
+GPU_OPERATOR = named("-gpu-operator-gpu-operator")
+ENVOY_PROXY = k8s("EnvoyProxy", "deepseek")
+POOL = k8s("IPAddressPool", "gateway")
+GATEWAY_INGRESS = named("-isolation-gateway-envoy-proxy")
+IMAGE = "registry.bank.internal/deepseek/tools/app:1.0"
+PRIVILEGE = "no-privileged-outside-system-namespaces"
+PLAINTEXT = "no-plaintext-secrets"
+LOCALITY = "replication-targets-in-jurisdiction"
+STORAGE = "storage-classes-allowed"
+IMAGES = "images-from-allowed-registries"
+PINNED = "images-pinned"
+POOLS = "load-balancer-addresses-in-site-pools"
+EXPOSURE = "only-the-gateway-is-exposed"
+
+
+def _worker(props: dict) -> dict:
+    return props["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
+
+
+def _launcher(props: dict) -> dict:
+    return props["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]
+
+
+def _fetch(props: dict) -> dict:
+    return _pod(props)["initContainers"][0]
+
+
+def _add_caps(container: Callable[[dict], dict], *caps: str) -> Callable[[dict], None]:
+    def change(props: dict) -> None:
+        context = container(props).setdefault("securityContext", {})
+        context["capabilities"] = {"add": list(caps), "drop": ["ALL"]}
+
+    return change
+
+
+def _env(container: Callable[[dict], dict], name: str, value: str) -> Callable[[dict], None]:
+    return lambda p: container(p).setdefault("env", []).append({"name": name, "value": value})
+
+
+def _volume(volume: dict, pod: Callable[[dict], dict] = _pod) -> Callable[[dict], None]:
+    return lambda p: pod(p).setdefault("volumes", []).append(volume)
+
+
+def _labels(**labels: str | None) -> Callable[[dict], None]:
+    def change(props: dict) -> None:
+        current = props["metadata"]["labels"]
+        for key, value in labels.items():
+            label = f"pod-security.kubernetes.io/{key}"
+            if value is None:
+                current.pop(label)
+            else:
+                current[label] = value
+
+    return change
+
+
+def _connection(props: dict) -> dict:
+    return _open(props["connection"])
+
+
+def _command(step: str, suffix: str) -> Callable[[dict], None]:
+    """Appends to the command line before `bash -s`, wherever the step keeps it."""
+
+    def change(props: dict) -> None:
+        props[step] = _open(props[step]).replace(" bash -s", f" {suffix} bash -s")
+
+    return change
+
+
+def _workload(kind: str, namespace: str, pod: dict, **spec) -> dict:
+    return {
+        "metadata": {"name": kind.lower(), "namespace": namespace},
+        "spec": {"template": {"spec": pod}, **spec},
+    }
+
+
+def _pinned_pod(**extra) -> dict:
+    return _plain_pod_spec(IMAGE, extra.pop("container", None)) | extra
+
+
+def _calico(kind: str, spec: dict, namespace: str | None = None) -> dict:
+    metadata = {"name": "open", **({"namespace": namespace} if namespace else {})}
+    return {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def _pv(name: str, reclaim: str | None, source: dict) -> dict:
+    spec = {"capacity": {"storage": "1Ti"}, "storageClassName": "local-path", **source}
+    if reclaim:
+        spec["persistentVolumeReclaimPolicy"] = reclaim
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+LOCAL = {"local": {"path": "/var/lib/deepseek/data"}}
+CALICO_GLOBAL = "kubernetes:crd.projectcalico.org/v1:GlobalNetworkPolicy"
+CALICO_NAMESPACED = "kubernetes:projectcalico.org/v3:NetworkPolicy"
+
+
+def _binding(kind: str, role_kind: str, role: str, subject: dict, namespace: str | None = None):
+    metadata = {"name": "ops", **({"namespace": namespace} if namespace else {})}
+    return {
+        "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": [subject],
+    }
+
+
+SERVICE_ACCOUNT = {"kind": "ServiceAccount", "name": "default", "namespace": "inference"}
+
+CASES += [
+    # --- privilege: capabilities in any spelling, beyond SYS_ADMIN; host namespaces, paths
+    Case("cap-lower-case", PRIVILEGE, edit(TRITON, _add_caps(_triton, "sys_admin"))),
+    Case("cap-with-prefix", PRIVILEGE, edit(CANARY, _add_caps(_triton, "CAP_SYS_ADMIN"))),
+    Case(
+        "cap-all",
+        PRIVILEGE,
+        edit(MPIJOB, _add_caps(lambda p: _launcher(p)["containers"][0], "all")),
+    ),
+    Case("cap-dac-read-search", PRIVILEGE, edit(TRITON, _add_caps(_triton, "DAC_READ_SEARCH"))),
+    Case("cap-bpf-in-init-container", PRIVILEGE, edit(TRITON, _add_caps(_fetch, "Cap_Bpf"))),
+    Case(
+        "cap-sys-rawio",
+        PRIVILEGE,
+        edit(MPIJOB, _add_caps(lambda p: _worker(p)["containers"][0], "SYS_RAWIO")),
+    ),
+    Case(
+        "cap-net-admin-beside-allowed",
+        PRIVILEGE,
+        edit(CANARY, _add_caps(_triton, "NET_BIND_SERVICE", "net_admin")),
+    ),
+    Case("host-pid", PRIVILEGE, edit(TRITON, lambda p: _pod(p).update({"hostPID": True}))),
+    Case(
+        "host-ipc-as-a-string",
+        PRIVILEGE,
+        edit(MPIJOB, lambda p: _worker(p).update({"hostIPC": "true"})),
+    ),
+    Case(
+        "host-path-volume",
+        PRIVILEGE,
+        edit(TRITON, _volume({"name": "runtime", "hostPath": {"path": "/run/containerd"}})),
+    ),
+    Case(
+        "namespace-without-pod-security",
+        PRIVILEGE,
+        edit(k8s("Namespace", "training"), _labels(enforce=None)),
+    ),
+    Case(
+        "namespace-at-baseline",
+        PRIVILEGE,
+        edit(k8s("Namespace", "monitoring"), _labels(enforce="baseline")),
+    ),
+    Case(
+        "namespace-privileged-capitalized",
+        PRIVILEGE,
+        edit(k8s("Namespace", "gateway"), _labels(enforce="Privileged")),
+    ),
+    # --- isolation: Calico policies, ingress from anywhere, namespaces the stack does not make
+    Case(
+        "calico-global-allow-all-egress",
+        "egress-within-allow-list",
+        add(
+            CALICO_GLOBAL,
+            "open-egress",
+            _calico(
+                "GlobalNetworkPolicy",
+                {
+                    "order": 1,
+                    "selector": "all()",
+                    "types": ["Egress"],
+                    "egress": [{"action": "Allow"}],
+                },
+            ),
+        ),
+    ),
+    Case(
+        "calico-egress-to-the-internet",
+        "egress-within-allow-list",
+        add(
+            CALICO_NAMESPACED,
+            "internet",
+            _calico(
+                "NetworkPolicy",
+                {"egress": [{"action": "Allow", "destination": {"nets": ["0.0.0.0/0"]}}]},
+                "inference",
+            ),
+        ),
+    ),
+    Case(
+        "calico-egress-by-not-nets",
+        "egress-within-allow-list",
+        add(
+            CALICO_GLOBAL,
+            "not-nets",
+            _calico(
+                "GlobalNetworkPolicy",
+                {"egress": [{"action": "allow", "destination": {"notNets": ["10.0.0.0/8"]}}]},
+            ),
+        ),
+    ),
+    Case(
+        "calico-egress-to-a-public-host",
+        "egress-within-allow-list",
+        add(
+            CALICO_NAMESPACED,
+            "dns",
+            _calico(
+                "NetworkPolicy",
+                {
+                    "egress": [
+                        {"action": "Allow", "destination": {"nets": ["8.8.8.8/32"], "ports": [53]}}
+                    ]
+                },
+                "training",
+            ),
+        ),
+    ),
+    Case(
+        "calico-ingress-from-anywhere",
+        "ingress-from-named-peers",
+        add(
+            CALICO_GLOBAL,
+            "open-ingress",
+            _calico(
+                "GlobalNetworkPolicy", {"types": ["Ingress"], "ingress": [{"action": "Allow"}]}
+            ),
+        ),
+    ),
+    Case(
+        "ingress-rule-without-sources",
+        "ingress-from-named-peers",
+        edit(
+            GATEWAY_INGRESS,
+            lambda p: p["spec"]["ingress"].append({"ports": [{"protocol": "TCP", "port": 443}]}),
+        ),
+    ),
+    Case(
+        "ingress-from-the-internet",
+        "ingress-from-named-peers",
+        edit(
+            GATEWAY_INGRESS,
+            lambda p: p["spec"]["ingress"].append({"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}),
+        ),
+    ),
+    Case(
+        "ingress-from-a-public-network",
+        "ingress-from-named-peers",
+        edit(
+            named("-isolation-inference-allow-dns"),
+            lambda p: (
+                p["spec"]
+                .setdefault("ingress", [])
+                .append({"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}]})
+            ),
+        ),
+    ),
+    Case(
+        "deployment-in-default",
+        "workloads-in-managed-namespaces",
+        add(
+            "kubernetes:apps/v1:Deployment",
+            "stray",
+            _workload("Deployment", "default", _pinned_pod()),
+        ),
+    ),
+    Case(
+        "job-in-a-namespace-made-by-hand",
+        "workloads-in-managed-namespaces",
+        add("kubernetes:batch/v1:Job", "sandbox-job", _workload("Job", "sandbox", _pinned_pod())),
+    ),
+    Case(
+        "helm-release-into-kube-system",
+        "workloads-in-managed-namespaces",
+        edit(GPU_OPERATOR, lambda p: p.update({"namespace": "kube-system"})),
+    ),
+    # --- plaintext secrets: key shapes in any case, value shapes, every place
+    Case(
+        "env-db-pass-lower-case",
+        PLAINTEXT,
+        edit(TRITON, _env(_triton, "db_pass", "hunter2hunter2")),
+    ),
+    Case(
+        "env-kubeadm-token",
+        PLAINTEXT,
+        edit(
+            MPIJOB,
+            _env(lambda p: _worker(p)["containers"][0], "KUBEADM_TOKEN", "abcdef.0123456789abcdef"),
+        ),
+    ),
+    Case(
+        "env-camel-case-api-key",
+        PLAINTEXT,
+        edit(CANARY, _env(_fetch, "storeApiKey", "9f8e7d6c5b4a")),
+    ),
+    Case(
+        "env-url-with-credentials",
+        PLAINTEXT,
+        edit(
+            TRITON, _env(_fetch, "MODEL_URL", "https://reader:hunter2@s3.dc-a.bank.internal/models")
+        ),
+    ),
+    Case(
+        "bearer-token-in-args",
+        PLAINTEXT,
+        edit(
+            TRITON,
+            lambda p: _triton(p)["args"].append(
+                "--header=Authorization: Bearer abcdefghijklmnop123456"
+            ),
+        ),
+    ),
+    Case(
+        "jwt-in-an-annotation",
+        PLAINTEXT,
+        edit(
+            TRITON,
+            lambda p: p["metadata"]["annotations"].update(
+                {
+                    "deepseek.bank/probe": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwcm9iZSJ9"
+                    ".c2lnbmF0dXJlLXZhbHVl"
+                }
+            ),
+        ),
+    ),
+    Case(
+        "helm-values-admin-password",
+        PLAINTEXT,
+        edit(GPU_OPERATOR, lambda p: p["values"].update({"adminPassword": "Sup3rS3cret!"})),
+    ),
+    Case(
+        "helm-values-nested-token",
+        PLAINTEXT,
+        edit(
+            METALLB,
+            lambda p: p["values"]["speaker"].update(
+                {"memberlist": {"secretToken": "q1w2e3r4t5y6"}}
+            ),
+        ),
+    ),
+    Case(
+        "config-map-password-key",
+        PLAINTEXT,
+        add(
+            "kubernetes:core/v1:ConfigMap",
+            "db-config",
+            {
+                "metadata": {"name": "db", "namespace": "inference"},
+                "data": {"DB_PASSWORD": "hunter2hunter2"},
+            },
+        ),
+    ),
+    Case(
+        "config-map-properties-file",
+        PLAINTEXT,
+        add(
+            "kubernetes:core/v1:ConfigMap",
+            "app-config",
+            {
+                "metadata": {"name": "app", "namespace": "monitoring"},
+                "data": {"app.properties": "db.user=svc\ndb.password=hunter2hunter2\n"},
+            },
+        ),
+    ),
+    Case(
+        "config-map-credentials-file",
+        PLAINTEXT,
+        add(
+            "kubernetes:core/v1:ConfigMap",
+            "creds",
+            {
+                "metadata": {"name": "creds", "namespace": "training"},
+                "data": {"credentials.json": '{"user": "svc"}'},
+            },
+        ),
+    ),
+    Case(
+        "command-create-secret-variable",
+        PLAINTEXT,
+        edit(NET_SERVER, _command("create", "MINIO_SECRET_KEY=wJalrXUtnFEMI")),
+    ),
+    Case(
+        "command-update-registry-password",
+        PLAINTEXT,
+        edit(NODE_DRAIN, _command("update", "REGISTRY_PASSWORD='c0rrect horse'")),
+    ),
+    Case(
+        "command-delete-join-token",
+        PLAINTEXT,
+        edit(NODE_DELETE, _command("delete", "JOIN_TOKEN=abcdef.0123456789abcdef")),
+    ),
+    Case(
+        "command-environment-vault-token",
+        PLAINTEXT,
+        edit(NET_SERVER, lambda p: p.update({"environment": {"Vault_Token": "s.abcdefghijkl"}})),
+    ),
+    # --- data locality: endpoints anywhere in a pod spec, inline storage, claim templates
+    Case(
+        "endpoint-in-init-args",
+        LOCALITY,
+        edit(TRITON, lambda p: _fetch(p)["args"].append("--s3-endpoint=https://s3.amazonaws.com")),
+    ),
+    Case(
+        "endpoint-in-env-of-any-name",
+        LOCALITY,
+        edit(CANARY, _env(_triton, "UPSTREAM", "https://minio.partner.example.com:9000")),
+    ),
+    Case(
+        "endpoint-in-a-command",
+        LOCALITY,
+        edit(
+            MPIJOB,
+            lambda p: _worker(p)["containers"][0].update(
+                {
+                    "command": [
+                        "sh",
+                        "-c",
+                        "aws s3 sync s3://x /data --endpoint-url https://storage.googleapis.com",
+                    ]
+                }
+            ),
+        ),
+    ),
+    Case(
+        "inline-nfs-volume",
+        STORAGE,
+        edit(
+            TRITON,
+            _volume({"name": "nas", "nfs": {"server": "nas.example.com", "path": "/models"}}),
+        ),
+    ),
+    Case(
+        "inline-iscsi-volume",
+        STORAGE,
+        edit(
+            MPIJOB,
+            _volume(
+                {
+                    "name": "lun",
+                    "iscsi": {
+                        "targetPortal": "10.10.2.50:3260",
+                        "iqn": "iqn.2001-04.com.example:lun",
+                        "lun": 0,
+                    },
+                },
+                _worker,
+            ),
+        ),
+    ),
+    Case(
+        "inline-csi-volume",
+        STORAGE,
+        edit(
+            CANARY,
+            _volume(
+                {
+                    "name": "s3",
+                    "csi": {"driver": "s3.csi.aws.com", "volumeAttributes": {"bucket": "models"}},
+                }
+            ),
+        ),
+    ),
+    Case(
+        "ephemeral-volume-on-nfs",
+        STORAGE,
+        edit(
+            TRITON,
+            _volume(
+                {
+                    "name": "scratch",
+                    "ephemeral": {
+                        "volumeClaimTemplate": {
+                            "spec": {
+                                "storageClassName": "nfs-client",
+                                "accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": "1Ti"}},
+                            }
+                        }
+                    },
+                }
+            ),
+        ),
+    ),
+    Case(
+        "claim-template-on-nfs",
+        STORAGE,
+        add(
+            "kubernetes:apps/v1:StatefulSet",
+            "tsdb-set",
+            _workload(
+                "StatefulSet",
+                "training",
+                _pinned_pod(),
+                volumeClaimTemplates=[
+                    {"metadata": {"name": "data"}, "spec": {"storageClassName": "nfs-client"}}
+                ],
+            ),
+            protect=True,
+        ),
+    ),
+    Case(
+        "persistent-volume-on-nfs",
+        STORAGE,
+        add(
+            "kubernetes:core/v1:PersistentVolume",
+            "nfs-pv",
+            _pv("nfs", "Retain", {"nfs": {"server": "nas.example.com", "path": "/"}}),
+        ),
+    ),
+    Case(
+        "persistent-volume-deleted-with-claim",
+        "stateful-resources-retained",
+        add("kubernetes:core/v1:PersistentVolume", "data-pv", _pv("data", "Delete", LOCAL)),
+    ),
+    Case(
+        "persistent-volume-recycled",
+        "stateful-resources-retained",
+        add(
+            "kubernetes:core/v1:PersistentVolume", "recycled-pv", _pv("recycled", "recycle", LOCAL)
+        ),
+    ),
+    # --- images: registries through Helm values, look-alike hosts, implicit Docker Hub, tags
+    Case(
+        "helm-image-registry",
+        IMAGES,
+        edit(METALLB, lambda p: p["values"]["controller"]["image"].update({"registry": "quay.io"})),
+    ),
+    Case(
+        "helm-global-image-registry",
+        IMAGES,
+        edit(GPU_OPERATOR, lambda p: p["values"].update({"global": {"imageRegistry": "nvcr.io"}})),
+    ),
+    Case(
+        "helm-calico-registry",
+        IMAGES,
+        edit(
+            named("-calico-tigera-operator"),
+            lambda p: p["values"]["installation"].update({"registry": "quay.io/"}),
+        ),
+    ),
+    Case(
+        "look-alike-registry-host",
+        IMAGES,
+        edit(
+            TRITON,
+            lambda p: _triton(p).update(
+                {"image": "registry.bank.internal.mirror.example.com/deepseek/tritonserver:24.12"}
+            ),
+        ),
+    ),
+    Case(
+        "implicit-docker-hub",
+        IMAGES,
+        edit(TRITON, lambda p: _fetch(p).update({"image": "busybox:1.36.1"})),
+    ),
+    Case(
+        "registry-with-another-port",
+        IMAGES,
+        edit(
+            MPIJOB,
+            lambda p: _worker(p)["containers"][0].update(
+                {"image": "registry.bank.internal:5000/deepseek/train:2025.01"}
+            ),
+        ),
+    ),
+    Case(
+        "untagged-image",
+        PINNED,
+        edit(
+            TRITON,
+            lambda p: _triton(p).update(
+                {"image": "registry.bank.internal/deepseek/nvcr.io/nvidia/tritonserver"}
+            ),
+        ),
+    ),
+    Case(
+        "latest-image",
+        PINNED,
+        edit(
+            CANARY,
+            lambda p: _fetch(p).update(
+                {"image": "registry.bank.internal/deepseek/docker.io/rclone/rclone:Latest"}
+            ),
+        ),
+    ),
+    Case(
+        "helm-tag-latest",
+        PINNED,
+        edit(METALLB, lambda p: p["values"]["controller"]["image"].update({"tag": "latest"})),
+    ),
+    Case(
+        "helm-image-untagged",
+        PINNED,
+        edit(
+            named("-gateway-envoy-gateway"),
+            lambda p: p["values"]["global"]["images"]["envoyGateway"].update(
+                {"image": "registry.bank.internal/deepseek/docker.io/envoyproxy/gateway"}
+            ),
+        ),
+    ),
+    # --- SSH: every hop pinned, every target on the site's node networks
+    Case(
+        "copy-to-remote-unpinned",
+        "ssh-host-key-pinned",
+        add(
+            "command:remote:CopyToRemote",
+            "copy-model",
+            {
+                "connection": {"host": "10.10.0.11", "user": "deploy", "port": 22},
+                "remotePath": "/tmp/model",
+            },
+            provider_type="command",
+        ),
+    ),
+    Case(
+        "jump-host-unpinned",
+        "ssh-host-key-pinned",
+        edit(
+            NET_SERVER,
+            lambda p: _connection(p).update({"proxy": {"host": "10.10.0.12", "user": "deploy"}}),
+        ),
+    ),
+    Case(
+        "blank-host-key",
+        "ssh-host-key-pinned",
+        edit(NODE_DRAIN, lambda p: _connection(p).update({"hostKey": "  "})),
+    ),
+    Case(
+        "remote-host-outside",
+        "remote-steps-on-site-hosts",
+        edit(NET_SERVER, lambda p: _connection(p).update({"host": "192.168.7.11"})),
+    ),
+    Case(
+        "remote-host-by-name",
+        "remote-steps-on-site-hosts",
+        edit(NODE_DRAIN, lambda p: _connection(p).update({"host": "dca-cp-1.bank.internal"})),
+    ),
+    Case(
+        "delete-step-host-outside",
+        "remote-steps-on-site-hosts",
+        edit(NODE_DELETE, lambda p: _connection(p).update({"host": "10.99.0.11"})),
+    ),
+    # --- exposure: pools and addresses, Ingress, a second Gateway
+    Case(
+        "public-pool",
+        POOLS,
+        edit(POOL, lambda p: p["spec"].update({"addresses": ["203.0.113.0/29"]})),
+    ),
+    Case(
+        "pool-outside-the-site",
+        POOLS,
+        edit(POOL, lambda p: p["spec"].update({"addresses": ["10.10.5.0/24"]})),
+    ),
+    Case(
+        "pool-range-too-wide",
+        POOLS,
+        edit(POOL, lambda p: p["spec"].update({"addresses": ["10.10.0.200-10.10.0.240"]})),
+    ),
+    Case(
+        "proxy-address-outside-the-pool",
+        POOLS,
+        edit(
+            ENVOY_PROXY,
+            lambda p: p["spec"]["provider"]["kubernetes"]["envoyService"]["annotations"].update(
+                {"metallb.universe.tf/loadBalancerIPs": "10.10.0.230"}
+            ),
+        ),
+    ),
+    Case(
+        "proxy-address-new-annotation",
+        POOLS,
+        edit(
+            ENVOY_PROXY,
+            lambda p: p["spec"]["provider"]["kubernetes"]["envoyService"]["annotations"].update(
+                {"metallb.io/loadBalancerIPs": "10.10.0.201,192.0.2.10"}
+            ),
+        ),
+    ),
+    Case(
+        "service-load-balancer-ip-outside",
+        POOLS,
+        add(
+            "kubernetes:core/v1:Service",
+            "gateway-extra",
+            {
+                "metadata": {"name": "extra", "namespace": "gateway"},
+                "spec": {
+                    "type": "LoadBalancer",
+                    "loadBalancerIP": "10.10.9.9",
+                    "ports": [{"port": 443}],
+                },
+            },
+        ),
+    ),
+    Case(
+        "ingress-object",
+        EXPOSURE,
+        add(
+            "kubernetes:networking.k8s.io/v1:Ingress",
+            "side-door",
+            {
+                "metadata": {"name": "side-door", "namespace": "inference"},
+                "spec": {"rules": [{"host": "r1.bank.internal"}]},
+            },
+        ),
+    ),
+    Case(
+        "second-gateway",
+        EXPOSURE,
+        add(
+            "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+            "shadow-gateway",
+            {
+                "metadata": {"name": "shadow", "namespace": "gateway"},
+                "spec": {"gatewayClassName": "deepseek", "listeners": []},
+            },
+        ),
+    ),
+    Case(
+        "gateway-in-inference",
+        EXPOSURE,
+        edit(
+            k8s("Gateway", "deepseek"), lambda p: p["metadata"].update({"namespace": "inference"})
+        ),
+    ),
+    # --- RBAC and scheduling
+    Case(
+        "cluster-admin-binding",
+        "no-cluster-admin-bindings",
+        add(
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+            "ops-admin",
+            _binding("ClusterRoleBinding", "ClusterRole", "cluster-admin", SERVICE_ACCOUNT),
+        ),
+    ),
+    Case(
+        "namespaced-cluster-admin",
+        "no-cluster-admin-bindings",
+        add(
+            "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+            "ns-admin",
+            _binding("RoleBinding", "ClusterRole", "cluster-admin", SERVICE_ACCOUNT, "inference"),
+        ),
+    ),
+    Case(
+        "wildcard-role-bound",
+        "no-cluster-admin-bindings",
+        edit(
+            k8s("ClusterRole", "local-path-provisioner"),
+            lambda p: p["rules"].append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
+            target=k8s("ClusterRoleBinding", "local-path-provisioner"),
+        ),
+    ),
+    Case(
+        "system-masters-subject",
+        "no-cluster-admin-bindings",
+        edit(
+            k8s("RoleBinding", "local-path-provisioner"),
+            lambda p: p["subjects"].append(
+                {"kind": "Group", "name": "system:masters", "apiGroup": "rbac.authorization.k8s.io"}
+            ),
+        ),
+    ),
+    Case(
+        "mpijob-without-priority",
+        "training-jobs-at-their-priority",
+        edit(MPIJOB, lambda p: _launcher(p).pop("priorityClassName")),
+    ),
+    Case(
+        "mpijob-at-serving-priority",
+        "training-jobs-at-their-priority",
+        edit(MPIJOB, lambda p: _worker(p).update({"priorityClassName": "high-priority"})),
+    ),
+    Case(
+        "pytorch-job-without-priority",
+        "training-jobs-at-their-priority",
+        add(
+            "kubernetes:kubeflow.org/v1:PyTorchJob",
+            "pytorch",
+            {
+                "metadata": {"name": "pt", "namespace": "training"},
+                "spec": {"pytorchReplicaSpecs": {"Master": {"template": {"spec": _pinned_pod()}}}},
+            },
+        ),
+    ),
+    Case(
+        "batch-job-in-training-without-priority",
+        "training-jobs-at-their-priority",
+        add("kubernetes:batch/v1:Job", "finetune", _workload("Job", "training", _pinned_pod())),
     ),
 ]

@@ -1,5 +1,2 @@
-"""The rules of the deepseek-onprem policy pack, by concern."""
-
-from deepseek_policies import advisory, baseline, egress, locality
-
-POLICIES = [*locality.POLICIES, *egress.POLICIES, *baseline.POLICIES, *advisory.POLICIES]
+"""The rules of the deepseek-onprem policy pack: pure judges in `rules/` (no Pulumi import, so
+they judge live objects too), CrossGuard policies by concern beside them, all in `pack.py`."""

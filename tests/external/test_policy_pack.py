@@ -23,7 +23,7 @@ def test_the_real_stacks_pass(stack, stack_graph):
 
 def test_the_corpus_has_a_case_for_every_policy(prod_server):
     names = {p.name for p in prod_server.info.policies}
-    assert len(CASES) >= 30
+    assert len(CASES) >= 90
     assert {case.policy for case in CASES} == names
 
 

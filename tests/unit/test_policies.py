@@ -16,7 +16,8 @@ from tests.paths import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policies"))
 
-from deepseek_policies import POLICIES, advisory, baseline, egress, locality  # noqa: E402
+from deepseek_policies import advisory, baseline, egress, locality  # noqa: E402
+from deepseek_policies.pack import POLICIES  # noqa: E402
 
 REGISTRY = "registry.bank.internal/deepseek"
 
@@ -78,7 +79,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 def test_every_policy_has_a_unique_name_and_allow_lists_default_to_empty():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 18
+    assert len(names) == len(set(names)) == 25
     for policy in POLICIES:
         for key, prop in (policy.config_schema.properties if policy.config_schema else {}).items():
             if key.startswith("allowed"):

@@ -1,0 +1,136 @@
+"""Writes the policy pack's config, `policies/config/<stack>.json` (what
+`pulumi preview --policy-pack-config` reads): the hand-owned bounds of
+`policies/config/bounds/<stack>.json` (jurisdictions, regions, registries, storage classes,
+domains: whoever owns the guard rail edits them; a stack change never grants itself
+permission) merged with the lists derived from the stack config (node, pod and service
+networks, load-balancer pools, client networks), each checked to lie inside the bounds'
+`networkBounds`.
+
+    python -m tools.policy_config prod dr          # write
+    python -m tools.policy_config --check prod dr  # exit 1 when a committed file differs
+"""
+
+import argparse
+import ipaddress
+import json
+import sys
+from pathlib import Path
+
+from components.config import PlatformConfig
+from offline.__main__ import _platform_config
+from offline.stack_files import PROJECT_DIR
+
+CONFIG_DIR = PROJECT_DIR / "policies" / "config"
+
+
+class BoundsError(ValueError):
+    """A derived list falls outside the hand-owned bounds."""
+
+
+def platform_config(stack: str, project_dir: Path = PROJECT_DIR) -> PlatformConfig:
+    """The stack's validated config, read as the program reads it."""
+    return _platform_config(stack, project_dir)
+
+
+def _sorted(networks) -> list[str]:
+    unique = {ipaddress.ip_network(str(n), strict=False) for n in networks}
+    return [
+        str(n) for n in sorted(unique, key=lambda n: (n.version, n.network_address, n.prefixlen))
+    ]
+
+
+def derived_lists(config: PlatformConfig) -> dict[str, list[str]]:
+    """What the stack config says about its own networks, by the policy key that reads it."""
+    nodes, pools, egress, clients = [], [], [], []
+    for site in config.sites:
+        network = site.network
+        nodes.append(network.node_cidr)
+        egress += [network.node_cidr, network.pod_cidr, network.service_cidr]
+        egress += list(network.egress_allow_list)
+        if site.load_balancer:
+            pools += list(site.load_balancer.addresses)
+        if site.model_store:
+            egress += list(site.model_store.networks)
+    if config.gateway:
+        clients += list(config.gateway.client_networks)
+        egress += list(config.gateway.identity_provider.networks)
+    egress += pools
+    return {
+        "allowedNodeNetworks": _sorted(nodes),
+        "allowedLoadBalancerPools": _sorted(pools),
+        "allowedEgressCidrs": _sorted(egress),
+        "allowedIngressCidrs": _sorted(nodes + clients),
+    }
+
+
+# Which policy reads each derived list.
+DERIVED_FOR = {
+    "allowedNodeNetworks": ["remote-steps-on-site-hosts"],
+    "allowedLoadBalancerPools": ["load-balancer-addresses-in-site-pools"],
+    "allowedEgressCidrs": ["egress-within-allow-list"],
+    "allowedIngressCidrs": ["ingress-from-named-peers"],
+}
+
+
+def read_bounds(stack: str, config_dir: Path = CONFIG_DIR) -> dict:
+    return json.loads((config_dir / "bounds" / f"{stack}.json").read_text())
+
+
+def generate(stack: str, project_dir: Path = PROJECT_DIR, config_dir: Path = CONFIG_DIR) -> dict:
+    """The pack config of a stack: its bounds' policies plus the derived lists; refuses a
+    derived network outside `networkBounds`."""
+    bounds = read_bounds(stack, config_dir)
+    limits = [ipaddress.ip_network(n) for n in bounds.get("networkBounds") or []]
+    policies = json.loads(json.dumps(bounds.get("policies") or {}))
+    for key, networks in derived_lists(platform_config(stack, project_dir)).items():
+        outside = [
+            n
+            for n in networks
+            if not any(ipaddress.ip_network(n).subnet_of(limit) for limit in limits)
+        ]
+        if outside:
+            raise BoundsError(
+                f"stack '{stack}': {key} {', '.join(outside)} lies outside the networkBounds of "
+                f"policies/config/bounds/{stack}.json ({', '.join(map(str, limits)) or 'none'}); "
+                "change the stack config, or have the bounds' owner widen them"
+            )
+        for policy in DERIVED_FOR[key]:
+            policies.setdefault(policy, {})[key] = networks
+    return {name: policies[name] for name in sorted(policies)}
+
+
+def render(config: dict) -> str:
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.policy_config", description=__doc__)
+    parser.add_argument("stacks", nargs="+")
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args(argv)
+    drift = False
+    for stack in args.stacks:
+        try:
+            text = render(generate(stack))
+        except BoundsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        path = CONFIG_DIR / f"{stack}.json"
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                print(
+                    f"{path.relative_to(PROJECT_DIR)} differs from its bounds and stack config; "
+                    f"run: python -m tools.policy_config {stack}",
+                    file=sys.stderr,
+                )
+                drift = True
+            else:
+                print(f"{path.relative_to(PROJECT_DIR)}: up to date")
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(PROJECT_DIR)}")
+    return 1 if drift else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
