@@ -90,7 +90,8 @@ _TAG = "tag:yaml.org,2002:"
 # `off`, `no` are booleans here and strings there; `1:30` is 90 here and a string there; a
 # date is a date here and a string there; `0o17`, `08`, `1e3` and `1.5e3` are strings here and
 # numbers there; `1.0`, `1.` and `1.0e+3` are floats here and integers there (a string field
-# would read "1.0" here and "1" there); `.inf` and `.nan` are floats here and refused there.
+# would read "1.0" here and "1" there; 1e21 and above keep their exponent); `.inf` and `.nan`
+# are floats here and refused there.
 # `017`, `1_000`, `+12`, `0x1F`, `0b101` and `1_0.5` are read alike.
 _CORE_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
 _GO_NUMBER = re.compile(
@@ -107,7 +108,12 @@ def _reads_otherwise(node: yaml.ScalarNode, value: object) -> bool:
     if kind == "int":
         return ":" in text
     if kind == "float":
-        return ":" in text or not math.isfinite(value) or float(value).is_integer()
+        # The CLI writes a whole float below 1e21 as an integer (Go's JSON encoding).
+        return (
+            ":" in text
+            or not math.isfinite(value)
+            or (float(value).is_integer() and abs(value) < 1e21)
+        )
     if kind == "timestamp":
         return True
     if kind == "str":

@@ -91,7 +91,7 @@ def test_secret_placeholders_stop_the_engine_until_each_is_set(workspace, engine
 SPELLINGS = (
     "on yes Off NO y n True 017 012345 08 1_000 +12 -0 0b101 0b2 -0x1F 0x1F 0x 0o17 0o8 1_ _1 "
     "1_0.5 0.5 .5 -.5 1. 1.0 0. 0.0 25.0 24.12 1.5 1.0e+3 1e3 1.5e3 +1.5e-3 1e 1:30 2025-01-20 "
-    ".inf +.inf .NaN ~ null 10.10.0.0/22 1.31.4"
+    ".inf +.inf .NaN ~ null 10.10.0.0/22 1.31.4 1.0e+20 1.0e+21 1.0e+308"
 ).split()
 
 

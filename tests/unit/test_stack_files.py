@@ -142,6 +142,8 @@ def test_a_merge_key_may_override_what_it_merges(tmp_path):
         "1.0",
         "25.0",
         ".inf",
+        "-.inf",
+        ".nan",
     ],
 )
 def test_a_scalar_the_cli_reads_otherwise_is_refused(value, tmp_path, capsys):
@@ -162,7 +164,22 @@ def test_a_scalar_the_cli_reads_otherwise_is_refused(value, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "value",
-    ["'on'", '"017"', "true", "17", "017", "1_000", "+12", "0x1F", "-3", "1.5", ".5", "~", "y"],
+    [
+        "'on'",
+        '"017"',
+        "true",
+        "17",
+        "017",
+        "1_000",
+        "+12",
+        "0x1F",
+        "-3",
+        "1.5",
+        ".5",
+        "~",
+        "y",
+        "1.0e+308",
+    ],
 )
 def test_scalars_both_readers_agree_on_load(value, tmp_path):
     project_with_stack_file(
