@@ -25,8 +25,8 @@ preview: setup  ## evaluate prod and dr offline: resource trees, outputs, policy
 policy: setup  ## the policy pack over STACK through its real analyzer server; fails on a mandatory violation
 	@$(PY) -m offline policy $(STACK)
 
-policy-config: setup  ## regenerate policies/config/<stack>.json from the hand-owned bounds and the stack configs
-	@$(PY) -m tools.policy_config prod dr
+policy-config: setup  ## regenerate policies/config/<stack>.json (hand-owned bounds + stack configs) and the README rule table
+	@$(PY) -m tools.policy_config --readme prod dr
 
 snapshot: setup  ## the stable JSON graph of STACK on stdout (nothing else)
 	@$(PY) -m offline snapshot $(STACK)

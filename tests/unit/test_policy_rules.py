@@ -185,3 +185,23 @@ def test_a_derived_network_outside_the_bounds_is_refused(tmp_path):
     (tmp_path / "bounds" / "prod.json").write_text(json.dumps(bounds))
     with pytest.raises(BoundsError, match="10.20.0.0/22"):
         generate("prod", config_dir=tmp_path)
+
+
+def test_the_readme_rule_table_is_generated_from_the_pack():
+    from tools.policy_config import README, readme_with_table
+
+    text = README.read_text()
+    assert readme_with_table(text) == text, (
+        "README.md's policy table is stale: run python -m tools.policy_config --readme prod dr"
+    )
+
+
+def test_every_description_says_what_it_protects_and_the_allow_lists_it_reads():
+    from deepseek_policies.pack import POLICIES
+
+    for policy in POLICIES:
+        assert policy.description.startswith("Keeps "), policy.name
+        keys = policy.config_schema.properties if policy.config_schema else {}
+        for key in keys:
+            if key.startswith("allowed"):
+                assert key in policy.description, (policy.name, key)
