@@ -1358,4 +1358,25 @@ CASES += [
         "training-jobs-at-their-priority",
         add("kubernetes:batch/v1:Job", "finetune", _workload("Job", "training", _pinned_pod())),
     ),
+    Case(
+        "envoy-proxy-container-net-admin",
+        PRIVILEGE,
+        edit(
+            ENVOY_PROXY,
+            _add_caps(
+                lambda p: p["spec"]["provider"]["kubernetes"]["envoyDeployment"]["container"],
+                "NET_ADMIN",
+            ),
+        ),
+    ),
+    Case(
+        "envoy-proxy-pod-host-pid",
+        PRIVILEGE,
+        edit(
+            ENVOY_PROXY,
+            lambda p: p["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"].update(
+                {"hostPID": True}
+            ),
+        ),
+    ),
 ]

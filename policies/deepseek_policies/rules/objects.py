@@ -83,10 +83,20 @@ def containers(pod: dict) -> Iterator[dict]:
 
 
 def workload_pod_specs(resource_type: str, props: dict) -> list[dict]:
-    """Pod specs of a Kubernetes workload (plain or custom); none for other resources."""
+    """Pod specs of a Kubernetes workload (plain or custom); none for other resources. Envoy
+    Gateway's EnvoyProxy describes its proxies' pods as one `container` beside `pod`."""
     if kind_of(resource_type) is None or resource_type.startswith("kubernetes:helm.sh"):
         return []
-    return list(pod_specs(props.get("spec") or {}))
+    spec = props.get("spec") or {}
+    found = list(pod_specs(spec))
+    if kind_of(resource_type) == "EnvoyProxy":
+        provider = (spec.get("provider") or {}).get("kubernetes") or {}
+        for key in ("envoyDeployment", "envoyDaemonSet"):
+            workload = provider.get(key) or {}
+            if is_map(workload.get("container")) or is_map(workload.get("pod")):
+                container = workload.get("container") or {}
+                found.append({**(workload.get("pod") or {}), "containers": [container]})
+    return found
 
 
 def selector_matches(selector: dict | None, labels: dict) -> bool:
