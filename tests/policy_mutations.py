@@ -363,7 +363,7 @@ CASES = [
     Case(
         "external-ips",
         "only-the-gateway-is-exposed",
-        edit(TRITON_SERVICE, lambda p: p["spec"].update({"externalIPs": ["10.10.0.250"]})),
+        edit(TRITON_SERVICE, lambda p: p["spec"].update({"externalIPs": ["10.10.0.201"]})),
     ),
     Case(
         "exposed-proxy-outside-the-gateway",
@@ -1060,7 +1060,7 @@ CASES += [
             _workload(
                 "StatefulSet",
                 "training",
-                _pinned_pod(),
+                _pinned_pod(priorityClassName="batch-low"),
                 volumeClaimTemplates=[
                     {"metadata": {"name": "data"}, "spec": {"storageClassName": "nfs-client"}}
                 ],
@@ -1377,6 +1377,155 @@ CASES += [
             lambda p: p["spec"]["provider"]["kubernetes"]["envoyDeployment"]["pod"].update(
                 {"hostPID": True}
             ),
+        ),
+    ),
+    # --- review of issue 15: other kinds and other spellings that passed
+    Case(
+        "namespace-patch-to-privileged",
+        PRIVILEGE,
+        add(
+            "kubernetes:core/v1:NamespacePatch",
+            "inference-privileged",
+            {
+                "metadata": {
+                    "name": "inference",
+                    "labels": {"pod-security.kubernetes.io/enforce": "privileged"},
+                }
+            },
+        ),
+    ),
+    Case(
+        "service-patch-to-load-balancer",
+        EXPOSURE,
+        add(
+            "kubernetes:core/v1:ServicePatch",
+            "r1-exposed",
+            {
+                "metadata": {"name": "r1-qwen-32b", "namespace": "inference"},
+                "spec": {"type": "LoadBalancer"},
+            },
+        ),
+    ),
+    Case(
+        "network-policy-patch-to-the-internet",
+        "egress-within-allow-list",
+        add(
+            "kubernetes:networking.k8s.io/v1:NetworkPolicyPatch",
+            "open-dns",
+            {
+                "metadata": {"name": "allow-dns", "namespace": "inference"},
+                "spec": {
+                    "egress": [
+                        {"to": [{"ipBlock": {"cidr": "0.0.0.0/1"}}]},
+                        {"to": [{"ipBlock": {"cidr": "128.0.0.0/1"}}]},
+                    ]
+                },
+            },
+        ),
+    ),
+    Case(
+        "calico-egress-by-dns-domains",
+        "egress-within-allow-list",
+        add(
+            CALICO_GLOBAL,
+            "cloud-by-name",
+            _calico(
+                "GlobalNetworkPolicy",
+                {
+                    "selector": "all()",
+                    "egress": [
+                        {"action": "Allow", "destination": {"domains": ["*.amazonaws.com"]}}
+                    ],
+                },
+            ),
+        ),
+    ),
+    Case(
+        "pod-template-privileged",
+        PRIVILEGE,
+        add(
+            "kubernetes:core/v1:PodTemplate",
+            "debug-template",
+            {
+                "metadata": {"name": "debug", "namespace": "inference"},
+                "template": {
+                    "spec": _pinned_pod(container={"securityContext": {"privileged": True}})
+                },
+            },
+        ),
+    ),
+    Case(
+        "external-ip-in-the-gateway-outside-the-pool",
+        POOLS,
+        add(
+            "kubernetes:core/v1:Service",
+            "gateway-external-ip",
+            {
+                "metadata": {"name": "side", "namespace": "gateway"},
+                "spec": {"externalIPs": ["203.0.113.5"], "ports": [{"port": 443}]},
+            },
+        ),
+    ),
+    Case(
+        "jump-host-outside-the-node-networks",
+        "remote-steps-on-site-hosts",
+        edit(
+            NET_SERVER,
+            lambda p: _connection(p).update(
+                {"proxy": {"host": "203.0.113.5", "user": "deploy", "hostKey": "ssh-ed25519 AAAA"}}
+            ),
+        ),
+    ),
+    Case("env-pgpassword", PLAINTEXT, edit(TRITON, _env(_triton, "PGPASSWORD", "hunter2hunter2"))),
+    Case(
+        "helm-values-numeric-password",
+        PLAINTEXT,
+        edit(GPU_OPERATOR, lambda p: p["values"].update({"vault": {"adminPassword": 31415926535}})),
+    ),
+    Case(
+        "args-flag-then-password",
+        PLAINTEXT,
+        edit(
+            TRITON, lambda p: _fetch(p).setdefault("args", []).extend(["--db-password", "c0rr3ct"])
+        ),
+    ),
+    Case(
+        "command-create-password-flag",
+        PLAINTEXT,
+        edit(NET_SERVER, _command("create", "REG_LOGIN='--registry-password c0rr3cthorse'")),
+    ),
+    Case(
+        "helm-values-key-value-env",
+        PLAINTEXT,
+        edit(
+            METALLB,
+            lambda p: p["values"]["speaker"].update(
+                {"extraEnv": [{"key": "MEMBERLIST_SECRETKEY", "value": "q1w2e3r4t5y6"}]}
+            ),
+        ),
+    ),
+    Case(
+        "pod-in-training-without-priority",
+        "training-jobs-at-their-priority",
+        add(
+            "kubernetes:core/v1:Pod",
+            "notebook",
+            {
+                "metadata": {"name": "notebook", "namespace": "training"},
+                "spec": _pinned_pod(),
+            },
+        ),
+    ),
+    Case(
+        "trainer-kubeflow-job-without-priority",
+        "training-jobs-at-their-priority",
+        add(
+            "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob",
+            "trainjob",
+            {
+                "metadata": {"name": "tj", "namespace": "training"},
+                "spec": {"podSpecOverrides": [_plain_pod_spec(IMAGE)]},
+            },
         ),
     ),
 ]

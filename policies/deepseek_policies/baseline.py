@@ -50,7 +50,8 @@ host_key = resource_policy(
 remote_hosts = resource_policy(
     "remote-steps-on-site-hosts",
     "Keeps the deploy key and scripts on the bank's hosts: a remote step's target is an "
-    "address inside allowedNodeNetworks (generated from the sites' node networks).",
+    "address inside allowedNodeNetworks (generated from the sites' node networks), and so is "
+    "its jump host.",
     judge_remote_hosts,
     _schema(allowedNodeNetworks=LIST),
 )
@@ -73,8 +74,8 @@ admin_bindings = stack_policy(
 
 training_priority = resource_policy(
     "training-jobs-at-their-priority",
-    "Keeps training from preempting inference: training jobs (kubeflow.org kinds, Jobs in "
-    "trainingNamespaces) run at a class of allowedTrainingPriorityClasses.",
+    "Keeps training from preempting inference: training jobs (every kubeflow.org kind, and "
+    "every workload in trainingNamespaces) run at a class of allowedTrainingPriorityClasses.",
     judge_training_priority,
     _schema(
         allowedTrainingPriorityClasses=LIST,

@@ -34,8 +34,8 @@ managed_namespaces = stack_policy(
 egress_allow_list = resource_policy(
     "egress-within-allow-list",
     "Keeps traffic from leaving the bank: NetworkPolicy and Calico (Global)NetworkPolicy egress "
-    "goes only to allowedEgressCidrs (the sites' networks, generated); no 0.0.0.0/0 and no rule "
-    "open to any destination.",
+    "goes only to allowedEgressCidrs (the sites' networks, generated); no 0.0.0.0/0, no DNS "
+    "domains and no rule open to any destination (patches judged like the objects they change).",
     judge_egress,
     _schema(allowedEgressCidrs=LIST),
 )
@@ -63,8 +63,8 @@ exposure = resource_policy(
 load_balancer_pools = resource_policy(
     "load-balancer-addresses-in-site-pools",
     "Keeps exposed addresses on the bank's networks: MetalLB pools and the addresses Services "
-    "and the gateway's proxy ask for lie in allowedLoadBalancerPools (generated from the sites' "
-    "loadBalancer.addresses).",
+    "(loadBalancerIP, annotations, externalIPs) and the gateway's proxy ask for lie in "
+    "allowedLoadBalancerPools (generated from the sites' loadBalancer.addresses).",
     judge_pools,
     _schema(allowedLoadBalancerPools=LIST),
 )

@@ -21,6 +21,7 @@ from deepseek_policies.rules.objects import (
     config_list,
     containers,
     describe,
+    is_patch,
     kind_of,
     name_of,
     namespace_of,
@@ -43,6 +44,8 @@ def judge_privilege(resource_type: str, props: Mapping, config: Mapping, name: s
     if kind_of(resource_type) == "Namespace":
         labels = (props.get("metadata") or {}).get("labels") or {}
         level = str(labels.get(PSS_ENFORCE) or "").strip().lower()
+        if not level and is_patch(resource_type) and PSS_ENFORCE not in labels:
+            return  # a patch that leaves the label alone
         if not level:
             yield (
                 f"{who} has no {PSS_ENFORCE} label, so the cluster admits privileged pods "
@@ -112,15 +115,22 @@ def _keyed_leaves(value, path: str = "", key: str = "") -> Iterator[tuple[str, s
     """(path, the key that names the value, value): an env entry's `value` is named by its
     `name`, anything else by its own key."""
     if is_map(value):
-        env_name = value.get("name") if isinstance(value.get("name"), str) else None
+        named_by = value.get("name") if "name" in value else value.get("key")
+        env_name = named_by if isinstance(named_by, str) else None
         for item_key, item in value.items():
             named = env_name if item_key == "value" and env_name else str(item_key)
             yield from _keyed_leaves(item, f"{path}.{item_key}" if path else str(item_key), named)
     elif is_list(value):
+        flag = None
         for index, item in enumerate(value):
-            yield from _keyed_leaves(item, f"{path}[{index}]", key)
+            # `["--db-password", "hunter2"]`: a value is named by the flag before it
+            yield from _keyed_leaves(item, f"{path}[{index}]", flag or key)
+            flag = item if isinstance(item, str) and FLAG.match(item) else None
     else:
         yield path, key, value
+
+
+FLAG = re.compile(r"^--?[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 def _exempt(path: str, exempt: tuple[str, ...]) -> bool:
@@ -128,6 +138,8 @@ def _exempt(path: str, exempt: tuple[str, ...]) -> bool:
 
 
 def _secret_finding(resource_type: str, path: str, key: str, value) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # a numeric password in Helm values is still a password
     if not literal(value):
         return None
     shape = secret_value(value)
@@ -187,14 +199,19 @@ def judge_remote_hosts(resource_type: str, props: Mapping, config: Mapping, name
     if resource_type not in REMOTE_TYPES:
         return
     allowed = config_list(config, "allowedNodeNetworks")
-    host = str((props.get("connection") or {}).get("host") or "")
-    address = ip_address(host)
-    if address is None or not within(str(address), allowed):
-        yield (
-            f"{resource_type.rsplit(':', 1)[1]} {name} runs on {host or '(no host)'}, outside "
-            f"the site's node networks; target a host by its address in "
-            f"{', '.join(allowed) or '(none)'}."
-        )
+    connection = props.get("connection") or {}
+    hops = [("runs on", connection)]
+    if is_map(connection.get("proxy")):
+        hops.append(("jumps through", connection["proxy"]))
+    for how, hop in hops:
+        host = str(hop.get("host") or "")
+        address = ip_address(host)
+        if address is None or not within(str(address), allowed):
+            yield (
+                f"{resource_type.rsplit(':', 1)[1]} {name} {how} {host or '(no host)'}, outside "
+                f"the site's node networks; target a host by its address in "
+                f"{', '.join(allowed) or '(none)'}."
+            )
 
 
 STATEFUL_KINDS = (
@@ -288,16 +305,16 @@ def judge_admin_bindings(resources: list[StackResource], config: Mapping):
             )
 
 
-TRAINING_GROUP = re.compile(r"^kubernetes:kubeflow\.org/")
+TRAINING_GROUP = re.compile(r"^kubernetes:([a-z0-9-]+\.)*kubeflow\.org/")
 
 TRAINING_NAMESPACES = ["training"]
 
 
 def judge_training_priority(resource_type: str, props: Mapping, config: Mapping, name: str = ""):
-    """Training jobs (every kubeflow.org kind, and Jobs and CronJobs in the training
-    namespaces) run at a priority class of allowedTrainingPriorityClasses."""
+    """Training jobs (every kubeflow.org kind, and every workload in the training namespaces:
+    Jobs, CronJobs, Pods, Deployments...) run at a class of allowedTrainingPriorityClasses."""
     namespaces = config.get("trainingNamespaces") or TRAINING_NAMESPACES
-    batch = kind_of(resource_type) in ("Job", "CronJob") and namespace_of(props) in namespaces
+    batch = namespace_of(props) in namespaces
     if not (TRAINING_GROUP.match(resource_type) or batch):
         return
     classes = config_list(config, "allowedTrainingPriorityClasses")

@@ -22,6 +22,7 @@ from deepseek_policies.rules.normalize import (
 )
 from deepseek_policies.rules.objects import (
     StackResource,
+    body_of,
     config_list,
     config_value,
     containers,
@@ -97,15 +98,16 @@ def judge_managed_namespaces(resources: list[StackResource], config: Mapping):
 
 def _calico_rules(props: Mapping, direction: str) -> Iterator[tuple[int, list[str] | None]]:
     """Calico Allow rules as (index, networks); None networks for a rule open to anyone: no
-    nets, selector, namespace selector, service account or service, or only notNets."""
+    nets, selector, namespace selector, service account or service, or only notNets. DNS
+    `domains` reach any address a name resolves to: they are judged as networks, never named."""
     for index, rule in enumerate((props.get("spec") or {}).get(direction) or []):
         if str(rule.get("action") or "").lower() != "allow":
             continue
         peer = rule.get("destination" if direction == "egress" else "source") or {}
         nets = list(peer.get("nets") or [])
+        nets += [f"{domain} (by DNS)" for domain in peer.get("domains") or []]
         named = any(
-            peer.get(k)
-            for k in ("selector", "namespaceSelector", "serviceAccounts", "services", "domains")
+            peer.get(k) for k in ("selector", "namespaceSelector", "serviceAccounts", "services")
         )
         yield index, nets if nets or named else None
 
@@ -121,8 +123,15 @@ def _k8s_rules(props: Mapping, direction: str) -> Iterator[tuple[int, list[str] 
         yield index, [(p.get("ipBlock") or {}).get("cidr", "") for p in peers if p.get("ipBlock")]
 
 
+def is_network_policy(resource_type: str) -> bool:
+    """Kubernetes' NetworkPolicy, or a NetworkPolicyPatch that changes one."""
+    return resource_type.startswith("kubernetes:networking.k8s.io/") and (
+        kind_of(resource_type) == "NetworkPolicy"
+    )
+
+
 def policy_rules(resource_type: str, props: Mapping, direction: str):
-    if resource_type == NETPOL:
+    if is_network_policy(resource_type):
         return _k8s_rules(props, direction)
     if is_calico_policy(resource_type):
         return _calico_rules(props, direction)
@@ -205,6 +214,7 @@ LB_ANNOTATIONS = ("metallb.universe.tf/loadbalancerips", "metallb.io/loadbalance
 
 def _requested_addresses(annotations: Mapping | None, spec: Mapping) -> list[str]:
     found = [str(spec["loadBalancerIP"])] if spec.get("loadBalancerIP") else []
+    found += [str(a).strip() for a in spec.get("externalIPs") or [] if str(a).strip()]
     for key, value in (annotations or {}).items():
         if str(key).lower() in LB_ANNOTATIONS:
             found += [a.strip() for a in str(value).split(",") if a.strip()]
@@ -297,7 +307,7 @@ def _image_sources(resource_type: str, props: Mapping):
         return []
     if resource_type.startswith("kubernetes:helm.sh"):
         return list(image_references(props.get("values") or {}, "values"))
-    return list(image_references(props.get("spec") or {}, "spec"))
+    return list(image_references(body_of(props), "spec" if "spec" in props else ""))
 
 
 def judge_images(resource_type: str, props: Mapping, config: Mapping, name: str = ""):

@@ -224,6 +224,17 @@ SECRET_WORDS = {
     "jwt",
     "bearer",
 }
+JOINED_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "token",
+    "secret",
+    "secretkey",
+    "privatekey",
+    "accesskey",
+    "apikey",
+)
 KEY_QUALIFIERS = {"private", "access", "api", "secret", "signing", "encryption", "ssh", "master"}
 
 
@@ -240,6 +251,8 @@ def secret_key(key: str) -> bool:
         return False
     if words[-1] in SECRET_WORDS:
         return True
+    if words[-1].endswith(JOINED_SECRET_WORDS):
+        return True  # `PGPASSWORD`, `ADMINPASSWD`, `VAULTTOKEN`: one word in capitals
     if words[-1] == "key" and len(words) > 1 and words[-2] in KEY_QUALIFIERS:
         return True
     return "".join(words[-2:]) in {"apikey", "privatekey", "accesskey", "secretkey"}
@@ -256,6 +269,14 @@ SECRET_VALUES = (
     (
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         "a JWT",
+    ),
+    # `--db-password hunter2` on a command line: a secret-named flag and its value
+    (
+        re.compile(
+            r"(?i)(?:^|[\s'\"=])--?[A-Za-z0-9_.-]*(password|passwd|token|secret|api[_-]?key)"
+            r"[ \t]+[\"']?(?![-$_{\[<])[^\s'\"]{6,}"
+        ),
+        "a secret-named flag with its value",
     ),
     # key=value or key: value with a secret-named key, inside a longer string (shell, config)
     (

@@ -46,10 +46,27 @@ K8S = "kubernetes:"
 
 
 def kind_of(resource_type: str) -> str | None:
-    """`kubernetes:apps/v1:Deployment` → `Deployment`; None for other providers."""
+    """`kubernetes:apps/v1:Deployment` → `Deployment`; None for other providers.
+    A server-side patch (`kubernetes:core/v1:NamespacePatch`) changes the object of its kind, so
+    it is judged as that kind: `NamespacePatch` → `Namespace`."""
     if not resource_type.startswith(K8S):
         return None
-    return resource_type.rsplit(":", 1)[1]
+    kind = resource_type.rsplit(":", 1)[1]
+    return kind[: -len("Patch")] if is_patch(resource_type) else kind
+
+
+def is_patch(resource_type: str) -> bool:
+    """A pulumi-kubernetes `...Patch` resource: it sets only the fields it names."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    return resource_type.startswith(K8S) and kind.endswith("Patch") and kind != "Patch"
+
+
+def body_of(props: Mapping) -> Mapping:
+    """What an object holds besides its metadata: its `spec`, or for kinds without one (a
+    PodTemplate's `template`) every other field."""
+    if "spec" in props:
+        return props.get("spec") or {}
+    return {k: v for k, v in props.items() if k not in ("metadata", "apiVersion", "kind")}
 
 
 def namespace_of(props: dict) -> str:
@@ -88,7 +105,7 @@ def workload_pod_specs(resource_type: str, props: dict) -> list[dict]:
     if kind_of(resource_type) is None or resource_type.startswith("kubernetes:helm.sh"):
         return []
     spec = props.get("spec") or {}
-    found = list(pod_specs(spec))
+    found = list(pod_specs(body_of(props)))
     if kind_of(resource_type) == "EnvoyProxy":
         provider = (spec.get("provider") or {}).get("kubernetes") or {}
         for key in ("envoyDeployment", "envoyDaemonSet"):
