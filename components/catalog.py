@@ -91,18 +91,28 @@ def known_gpu_models() -> str:
 
 # --- serving images -----------------------------------------------------------------------
 
-VOLTA_LAST_TRITON_RELEASE = "25.07"
-"""Triton's release notes: up to the 25.0x releases built on CUDA 12 the container supports
-compute capability 6.0/7.0 and later; from 25.08 (CUDA 13) it supports 7.5 and later, so V100
-(7.0) needs 25.07 or earlier."""
-TRITON_CUDA13_MIN_COMPUTE_CAPABILITY = (7, 5)
+# Triton's release notes, "GPU Requirements", under
+# https://docs.nvidia.com/deeplearning/triton-inference-server/ :
+# - release-notes/rel-24-10.html:
+#   "Release 24.10 supports CUDA compute capability 6.0 and later" (Pascal, Volta, …; CUDA 12.6.2).
+# - archives/triton-inference-server-2530/user-guide/docs/introduction/release_notes.html:
+#   Release 24.12: CUDA 12.6.3, the last release before the CUDA 12.8 rebase (its GPU Requirements
+#   sentence was cut off in the copy we could read; the prod stack serves V100 on it).
+# - release-notes/rel-25-01.html:
+#   "Release 25.01 supports CUDA compute capability 7.5 and later" (CUDA 12.8); so do 25.02
+#   (rel-25-02.html), 25.03, 25.04, 25.08 (rel-25-08.html, CUDA 13) and 25.10.
+# TensorRT itself dropped Volta from 10.5 (its release notes): on V100 serve with the vLLM backend.
+VOLTA_LAST_TRITON_RELEASE = "24.12"
+"""The last Triton release whose container still runs on compute capability 6.0/7.0 (Volta)."""
+TRITON_MIN_COMPUTE_CAPABILITY_AFTER_VOLTA = (7, 5)
+"""What every later release requires ("7.5 and later": Turing and newer)."""
 
 
 def triton_supports(release: str, gpu_model: str) -> bool:
     """Whether the Triton container of `release` (YY.MM) runs on the GPU."""
     if release <= VOLTA_LAST_TRITON_RELEASE:
         return True
-    return GPU_MODELS[gpu_model].compute_capability >= TRITON_CUDA13_MIN_COMPUTE_CAPABILITY
+    return GPU_MODELS[gpu_model].compute_capability >= TRITON_MIN_COMPUTE_CAPABILITY_AFTER_VOLTA
 
 
 # --- models ------------------------------------------------------------------------------

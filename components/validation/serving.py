@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from components.catalog import (
     GPU_MODELS,
-    TRITON_CUDA13_MIN_COMPUTE_CAPABILITY,
+    TRITON_MIN_COMPUTE_CAPABILITY_AFTER_VOLTA,
     VOLTA_LAST_TRITON_RELEASE,
     triton_supports,
 )
@@ -43,7 +43,7 @@ def _model_placement(config: PlatformConfig, m: int) -> Iterator[ConfigIssue]:
             path,
             release,
             f"Triton {release} supports compute capability "
-            f"{'.'.join(map(str, TRITON_CUDA13_MIN_COMPUTE_CAPABILITY))}+ and "
+            f"{'.'.join(map(str, TRITON_MIN_COMPUTE_CAPABILITY_AFTER_VOLTA))}+ and "
             f"{deployment.name} runs on {deployment.gpu_model} "
             f"({'.'.join(map(str, GPU_MODELS[deployment.gpu_model].compute_capability))})",
             f"set models[{m}].tritonRelease to {VOLTA_LAST_TRITON_RELEASE} or earlier, "
