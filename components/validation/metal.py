@@ -1,5 +1,5 @@
-"""Rules about the hosts: unique names and addresses across all sites, GPUs where a node pool
-needs them, and a worker role where there are GPUs."""
+"""Rules about the hosts: unique names, addresses and SSH host keys across all sites, GPUs where
+a node pool needs them, and a worker role where there are GPUs."""
 
 from collections.abc import Iterator
 
@@ -9,6 +9,7 @@ from components.validation.issues import ConfigIssue
 
 def check_hosts(config: PlatformConfig) -> Iterator[ConfigIssue]:
     yield from _unique_names_and_addresses(config)
+    yield from _unique_host_keys(config)
     for s, site in enumerate(config.sites):
         yield from _host_roles(s, site.hosts)
 
@@ -38,6 +39,25 @@ def _unique_names_and_addresses(config: PlatformConfig) -> Iterator[ConfigIssue]
                     "give every host and API VIP its own address",
                 )
             addresses.setdefault(key, f"{path}.address")
+
+
+def _unique_host_keys(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Two hosts pinned to one host key is a copy-paste error: the connection to one of them
+    is pinned to the other's key, so it either fails or trusts a machine that holds that key."""
+    seen: dict[tuple[str, ...], str] = {}
+    for s, site in enumerate(config.sites):
+        for h, host in enumerate(site.hosts):
+            path = f"sites[{s}].hosts[{h}].hostKey"
+            # The key is its type and body; a trailing comment does not make another key.
+            key = tuple(host.host_key.split()[:2])
+            if key in seen:
+                yield ConfigIssue(
+                    path,
+                    host.host_key,
+                    f"host key already pinned for {seen[key]}: every host has its own key",
+                    f"paste this host's own key (`ssh-keyscan -t ed25519 {host.address}`)",
+                )
+            seen.setdefault(key, path)
 
 
 def _host_roles(s: int, hosts: list[Host]) -> Iterator[ConfigIssue]:
