@@ -35,8 +35,19 @@ def manifest(resource: RecordedResource) -> dict[str, Any]:
     return result
 
 
-def _site_of(graph: Graph, resource: RecordedResource) -> str:
-    sites = {r.urn: r.name for r in graph.by_type("deepseek:site:Site")}
+def site_directories(graph: Graph) -> dict[str, str]:
+    """Each Site component's URN → its site's name in config (`dc-a`): the platform names a
+    site `<platform>-<site>`, so the name is the resource name after its parent's."""
+    by_urn = graph.by_urn()
+    directories = {}
+    for site in graph.by_type("deepseek:site:Site"):
+        parent = by_urn.get(site.parent)
+        prefix = f"{parent.name}-" if parent else ""
+        directories[site.urn] = site.name.removeprefix(prefix)
+    return directories
+
+
+def _site_of(resource: RecordedResource, graph: Graph, sites: dict[str, str]) -> str:
     for ancestor in graph.ancestors(resource.urn):
         if ancestor in sites:
             return sites[ancestor]
@@ -44,7 +55,9 @@ def _site_of(graph: Graph, resource: RecordedResource) -> str:
 
 
 def write_manifests(graph: Graph, directory: Path) -> list[Path]:
-    """One file per resource under `directory/<site>/`; returns the files written."""
+    """One file per resource under `directory/<site>/` (the site's name in config, as in
+    `sites[].name`; objects outside any site under `directory/stack/`); returns the files."""
+    sites = site_directories(graph)
     written = []
     for resource in sorted(filter(is_plain_manifest, graph.resources), key=lambda r: r.urn):
         document = manifest(resource)
@@ -55,7 +68,7 @@ def write_manifests(graph: Graph, directory: Path) -> list[Path]:
             metadata.get("name", resource.name),
         ]
         filename = re.sub(r"[^A-Za-z0-9.-]+", "-", "-".join(p for p in parts if p)).lower()
-        path = directory / _site_of(graph, resource) / f"{filename}.yaml"
+        path = directory / _site_of(resource, graph, sites) / f"{filename}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         written.append(path)
