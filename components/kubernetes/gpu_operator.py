@@ -1,6 +1,7 @@
 """NVIDIA GPU Operator: device plugin with per-model sharing (time-slicing, MIG or
 exclusive), the driver only where config hands it to the operator, and DCGM exporter on."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pulumi
@@ -9,10 +10,26 @@ import yaml
 
 from components import contracts
 from components.charts import mirror, mirrored_release
-from components.config import GpuSharing, Kubernetes, Mirrors, Nvidia
+from components.config import GpuSharing, Host, Kubernetes, Mirrors, Nvidia
 from components.context import SiteContext
 
 SHARING_CONFIG_MAP = "device-plugin-sharing"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+"""The node label the GPU Operator's MIG manager watches: its value names a mig-parted
+configuration (`all-3g.40gb`), which the manager applies to the node's GPUs."""
+
+
+def mig_config_labels(kubernetes: Kubernetes, hosts: Iterable[Host]) -> dict[str, str]:
+    """Node name → the MIG configuration to label it with: every host whose GPU model is
+    shared by MIG gets its model's profile. Hosts of other modes get no label: the MIG manager
+    only runs when some model uses MIG, and leaves unlabelled nodes at its default
+    (`all-disabled`), which is what exclusive and time-sliced GPUs need."""
+    labels = {}
+    for host in hosts:
+        profile = kubernetes.gpu_sharing.get(host.gpu.model) if host.gpu else None
+        if profile is not None and profile.mode == "mig" and profile.mig_profile:
+            labels[host.name] = profile.mig_profile
+    return labels
 
 
 def device_plugin_config(profile: GpuSharing) -> str:
@@ -92,6 +109,25 @@ class GpuOperator(pulumi.ComponentResource):
             },
             opts=in_namespace,
         )
+        # The GPU Operator documents MIG configuration as a label on the Node object
+        # (`kubectl label nodes <node> nvidia.com/mig.config=<profile> --overwrite`), which the
+        # MIG manager watches. A server-side patch of the Node is that, declaratively: a
+        # changed profile relabels the node on the next `up`. kubelet's --node-labels (where
+        # kubeadm.py puts the registration labels) only apply when a node first registers, so
+        # a later profile change would never reach it. patchForce: the operator itself may
+        # have set the label (its default, all-disabled), and the config's profile wins.
+        mig_labels = [
+            k8s.core.v1.NodePatch(
+                f"{name}-mig-config-{node}",
+                metadata={
+                    "name": node,
+                    "labels": {MIG_CONFIG_LABEL: profile},
+                    "annotations": {"pulumi.com/patchForce": "true"},
+                },
+                opts=pulumi.ResourceOptions(parent=self, provider=ctx.provider),
+            )
+            for node, profile in sorted(mig_config_labels(args.kubernetes, ctx.site.hosts).items())
+        ]
         self.release = mirrored_release(
             f"{name}-gpu-operator",
             chart="gpu-operator",
@@ -100,7 +136,7 @@ class GpuOperator(pulumi.ComponentResource):
             values=gpu_operator_values(args.kubernetes, args.nvidia, ctx.mirrors),
             mirrors=ctx.mirrors,
             opts=pulumi.ResourceOptions.merge(
-                in_namespace, pulumi.ResourceOptions(depends_on=[sharing])
+                in_namespace, pulumi.ResourceOptions(depends_on=[sharing, *mig_labels])
             ),
         )
         self.register_outputs({})
