@@ -1529,3 +1529,178 @@ CASES += [
         ),
     ),
 ]
+
+
+def _object(type_: str, name: str, spec: dict, namespace: str | None = None, **top) -> dict:
+    """A Kubernetes object of the Pulumi type `type_` (`kubernetes:<apiVersion>:<kind>`)."""
+    _, api_version, kind = type_.split(":")
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec, **top}
+
+
+CALICO_V1_GLOBAL_SET = "kubernetes:crd.projectcalico.org/v1:GlobalNetworkSet"
+CALICO_V3_GLOBAL_SET = "kubernetes:projectcalico.org/v3:GlobalNetworkSet"
+CALICO_V1_SET = "kubernetes:crd.projectcalico.org/v1:NetworkSet"
+CALICO_V3_SET = "kubernetes:projectcalico.org/v3:NetworkSet"
+ANP = "kubernetes:policy.networking.k8s.io/v1alpha1:AdminNetworkPolicy"
+BANP = "kubernetes:policy.networking.k8s.io/v1alpha1:BaselineAdminNetworkPolicy"
+EGRESS = "egress-within-allow-list"
+INGRESS = "ingress-from-named-peers"
+PRIORITY = "training-jobs-at-their-priority"
+ALL_NAMESPACES = {"namespaces": {}}
+
+
+def _network_set(type_: str, name: str, namespace: str | None = None, **spec) -> Callable:
+    return add(type_, name, _object(type_, name, spec, namespace))
+
+
+def _admin(type_: str, name: str, direction: str, *rules: dict) -> Callable:
+    spec = {"subject": ALL_NAMESPACES, direction: list(rules)}
+    if type_ == ANP:
+        spec["priority"] = 10
+    return add(type_, name, _object(type_, name, spec))
+
+
+def _rule(action: str, peers: list | None, key: str = "to") -> dict:
+    return {"name": "r", "action": action, **({key: peers} if peers is not None else {})}
+
+
+CASES += [
+    # --- Calico network sets: what a policy reaches by selector lies on the egress allow-list
+    Case(
+        "calico-global-network-set-internet",
+        EGRESS,
+        _network_set(CALICO_V1_GLOBAL_SET, "everything", nets=["0.0.0.0/0"]),
+    ),
+    Case(
+        "calico-network-set-two-halves",
+        EGRESS,
+        _network_set(CALICO_V3_SET, "halves", "inference", nets=["0.0.0.0/1", "128.0.0.0/1"]),
+    ),
+    Case(
+        "calico-global-network-set-public-beside-allowed",
+        EGRESS,
+        _network_set(CALICO_V3_GLOBAL_SET, "mixed", nets=["10.10.0.0/22", "203.0.113.0/24"]),
+    ),
+    Case(
+        "calico-network-set-whole-bank-network",
+        EGRESS,
+        _network_set(CALICO_V1_SET, "bank-wide", "training", nets=["10.0.0.0/8"]),
+    ),
+    Case(
+        "calico-network-set-ipv6-everything-and-a-host",
+        EGRESS,
+        _network_set(CALICO_V3_SET, "v6", "monitoring", nets=["::/0", "8.8.8.8"]),
+    ),
+    Case(
+        "calico-global-network-set-egress-domains",
+        EGRESS,
+        _network_set(CALICO_V3_GLOBAL_SET, "saas", allowedEgressDomains=["*.amazonaws.com"]),
+    ),
+    Case(
+        "calico-global-network-set-patch-to-the-internet",
+        EGRESS,
+        _network_set(f"{CALICO_V1_GLOBAL_SET}Patch", "widen", nets=[" 0.0.0.0/0 "]),
+    ),
+    # --- AdminNetworkPolicy and BaselineAdminNetworkPolicy: evaluated around NetworkPolicies
+    Case(
+        "anp-allow-egress-to-the-internet",
+        EGRESS,
+        _admin(ANP, "internet", "egress", _rule("Allow", [{"networks": ["0.0.0.0/0"]}])),
+    ),
+    Case(
+        "anp-pass-egress-two-halves",
+        EGRESS,
+        _admin(
+            ANP,
+            "halves",
+            "egress",
+            _rule("Pass", [{"networks": ["0.0.0.0/1"]}, {"networks": ["128.0.0.0/1"]}]),
+        ),
+    ),
+    Case(
+        "banp-allow-egress-to-a-public-network-beside-namespaces",
+        EGRESS,
+        _admin(
+            BANP,
+            "default",
+            "egress",
+            _rule("Deny", [{"networks": ["0.0.0.0/0"]}]),
+            _rule("Allow", [ALL_NAMESPACES, {"networks": ["198.51.100.0/24"]}]),
+        ),
+    ),
+    Case(
+        "anp-allow-egress-without-peers",
+        EGRESS,
+        _admin(ANP, "no-peers", "egress", _rule("Allow", None)),
+    ),
+    Case(
+        "anp-allow-egress-to-an-empty-peer",
+        EGRESS,
+        _admin(ANP, "empty-peer", "egress", _rule("allow", [{}])),
+    ),
+    Case(
+        "anp-allow-egress-by-domain-name",
+        EGRESS,
+        _admin(ANP, "saas", "egress", _rule("Allow", [{"domainNames": ["*.openai.com"]}])),
+    ),
+    Case(
+        "anp-patch-egress-to-a-public-host",
+        EGRESS,
+        _admin(f"{ANP}Patch", "widen", "egress", _rule("Allow", [{"networks": ["8.8.8.8/32"]}])),
+    ),
+    Case(
+        "anp-allow-ingress-without-peers",
+        INGRESS,
+        _admin(ANP, "open-in", "ingress", _rule("Allow", None, "from")),
+    ),
+    Case(
+        "anp-pass-ingress-from-no-peer",
+        INGRESS,
+        _admin(ANP, "pass-in", "ingress", _rule("Pass", [], "from")),
+    ),
+    Case(
+        "banp-allow-ingress-from-an-empty-peer",
+        INGRESS,
+        _admin(BANP, "default", "ingress", _rule("Allow", [{}], "from")),
+    ),
+    # --- PriorityClasses: training below serving's value, no class made the default
+    Case(
+        "priority-batch-low-at-serving",
+        PRIORITY,
+        edit(k8s("PriorityClass", "batch-low"), _set(["value"], 1_000_000)),
+    ),
+    Case(
+        "priority-batch-low-above-serving-in-dc-b",
+        PRIORITY,
+        edit(k8s("PriorityClass", "batch-low", site="dc-b"), _set(["value"], 2_000_000_000)),
+    ),
+    Case(
+        "priority-batch-low-patched-up",
+        PRIORITY,
+        add(
+            "kubernetes:scheduling.k8s.io/v1:PriorityClassPatch",
+            "batch-up",
+            {"metadata": {"name": "batch-low"}, "value": 5_000_000},
+        ),
+    ),
+    Case(
+        "priority-serving-lowered",
+        PRIORITY,
+        edit(k8s("PriorityClass", "high-priority"), _set(["value"], 500)),
+    ),
+    Case(
+        "priority-serving-made-global-default",
+        PRIORITY,
+        edit(k8s("PriorityClass", "high-priority"), _set(["globalDefault"], True)),
+    ),
+    Case(
+        "priority-new-class-global-default-as-a-string",
+        PRIORITY,
+        add(
+            "kubernetes:scheduling.k8s.io/v1:PriorityClass",
+            "everyone",
+            {"metadata": {"name": "everyone"}, "value": 10, "globalDefault": "true"},
+        ),
+    ),
+]

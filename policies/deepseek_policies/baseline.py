@@ -4,6 +4,7 @@ state, RBAC and training priority (judges in `rules/baseline.py`)."""
 from deepseek_policies.common import LIST, resource_policy, stack_policy
 from deepseek_policies.common import schema as _schema
 from deepseek_policies.rules.baseline import (
+    SERVING_PRIORITY_CLASS,
     TRAINING_NAMESPACES,
     judge_admin_bindings,
     judge_gpu_requests,
@@ -75,10 +76,17 @@ admin_bindings = stack_policy(
 training_priority = resource_policy(
     "training-jobs-at-their-priority",
     "Keeps training from preempting inference: training jobs (every kubeflow.org kind, and "
-    "every workload in trainingNamespaces) run at a class of allowedTrainingPriorityClasses.",
+    "every workload in trainingNamespaces) run at a class of allowedTrainingPriorityClasses; "
+    "PriorityClasses of allowedTrainingPriorityClasses have a value below servingPriorityValue "
+    "(a hand-owned bound), servingPriorityClass has at least that value, and only "
+    "allowedDefaultPriorityClasses may be globalDefault.",
     judge_training_priority,
     _schema(
         allowedTrainingPriorityClasses=LIST,
+        allowedDefaultPriorityClasses=LIST,
+        servingPriorityClass={"type": "string", "default": SERVING_PRIORITY_CLASS},
+        # No default: a stack whose bounds do not name it has every priority class refused.
+        servingPriorityValue={"type": "integer"},
         trainingNamespaces={
             "type": "array",
             "items": {"type": "string"},

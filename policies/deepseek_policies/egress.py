@@ -33,18 +33,20 @@ managed_namespaces = stack_policy(
 
 egress_allow_list = resource_policy(
     "egress-within-allow-list",
-    "Keeps traffic from leaving the bank: NetworkPolicy and Calico (Global)NetworkPolicy egress "
-    "goes only to allowedEgressCidrs (the sites' networks, generated); no 0.0.0.0/0, no DNS "
-    "domains and no rule open to any destination (patches judged like the objects they change).",
+    "Keeps traffic from leaving the bank: NetworkPolicy, Calico (Global)NetworkPolicy and "
+    "(Baseline)AdminNetworkPolicy Allow or Pass egress goes only to allowedEgressCidrs (the "
+    "sites' networks, generated), and so does every network a Calico (Global)NetworkSet holds "
+    "for policies to select; no 0.0.0.0/0, no DNS domains and no rule open to any destination "
+    "(patches judged like the objects they change).",
     judge_egress,
     _schema(allowedEgressCidrs=LIST),
 )
 
 ingress_peers = resource_policy(
     "ingress-from-named-peers",
-    "Keeps callers known: NetworkPolicy and Calico (Global)NetworkPolicy ingress comes only from "
-    "named pods or allowedIngressCidrs (the sites' node and client networks, generated); no rule "
-    "open to any source.",
+    "Keeps callers known: NetworkPolicy, Calico (Global)NetworkPolicy and "
+    "(Baseline)AdminNetworkPolicy ingress comes only from named pods or allowedIngressCidrs (the "
+    "sites' node and client networks, generated); no rule open to any source.",
     judge_ingress,
     _schema(allowedIngressCidrs=LIST),
 )

@@ -205,3 +205,90 @@ def test_every_description_says_what_it_protects_and_the_allow_lists_it_reads():
         for key in keys:
             if key.startswith("allowed"):
                 assert key in policy.description, (policy.name, key)
+
+
+EGRESS_ALLOWED = {"allowedEgressCidrs": ["10.10.0.0/22", "10.200.0.0/24"]}
+
+
+@pytest.mark.parametrize(
+    "api_version", ["crd.projectcalico.org/v1", "projectcalico.org/v3"], ids=["v1", "v3"]
+)
+@pytest.mark.parametrize("kind", ["GlobalNetworkSet", "NetworkSet"])
+def test_calico_network_sets_hold_only_allowed_networks(api_version, kind):
+    def findings(**spec):
+        obj = _live(kind, api_version, spec)
+        return list(egress.judge_egress(resource_type_of(obj), obj, EGRESS_ALLOWED))
+
+    assert findings(nets=["10.10.1.0/24", "10.200.0.7"]) == []
+    assert len(findings(nets=["10.10.0.0/22", "0.0.0.0/1", "128.0.0.0/1"])) == 2
+    assert "whole internet" in findings(nets=["0.0.0.0/0"])[0]
+    assert findings(allowedEgressDomains=["*.bank.example.com"])
+    # a set is no policy: it never allows ingress by itself
+    obj = _live(kind, api_version, {"nets": ["0.0.0.0/0"]})
+    assert not list(egress.judge_ingress(resource_type_of(obj), obj, {}))
+
+
+def _admin_policy(kind: str, direction: str, *rules: dict) -> dict:
+    return _live(
+        kind,
+        "policy.networking.k8s.io/v1alpha1",
+        {"subject": {"namespaces": {}}, direction: list(rules)},
+    )
+
+
+@pytest.mark.parametrize("kind", ["AdminNetworkPolicy", "BaselineAdminNetworkPolicy"])
+def test_admin_network_policies_open_only_to_allowed_networks_and_named_peers(kind):
+    def findings(direction, *rules, config=EGRESS_ALLOWED):
+        obj = _admin_policy(kind, direction, *rules)
+        judge = egress.judge_egress if direction == "egress" else egress.judge_ingress
+        return list(judge(resource_type_of(obj), obj, config))
+
+    named = [{"namespaces": {}}, {"pods": {"namespaceSelector": {}, "podSelector": {}}}]
+    assert findings("egress", {"action": "Allow", "to": [*named, {"nodes": {}}]}) == []
+    assert findings("egress", {"action": "Allow", "to": [{"networks": ["10.10.2.0/24"]}]}) == []
+    # Deny never opens anything
+    assert findings("egress", {"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}) == []
+    for action in ("Allow", "Pass"):
+        assert findings("egress", {"action": action, "to": [{"networks": ["0.0.0.0/0"]}]})
+        assert findings("egress", {"action": action, "to": [{"networks": ["192.0.2.0/24"]}]})
+        assert findings("egress", {"action": action})
+        assert findings("ingress", {"action": action, "from": [{}]})
+    assert findings("egress", {"action": "Allow", "to": [{"domainNames": ["a.example.com"]}]})
+    assert findings("ingress", {"action": "Allow", "from": named}) == []
+
+
+def _priority_class(name: str, value, **top) -> dict:
+    obj = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": value}
+    return {**obj, "metadata": {"name": name}, **top}
+
+
+PRIORITY_BOUNDS = {
+    "allowedTrainingPriorityClasses": ["batch-low"],
+    "servingPriorityClass": "high-priority",
+    "servingPriorityValue": 1_000_000,
+}
+
+
+@pytest.mark.parametrize(
+    ("obj", "config", "found"),
+    [
+        (_priority_class("batch-low", 1000), PRIORITY_BOUNDS, 0),
+        (_priority_class("batch-low", 999_999.0), PRIORITY_BOUNDS, 0),
+        (_priority_class("batch-low", 1_000_000), PRIORITY_BOUNDS, 1),
+        (_priority_class("batch-low", "lots"), PRIORITY_BOUNDS, 1),
+        (_priority_class("high-priority", 1_000_000), PRIORITY_BOUNDS, 0),
+        (_priority_class("high-priority", 999), PRIORITY_BOUNDS, 1),
+        (_priority_class("other", 2_000_000_000), PRIORITY_BOUNDS, 0),
+        (_priority_class("other", 1, globalDefault=True), PRIORITY_BOUNDS, 1),
+        (
+            _priority_class("other", 1, globalDefault=True),
+            {**PRIORITY_BOUNDS, "allowedDefaultPriorityClasses": ["other"]},
+            0,
+        ),
+        # without the hand-owned bound, a training or serving class is refused
+        (_priority_class("batch-low", 1000), {"allowedTrainingPriorityClasses": ["batch-low"]}, 1),
+    ],
+)
+def test_priority_classes_keep_training_below_serving(obj, config, found):
+    judged = list(baseline.judge_training_priority(resource_type_of(obj), obj, config))
+    assert len(judged) == found, judged

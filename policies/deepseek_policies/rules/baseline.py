@@ -310,9 +310,66 @@ TRAINING_GROUP = re.compile(r"^kubernetes:([a-z0-9-]+\.)*kubeflow\.org/")
 TRAINING_NAMESPACES = ["training"]
 
 
+SERVING_PRIORITY_CLASS = "high-priority"
+
+
+def _priority_value(value) -> float | None:
+    """A PriorityClass's value as a number (an int, or the float or string the engine may
+    hold); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def judge_priority_class(resource_type: str, props: Mapping, config: Mapping, name: str = ""):
+    """PriorityClasses keep serving above training: a class of allowedTrainingPriorityClasses
+    has a value below servingPriorityValue (the hand-owned bound), servingPriorityClass at
+    least that value, and only a class of allowedDefaultPriorityClasses is globalDefault."""
+    who = describe(resource_type, props, name)
+    class_name = name_of(props)
+    training = config_list(config, "allowedTrainingPriorityClasses")
+    serving_class = config.get("servingPriorityClass") or SERVING_PRIORITY_CLASS
+    bound = _priority_value(config.get("servingPriorityValue"))
+    if "value" in props and (class_name in training or class_name == serving_class):
+        value = _priority_value(props.get("value"))
+        if bound is None:
+            yield (
+                f"{who} sets a priority, but the pack has no servingPriorityValue to keep "
+                "training below serving; have the bounds' owner set it."
+            )
+        elif class_name in training and (value is None or value >= bound):
+            yield (
+                f"{who} is a training class at value {props.get('value')}, not below serving's "
+                f"{bound:.0f} (servingPriorityValue), so training could preempt inference; "
+                "give it a lower value."
+            )
+        elif class_name == serving_class and (value is None or value < bound):
+            yield (
+                f"{who} is the serving class at value {props.get('value')}, below "
+                f"servingPriorityValue {bound:.0f}, so training could preempt inference; "
+                "restore its value."
+            )
+    defaults = config_list(config, "allowedDefaultPriorityClasses")
+    if _truthy(props.get("globalDefault")) and class_name not in defaults:
+        yield (
+            f"{who} is globalDefault, so every pod without a class (training too) runs at its "
+            f"priority; set globalDefault false, or have it added to "
+            f"allowedDefaultPriorityClasses ({', '.join(defaults) or 'none'})."
+        )
+
+
 def judge_training_priority(resource_type: str, props: Mapping, config: Mapping, name: str = ""):
     """Training jobs (every kubeflow.org kind, and every workload in the training namespaces:
-    Jobs, CronJobs, Pods, Deployments...) run at a class of allowedTrainingPriorityClasses."""
+    Jobs, CronJobs, Pods, Deployments...) run at a class of allowedTrainingPriorityClasses,
+    and PriorityClasses keep those classes below serving (`judge_priority_class`)."""
+    if kind_of(resource_type) == "PriorityClass" and resource_type.startswith(
+        "kubernetes:scheduling.k8s.io/"
+    ):
+        yield from judge_priority_class(resource_type, props, config, name)
+        return
     namespaces = config.get("trainingNamespaces") or TRAINING_NAMESPACES
     batch = namespace_of(props) in namespaces
     if not (TRAINING_GROUP.match(resource_type) or batch):

@@ -46,8 +46,38 @@ CALICO_GROUPS = ("kubernetes:crd.projectcalico.org/", "kubernetes:projectcalico.
 CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy")
 
 
+CALICO_SET_KINDS = ("NetworkSet", "GlobalNetworkSet")
+
+ADMIN_GROUP = "kubernetes:policy.networking.k8s.io/"
+
+ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+
+# Actions that let traffic through or hand it on to NetworkPolicies (which a namespace without
+# one does not stop): AdminNetworkPolicy's Allow and Pass, ClusterNetworkPolicy's Accept.
+ADMIN_OPENING_ACTIONS = ("allow", "pass", "accept")
+
+
 def is_calico_policy(resource_type: str) -> bool:
     return resource_type.startswith(CALICO_GROUPS) and kind_of(resource_type) in CALICO_KINDS
+
+
+def is_calico_network_set(resource_type: str) -> bool:
+    """Calico's NetworkSet or GlobalNetworkSet (or a patch of one): networks a policy reaches
+    by selector."""
+    return resource_type.startswith(CALICO_GROUPS) and kind_of(resource_type) in CALICO_SET_KINDS
+
+
+def is_admin_policy(resource_type: str) -> bool:
+    """AdminNetworkPolicy and BaselineAdminNetworkPolicy (evaluated before and after every
+    NetworkPolicy), and their successor ClusterNetworkPolicy."""
+    return resource_type.startswith(ADMIN_GROUP) and kind_of(resource_type) in ADMIN_KINDS
+
+
+def _strings(value) -> list[str]:
+    """A list of strings, or one string as a list of one."""
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value or []]
 
 
 def _is_default_deny(props: Mapping) -> bool:
@@ -123,6 +153,37 @@ def _k8s_rules(props: Mapping, direction: str) -> Iterator[tuple[int, list[str] 
         yield index, [(p.get("ipBlock") or {}).get("cidr", "") for p in peers if p.get("ipBlock")]
 
 
+ADMIN_NAMED_PEERS = ("namespaces", "pods", "nodes")
+
+
+def _admin_rules(props: Mapping, direction: str) -> Iterator[tuple[int, list[str] | None]]:
+    """(Baseline)AdminNetworkPolicy Allow and Pass rules as (index, networks): `networks` as
+    they are, `domainNames` judged as networks (a name reaches whatever it resolves to), pods,
+    namespaces and nodes named (their addresses lie in the cluster's networks); None for a rule
+    with no peer or a peer that names nothing."""
+    peer_key = "to" if direction == "egress" else "from"
+    for index, rule in enumerate((props.get("spec") or {}).get(direction) or []):
+        if not is_map(rule):
+            continue
+        if str(rule.get("action") or "").strip().lower() not in ADMIN_OPENING_ACTIONS:
+            continue
+        peers = rule.get(peer_key)
+        if not is_list(peers) or not peers:
+            yield index, None
+            continue
+        nets: list[str] = []
+        for peer in peers:
+            peer = peer if is_map(peer) else {}
+            found = _strings(peer.get("networks"))
+            found += [f"{domain} (by DNS)" for domain in _strings(peer.get("domainNames"))]
+            if not found and not any(peer.get(k) is not None for k in ADMIN_NAMED_PEERS):
+                yield index, None
+                break
+            nets += found
+        else:
+            yield index, nets
+
+
 def is_network_policy(resource_type: str) -> bool:
     """Kubernetes' NetworkPolicy, or a NetworkPolicyPatch that changes one."""
     return resource_type.startswith("kubernetes:networking.k8s.io/") and (
@@ -135,12 +196,36 @@ def policy_rules(resource_type: str, props: Mapping, direction: str):
         return _k8s_rules(props, direction)
     if is_calico_policy(resource_type):
         return _calico_rules(props, direction)
+    if is_admin_policy(resource_type):
+        return _admin_rules(props, direction)
     return iter(())
+
+
+def _network_set_members(props: Mapping) -> list[str]:
+    """What a Calico network set lets a selecting policy reach: its `nets`, and its
+    `allowedEgressDomains` judged as networks."""
+    spec = props.get("spec") or {}
+    members = _strings(spec.get("nets"))
+    return members + [f"{d} (by DNS)" for d in _strings(spec.get("allowedEgressDomains"))]
 
 
 def _judge_peers(resource_type, props, name, direction, allowed, config_key) -> Iterator[str]:
     who = describe(resource_type, props, name)
     towards = "to" if direction == "egress" else "from"
+    if direction == "egress" and is_calico_network_set(resource_type):
+        for cidr in _network_set_members(props):
+            if str(cidr).strip().endswith("/0"):
+                yield (
+                    f"{who} holds {cidr}, the whole internet, so any policy selecting it "
+                    f"allows egress there; hold only networks on {config_key}."
+                )
+            elif not within(str(cidr), allowed):
+                yield (
+                    f"{who} holds {cidr}, which is not on {config_key}, so any policy "
+                    f"selecting it allows egress there; remove it or have the network added "
+                    f"to {config_key}."
+                )
+        return
     for index, cidrs in policy_rules(resource_type, props, direction):
         if cidrs is None:
             yield (
