@@ -4,7 +4,7 @@ training example, and which system namespaces run privileged."""
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.config.base import CHART_VERSION, FieldError, Model
 from components.config.urls import repository_path
@@ -22,17 +22,28 @@ class GpuSharing(Model):
 
 
 class TrainingExample(Model):
-    """The guide's `deepseek-train` MPIJob, opt-in."""
+    """The guide's `deepseek-train` MPIJob, opt-in: `mpirun -np <workers × slots>` over
+    workers of `slotsPerWorker` GPUs each (the guide's: three 8-GPU workers, `-np 24`)."""
 
     enabled: bool = False
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=3, ge=1, le=64)
     slots_per_worker: int = Field(default=8, ge=1, le=16)
-    image: str = Field(default="deepseek/train:2025.01", pattern=r"^[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
-    """Repository and tag under the internal registry."""
+    """GPUs per worker, one MPI rank each."""
+    image: str | None = Field(default=None, pattern=r"^[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
+    """Repository and tag under the internal registry (`mirrors.imageRegistry`), e.g.
+    deepseek/train:2025.01: the bank's own training image, so it has no default."""
+    gradient_checkpointing: bool = False
+    """The guide's first answer to GPU out-of-memory: recompute activations in the backward
+    pass (`--gradient-checkpointing` to the entrypoint)."""
+    mixed_precision: Literal["off", "fp16", "bf16"] = "off"
+    """The guide's second: `torch.cuda.amp` autocast in this dtype (`--amp-dtype <dtype>`);
+    bf16 needs Ampere or newer."""
 
     @field_validator("image")
     @classmethod
-    def _image_reference(cls, image: str) -> str:
+    def _image_reference(cls, image: str | None) -> str | None:
+        if image is None:
+            return None
         repository, _, tag = image.rpartition(":")
         repository_path("/" + repository, "registry.bank.internal/deepseek")
         # The distribution spec's tag: a word character first, at most 128 in all.
@@ -43,6 +54,16 @@ class TrainingExample(Model):
                 "deepseek/train:2025.01",
             )
         return image
+
+    @model_validator(mode="after")
+    def _image_when_enabled(self) -> "TrainingExample":
+        if self.enabled and self.image is None:
+            raise FieldError(
+                "is enabled without an image",
+                "set kubernetes.trainingExample.image to the training image's repository and "
+                "tag under mirrors.imageRegistry, e.g. deepseek/train:2025.01",
+            )
+        return self
 
 
 def _system_namespace(namespace: str) -> str:

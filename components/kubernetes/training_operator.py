@@ -1,5 +1,7 @@
 """Kubeflow training operator, so MPIJobs run, and the guide's `deepseek-train` MPIJob as an
-opt-in example (launcher + workers, 8 slots per worker, image from the internal registry)."""
+opt-in example (launcher + workers, `-np` = workers × slots, image from the internal registry,
+the guide's out-of-memory answers as entrypoint options). Preview warns when no host of the
+site could run the example's workers, naming the hosts it would need."""
 
 from dataclasses import dataclass
 
@@ -8,8 +10,21 @@ import pulumi_kubernetes as k8s
 
 from components import contracts
 from components.charts import mirror, mirrored_release
-from components.config import Kubernetes, Mirrors
+from components.config import Kubernetes, Mirrors, Site, TrainingExample
 from components.context import SiteContext
+from components.kubernetes.scheduling import site_nodes, unschedulable
+
+MPIJOB_NAME = "deepseek-train"
+
+
+def entrypoint_options(example: TrainingExample) -> list[str]:
+    """The guide's answers to GPU out-of-memory, as arguments of the training entrypoint."""
+    options = []
+    if example.gradient_checkpointing:
+        options.append("--gradient-checkpointing")
+    if example.mixed_precision != "off":
+        options += ["--amp-dtype", example.mixed_precision]
+    return options
 
 
 def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
@@ -56,9 +71,11 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
                                     "mpirun",
                                     "--allow-run-as-root",
                                     "-np",
+                                    # One rank per GPU slot of every worker.
                                     str(example.workers * example.slots_per_worker),
                                     "python",
                                     "train.py",
+                                    *entrypoint_options(example),
                                 ],
                                 "resources": {
                                     "requests": {"cpu": "1", "memory": "2Gi"},
@@ -94,6 +111,19 @@ def mpijob_spec(kubernetes: Kubernetes, mirrors: Mirrors, region: str) -> dict:
     }
 
 
+def training_job_unschedulable(kubernetes: Kubernetes, mirrors: Mirrors, site: Site) -> str | None:
+    """Why the example's workers cannot all run on the site's hosts (None when they can)."""
+    spec = mpijob_spec(kubernetes, mirrors, site.region)
+    workers = spec["mpiReplicaSpecs"]["Worker"]
+    return unschedulable(
+        f"MPIJob {MPIJOB_NAME}'s workers",
+        workers["template"]["spec"],
+        workers["replicas"],
+        site,
+        site_nodes(site, kubernetes),
+    )
+
+
 @dataclass(frozen=True)
 class TrainingArgs:
     """Inputs of `TrainingOperator`."""
@@ -123,11 +153,20 @@ class TrainingOperator(pulumi.ComponentResource):
             ),
         )
         if args.kubernetes.training_example.enabled:
+            # Opt-in, so a warning rather than an error: the operator and the job are still
+            # registered, and the job waits Pending until hosts like these exist.
+            problem = training_job_unschedulable(args.kubernetes, ctx.mirrors, ctx.site)
+            if problem:
+                pulumi.log.warn(
+                    f"{problem}: give hosts nodePool: training, or set "
+                    "kubernetes.trainingExample.enabled: false",
+                    self,
+                )
             k8s.apiextensions.CustomResource(
                 f"{name}-deepseek-train",
                 api_version="kubeflow.org/v1",
                 kind="MPIJob",
-                metadata={"name": "deepseek-train", "namespace": contracts.TRAINING},
+                metadata={"name": MPIJOB_NAME, "namespace": contracts.TRAINING},
                 spec=mpijob_spec(args.kubernetes, ctx.mirrors, ctx.site.region),
                 opts=pulumi.ResourceOptions(
                     parent=self,
