@@ -84,6 +84,7 @@ class Gateway(Model):
     default_requests_per_minute: int = Field(default=60, ge=1, le=1_000_000)
     """Per tenant not listed in `tenants`."""
     replicas: int = Field(default=2, ge=1, le=16)
-    envoy_gateway_chart_version: str = Field(default="v1.3.2", pattern=CHART_VERSION)
+    envoy_gateway_chart_version: str = Field(default="v1.5.4", pattern=CHART_VERSION)
+    """At least v1.4.0: the per-tenant default limit needs it (components/gateway/features.py)."""
     cert_manager_chart_version: str = Field(default="v1.16.2", pattern=CHART_VERSION)
     metallb_chart_version: str = Field(default="0.14.9", pattern=CHART_VERSION)
