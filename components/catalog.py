@@ -84,6 +84,46 @@ GPU_MODELS: dict[str, GpuModel] = {
 }
 
 
+MIG_PROFILES: dict[str, dict[str, int]] = {
+    "A100-40GB": {
+        "1g.5gb": 7,
+        "1g.10gb": 4,
+        "2g.10gb": 3,
+        "3g.20gb": 2,
+        "4g.20gb": 1,
+        "7g.40gb": 1,
+    },
+    "A100-80GB": {
+        "1g.10gb": 7,
+        "1g.20gb": 4,
+        "2g.20gb": 3,
+        "3g.40gb": 2,
+        "4g.40gb": 1,
+        "7g.80gb": 1,
+    },
+    "H100-80GB": {
+        "1g.10gb": 7,
+        "1g.20gb": 4,
+        "2g.20gb": 3,
+        "3g.40gb": 2,
+        "4g.40gb": 1,
+        "7g.80gb": 1,
+    },
+    "H200": {"1g.18gb": 7, "1g.35gb": 4, "2g.35gb": 3, "3g.71gb": 2, "4g.71gb": 1, "7g.141gb": 1},
+}
+"""MIG: per GPU model that has it, each GPU instance profile and how many of it one GPU holds
+(NVIDIA's MIG user guide, "Supported MIG Profiles" and "Supported GPUs"). Compute capability
+8.0+ is necessary but not enough: A40 (8.6) and L40S (8.9) have no MIG, and the memory in a
+profile's name follows the GPU's (A100-40GB's 3g.20gb is A100-80GB's 3g.40gb). A profile's
+count is not 7 // slices: 1g.20gb takes two memory slices, so one GPU holds 4."""
+
+
+def mig_instances(gpu_model: str, mig_profile: str) -> int | None:
+    """How many instances of `all-<profile>` one GPU of the model holds; None when the model
+    has no MIG or no such profile."""
+    return MIG_PROFILES.get(gpu_model, {}).get(mig_profile.removeprefix("all-"))
+
+
 def known_gpu_models() -> str:
     """The accepted GPU model names, for error messages."""
     return ", ".join(sorted(GPU_MODELS))

@@ -1,6 +1,8 @@
 """The bare-metal layer's config: hosts (GPUs, NICs, BMC, paths the platform writes), the
 preflight minimums, the NVIDIA stack and how the deploy reaches the hosts over SSH."""
 
+import base64
+import binascii
 import posixpath
 import re
 from ipaddress import IPv4Address
@@ -13,6 +15,28 @@ from components.config.base import DnsLabel, FieldError, GpuModelName, Model
 SSH_HOST_KEY = re.compile(
     r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$"
 )
+
+
+def _embedded_key_type(body: str) -> str | None:
+    """The key type an SSH public key blob names in its first field (RFC 4253 6.6: a uint32
+    length and the name), or None when the body is not base64 of such a blob with more after
+    the name."""
+    try:
+        blob = base64.b64decode(body, validate=True)
+    except binascii.Error:
+        return None
+    if len(blob) < 4:
+        return None
+    length = int.from_bytes(blob[:4], "big")
+    if len(blob) <= 4 + length:
+        return None
+    # ed25519: name then a 32-byte key; the others carry more fields, at least that long.
+    if len(blob) < 4 + length + 4 + 32:
+        return None
+    try:
+        return blob[4 : 4 + length].decode("ascii")
+    except UnicodeDecodeError:
+        return None
 
 
 class GpuSpec(Model):
@@ -105,11 +129,19 @@ class Host(Model):
     @field_validator("host_key")
     @classmethod
     def _host_key_format(cls, key: str) -> str:
+        fix = (
+            "paste the key type and base64 body "
+            "as `ssh-keyscan -t ed25519 <host>` prints them, e.g. 'ssh-ed25519 AAAAC3...'"
+        )
         if not SSH_HOST_KEY.match(key.strip()):
+            raise FieldError("not an SSH public host key", fix)
+        kind, body = key.strip().split(" ")
+        embedded = _embedded_key_type(body)
+        if embedded != kind:
             raise FieldError(
-                "not an SSH public host key",
-                "paste the key type and base64 body "
-                "as `ssh-keyscan -t ed25519 <host>` prints them, e.g. 'ssh-ed25519 AAAAC3...'",
+                f"says {kind} but its body "
+                + (f"is an {embedded} key" if embedded else "is not a whole SSH key (truncated?)"),
+                fix,
             )
         return key.strip()
 

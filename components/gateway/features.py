@@ -17,6 +17,8 @@ class Feature:
     minimum: tuple[int, int, int]
     source: str
     """Where the first release that provides it is stated."""
+    before: tuple[int, int, int] | None = None
+    """The first release that no longer serves it (None: still served)."""
 
 
 FEATURES = (
@@ -29,6 +31,21 @@ FEATURES = (
         ),
         minimum=(1, 4, 0),
         source="envoyproxy/gateway issue #5315 (2025-02), shipped in v1.4.0 (PR #5319)",
+    ),
+    Feature(
+        key="gateway.envoyGatewayChartVersion",
+        component="Envoy Gateway",
+        field=(
+            "BackendTLSPolicy gateway.networking.k8s.io/v1alpha3 (the failover Backends' TLS, "
+            "components/gateway/model_routes.py)"
+        ),
+        minimum=(1, 0, 0),
+        source=(
+            "the v1.5.x charts bundle Gateway API v1.3 (BackendTLSPolicy v1alpha3); v1.6.0 "
+            "bundles Gateway API v1.4, where BackendTLSPolicy is v1 (envoyproxy/gateway "
+            "issue #7709: a v1alpha3 policy working on v1.5.6 stops on v1.6.0)"
+        ),
+        before=(1, 6, 0),
     ),
 )
 
@@ -44,11 +61,14 @@ def version_tuple(version: str) -> tuple[int, int, int] | None:
 
 
 def missing(pins: dict[str, str]) -> list[tuple[Feature, str]]:
-    """Each feature whose pinned version (config key → version) is older than it needs."""
+    """Each feature whose pinned version (config key → version) is older than it needs, or
+    new enough to have dropped it."""
     out = []
     for feature in FEATURES:
         pinned = pins.get(feature.key)
         parsed = version_tuple(pinned) if pinned is not None else None
-        if parsed is not None and parsed < feature.minimum:
+        if parsed is not None and (
+            parsed < feature.minimum or (feature.before is not None and parsed >= feature.before)
+        ):
             out.append((feature, pinned))
     return out

@@ -6,12 +6,9 @@ before anything is deployed."""
 
 from dataclasses import dataclass
 
+from components.catalog import mig_instances
 from components.config import Host, Kubernetes, Site
 from components.kubernetes.kubeadm import node_labels, node_taints
-
-MIG_COMPUTE_SLICES = 7
-"""A MIG-capable GPU has seven compute slices; profile `all-<g>g.<mem>gb` cuts it into
-7 // g instances."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +35,10 @@ def gpu_resources(kubernetes: Kubernetes, host: Host) -> dict[str, int]:
     if not profile.mig_profile:
         return {}  # validation refuses a MIG mode without a profile
     instance = profile.mig_profile.removeprefix("all-")
-    slices = int(instance.split("g.")[0])
-    return {f"nvidia.com/mig-{instance}": host.gpu.count * (MIG_COMPUTE_SLICES // slices)}
+    # The catalog's count per GPU (1g.20gb: 4, not 7 // 1); validation refuses a profile the
+    # GPU model does not have.
+    per_gpu = mig_instances(host.gpu.model, profile.mig_profile) or 0
+    return {f"nvidia.com/mig-{instance}": host.gpu.count * per_gpu}
 
 
 def site_nodes(site: Site, kubernetes: Kubernetes) -> list[NodeFacts]:

@@ -24,12 +24,17 @@ def _pinned_features(config: PlatformConfig) -> Iterator[ConfigIssue]:
     pins = {"gateway.envoyGatewayChartVersion": gateway.envoy_gateway_chart_version}
     for feature, pinned in missing(pins):
         least = "v" + ".".join(map(str, feature.minimum))
+        if feature.before is None:
+            provides, pin = f"from {least}", f"{least} or later"
+        else:
+            until = "v" + ".".join(map(str, feature.before))
+            provides, pin = f"from {least} until before {until}", f"a release before {until}"
         yield ConfigIssue(
             feature.key,
             pinned,
-            f"{feature.component} {pinned} does not know {feature.field}, which it "
-            f"provides from {least} ({feature.source})",
-            f"pin {feature.component} {least} or later, e.g. {_DEFAULT_ENVOY_GATEWAY}",
+            f"{feature.component} {pinned} does not serve {feature.field}, which it "
+            f"provides {provides} ({feature.source})",
+            f"pin {feature.component} {pin}, e.g. {_DEFAULT_ENVOY_GATEWAY}",
         )
 
 

@@ -5,7 +5,7 @@ profile for every GPU model in the inventory."""
 import re
 from collections.abc import Iterator
 
-from components.catalog import GPU_MODELS, known_gpu_models
+from components.catalog import GPU_MODELS, MIG_PROFILES, known_gpu_models, mig_instances
 from components.config import PlatformConfig
 from components.validation.issues import ConfigIssue
 
@@ -40,8 +40,9 @@ def unusable_sharing(config: PlatformConfig) -> set[str]:
         if profile.mode == "mig"
         and (
             model not in GPU_MODELS
-            or GPU_MODELS[model].compute_capability < (8, 0)
+            or model not in MIG_PROFILES
             or profile.mig_profile is None
+            or mig_instances(model, profile.mig_profile) is None
         )
     }
 
@@ -75,11 +76,12 @@ def _gpu_sharing(config: PlatformConfig) -> Iterator[ConfigIssue]:
         path = f"kubernetes.gpuSharing.{model}"
         if model not in GPU_MODELS:
             yield ConfigIssue(path, model, "unknown GPU model", f"use one of {known_gpu_models()}")
-        elif profile.mode == "mig" and GPU_MODELS[model].compute_capability < (8, 0):
+        elif profile.mode == "mig" and model not in MIG_PROFILES:
             yield ConfigIssue(
                 f"{path}.mode",
                 "mig",
-                f"{model} has no MIG (Ampere or newer only)",
+                f"{model} has no MIG (only {', '.join(sorted(MIG_PROFILES))} among the "
+                "catalog's GPUs)",
                 "use mode time-slicing",
             )
         elif profile.mode == "mig" and profile.mig_profile is None:
@@ -87,7 +89,15 @@ def _gpu_sharing(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 f"{path}.migProfile",
                 None,
                 "mode mig needs a MIG profile",
-                "set migProfile, e.g. all-3g.40gb",
+                "set migProfile, e.g. all-"
+                + next(name for name in MIG_PROFILES[model] if name.startswith("3g.")),
+            )
+        elif profile.mode == "mig" and mig_instances(model, profile.mig_profile) is None:
+            yield ConfigIssue(
+                f"{path}.migProfile",
+                profile.mig_profile,
+                f"{model} has no MIG profile {profile.mig_profile.removeprefix('all-')}",
+                "use one of " + ", ".join(f"all-{name}" for name in MIG_PROFILES[model]),
             )
     for s, site in enumerate(config.sites):
         for h, host in enumerate(site.hosts):

@@ -48,8 +48,9 @@ def _unique_host_keys(config: PlatformConfig) -> Iterator[ConfigIssue]:
     for s, site in enumerate(config.sites):
         for h, host in enumerate(site.hosts):
             path = f"sites[{s}].hosts[{h}].hostKey"
-            # The key is its type and body; a trailing comment does not make another key.
-            key = tuple(host.host_key.split()[:2])
+            # The key is its base64 body, which names its type (config refuses a body whose
+            # type differs from the label): another label in front is not another key.
+            key = tuple(host.host_key.split()[1:2])
             if key in seen:
                 yield ConfigIssue(
                     path,

@@ -57,7 +57,8 @@ def _changed(what: str):
         "ntp": lambda c: c["sites"][1]["network"].update(ntpServers=["10.200.0.125"]),
         "ssh": lambda c: c["ssh"].update(port=2222),
         "host-key": lambda c: c["sites"][0]["hosts"][3].update(
-            hostKey="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhbWd4yb8cFyF0ZbJ4m0mWnFv8Kq9cYI3mF1JXG"
+            hostKey="ssh-ed25519 "
+            "AAAAC3NzaC1lZDI1NTE5AAAAIHynL62+9GlyGEoqET5cLz6eif7V+rTcgelMsxuo3xl1"
         ),
     }
     return _evaluate(changes[what])

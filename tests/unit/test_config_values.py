@@ -220,7 +220,7 @@ HOST = {
     "name": "h1",
     "address": "10.0.0.1",
     "roles": ["worker"],
-    "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9FsR5aUAmsB4ZHBn6K",
+    "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILikak0Iy2zp30x9vv1Sv0aFhF1nexU0WUEQ7o0ok9tB",
 }
 
 
