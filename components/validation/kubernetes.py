@@ -29,6 +29,38 @@ def check_kubernetes(config: PlatformConfig) -> Iterator[ConfigIssue]:
                 "give the site at least one host with role worker",
             )
     yield from _gpu_sharing(config)
+    yield from _training_precision(config)
+
+
+BF16_MIN_COMPUTE_CAPABILITY = (8, 0)
+"""bfloat16 arithmetic arrived with Ampere (compute capability 8.0)."""
+
+
+def _training_precision(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """`mixedPrecision: bf16` on training hosts whose GPUs have no bfloat16 (Volta, Turing):
+    the job would fail at its first step."""
+    example = config.kubernetes.training_example
+    if not example.enabled or example.mixed_precision != "bf16":
+        return
+    older = sorted(
+        {
+            host.gpu.model
+            for site in config.sites
+            for host in site.hosts
+            if host.node_pool == "training"
+            and host.gpu
+            and host.gpu.model in GPU_MODELS
+            and GPU_MODELS[host.gpu.model].compute_capability < BF16_MIN_COMPUTE_CAPABILITY
+        }
+    )
+    if older:
+        yield ConfigIssue(
+            "kubernetes.trainingExample.mixedPrecision",
+            "bf16",
+            f"the training hosts' {', '.join(older)} GPUs have no bfloat16 (it needs compute "
+            "capability 8.0, Ampere, or newer)",
+            "use mixedPrecision: fp16 on these GPUs, or train on Ampere or newer hosts",
+        )
 
 
 def unusable_sharing(config: PlatformConfig) -> set[str]:
