@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.cost import stack_cost
+from components.cost import idle_gpu_warnings, stack_cost
 from components.plan import make_plan
 from components.platform import Platform, PlatformArgs
 from components.stack_config import load_stack_config
@@ -37,5 +37,9 @@ pulumi.export(
 )
 # Estimated monthly cost: energy at the sites' PUE and amortized hardware (config `cost`).
 pulumi.export("cost", stack_cost(plan, config.cost))
+# GPUs bought and powered that no model is placed on: not an error (a site may hold spares,
+# or GPUs for a model to come), but never silent.
+for warning in idle_gpu_warnings(plan, config.cost):
+    pulumi.log.warn(warning)
 if platform.replication_source_sites is not None:
     pulumi.export("replicationSourceSites", platform.replication_source_sites)

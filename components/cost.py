@@ -8,7 +8,7 @@ site's monthly cost by what its serving replicas at rest generate in a month whe
 (the throughput estimate of `serving.capacity`, from the plan): a floor, reached only at full
 load."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from components.catalog import GPU_MODELS
 from components.config import Cost
@@ -25,6 +25,9 @@ class SiteCost:
     energy_per_month: float
     hardware_per_month: float
     tokens_per_second_at_rest: float
+    idle_gpus: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """GPU model → (GPUs of inference hosts no deployment here is placed on, what they cost
+    a month: their energy and their purchase price written off)."""
 
     @property
     def total_per_month(self) -> float:
@@ -47,7 +50,31 @@ class SiteCost:
             "hardwarePerMonth": round(self.hardware_per_month),
             "totalPerMonth": round(self.total_per_month),
             "perMillionTokensAtFullLoad": None if per_million is None else round(per_million, 2),
+            "idleGpus": {
+                model: {"gpus": count, "perMonth": round(per_month)}
+                for model, (count, per_month) in self.idle_gpus.items()
+            },
         }
+
+    def idle_warnings(self, currency: str) -> list[str]:
+        """One warning per GPU model that no deployment at the site is placed on."""
+        return [
+            f"site {self.site}: {count} {model} GPUs serve no model (no deployment is placed "
+            f"on {model} here) and cost an estimated {per_month:,.0f} {currency} a month: "
+            f"place a model on them (models[].placements), or take them out"
+            for model, (count, per_month) in self.idle_gpus.items()
+        ]
+
+
+def _energy_per_month(it_watts: float, cost: Cost) -> float:
+    return it_watts / 1000 * cost.pue * HOURS_PER_MONTH * cost.energy_price_per_kwh
+
+
+def gpus_per_month(gpu_model: str, count: int, cost: Cost) -> float:
+    """What `count` GPUs of a model cost a month: their energy and their price written off."""
+    watts = count * GPU_MODELS[gpu_model].tdp_watts * cost.gpu_power_fraction
+    price = count * cost.gpu_prices.get(gpu_model, 0)
+    return _energy_per_month(watts, cost) + price / (cost.amortization_years * 12)
 
 
 def site_cost(plan: SitePlan, cost: Cost) -> SiteCost:
@@ -59,12 +86,18 @@ def site_cost(plan: SitePlan, cost: Cost) -> SiteCost:
     )
     it_kw = (len(site.hosts) * cost.server_watts + gpu_watts) / 1000
     facility_kw = it_kw * cost.pue
-    energy = facility_kw * HOURS_PER_MONTH * cost.energy_price_per_kwh
+    energy = _energy_per_month(it_kw * 1000, cost)
     capex = len(site.hosts) * cost.server_price + sum(
         h.gpu.count * cost.gpu_prices.get(h.gpu.model, 0) for h in site.hosts if h.gpu
     )
     hardware = capex / (cost.amortization_years * 12)
-    return SiteCost(site.name, it_kw, facility_kw, energy, hardware, plan.tokens_per_second_at_rest)
+    idle = {
+        model: (count, gpus_per_month(model, count, cost))
+        for model, count in sorted(plan.idle_gpus.items())
+    }
+    return SiteCost(
+        site.name, it_kw, facility_kw, energy, hardware, plan.tokens_per_second_at_rest, idle
+    )
 
 
 def stack_cost(plan: PlatformPlan, cost: Cost) -> dict[str, object]:
@@ -75,3 +108,12 @@ def stack_cost(plan: PlatformPlan, cost: Cost) -> dict[str, object]:
         "totalPerMonth": round(sum(c.total_per_month for c in per_site)),
         "currency": cost.currency,
     }
+
+
+def idle_gpu_warnings(plan: PlatformPlan, cost: Cost) -> list[str]:
+    """Per site and GPU model, the GPUs no model uses, with what they cost a month."""
+    return [
+        warning
+        for site in plan.sites.values()
+        for warning in site_cost(site, cost).idle_warnings(cost.currency)
+    ]

@@ -14,7 +14,14 @@ from types import MappingProxyType
 from components.config import Host, PlatformConfig, Site
 from components.inventory import api_endpoint, gpu_inventory
 from components.metal.peers import peer_ring
-from components.serving.capacity import GpuShare, Problem, ServingPlan, gpu_share, plan_site
+from components.serving.capacity import (
+    GpuShare,
+    Problem,
+    ServingPlan,
+    canary_ceiling_warning,
+    gpu_share,
+    plan_site,
+)
 
 
 def failover_peers(site: Site, sites: list[Site]) -> tuple[Site, ...]:
@@ -52,6 +59,8 @@ class SitePlan:
     """What does not fit or carry the load here; a valid config has none."""
     dr_warnings: tuple[str, ...]
     """What a DR site cannot carry after a failover: warnings, not errors."""
+    canary_warnings: tuple[str, ...] = ()
+    """Canaries that lower their stable deployment's autoscaling ceiling here: warnings."""
 
     @property
     def name(self) -> str:
@@ -69,6 +78,17 @@ class SitePlan:
     @property
     def first_control_plane(self) -> Host:
         return self.control_planes[0]
+
+    @property
+    def idle_gpus(self) -> dict[str, int]:
+        """GPU model → GPUs of the site's inference hosts that no deployment here is placed
+        on: bought and powered, serving nothing."""
+        used = {plan.deployment.gpu_model for plan in self.serving.values()}
+        idle: dict[str, int] = {}
+        for host in self.spec.hosts:
+            if host.gpu and host.node_pool == "inference" and host.gpu.model not in used:
+                idle[host.gpu.model] = idle.get(host.gpu.model, 0) + host.gpu.count
+        return idle
 
     @property
     def tokens_per_second_at_rest(self) -> float:
@@ -101,7 +121,8 @@ class PlatformPlan:
     jurisdictions: tuple[str, ...]
     """Sorted, without repeats."""
     gpu_shares: Mapping[str, GpuShare]
-    """GPU model of a deployment → what one pod gets when it asks for one of its GPUs."""
+    """GPU model of a deployment at some site → what one pod gets when it asks for one of its
+    GPUs."""
     capacity_problems: tuple[Problem, ...]
     """Every site's capacity problems, each said once (the same at every site is one)."""
 
@@ -129,6 +150,9 @@ def make_plan(config: PlatformConfig) -> PlatformPlan:
             serving=MappingProxyType(serving),
             capacity_problems=tuple(problems),
             dr_warnings=_dr_warnings(site, config, serving),
+            canary_warnings=tuple(
+                w for plan in serving.values() if (w := canary_ceiling_warning(site.name, plan))
+            ),
         )
     return PlatformPlan(
         sites=MappingProxyType(sites),
@@ -137,7 +161,9 @@ def make_plan(config: PlatformConfig) -> PlatformPlan:
         gpu_shares=MappingProxyType(
             {
                 m: gpu_share(config.kubernetes, m)
-                for m in sorted({d.gpu_model for d in config.models})
+                for m in sorted(
+                    {d.at_site(site.name).gpu_model for d in config.models for site in config.sites}
+                )
             }
         ),
         capacity_problems=_once_each(p for s in sites.values() for p in s.capacity_problems),

@@ -57,6 +57,11 @@ def render_tree(graph: Graph) -> str:
                 f"    {site}: {c['totalPerMonth']:,.0f} (energy {c['energyPerMonth']:,.0f} for "
                 f"{c['facilityKilowatts']:g} kW, hardware {c['hardwarePerMonth']:,.0f}){tokens}"
             )
+            for model, idle in sorted((c.get("idleGpus") or {}).items()):
+                lines.append(
+                    f"      of which {idle['perMonth']:,.0f} for {int(idle['gpus'])} {model} GPUs "
+                    "that serve no model"
+                )
         lines.append(f"    total: {cost['totalPerMonth']:,.0f}")
         lines.append("")
     if graph.outputs:

@@ -53,6 +53,7 @@ from components.config.secrets import (
 from components.config.serving import (
     Canary,
     ModelDeployment,
+    ModelPlacement,
     ModelStore,
     Revision,
     Serving,
@@ -83,7 +84,8 @@ __all__ = [
     "CONFIG_KEYS", "Cost", "DnsLabel", "FieldError", "Gateway", "GpuModelName", "GpuSharing",
     "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES", "HostPath", "HostRole",
     "HttpsUrl", "IdentityProvider", "inside_domains", "internal_network", "InternalDomain",
-    "Kubernetes", "LoadBalancer", "Mirrors", "Model", "ModelDeployment", "ModelStore",
+    "Kubernetes", "LoadBalancer", "Mirrors", "Model", "ModelDeployment", "ModelPlacement",
+    "ModelStore",
     "Monitoring", "Network", "Nic", "NodePool", "NOT_BUILT", "not_built", "Nvidia", "Rollout",
     "parse_url", "PemCertificate", "PlatformConfig", "PlatformSecrets", "Preflight", "PROJECT",
     "PUBLIC_REGISTRIES", "public_registry", "PUBLIC_SUFFIXES", "REGISTRY_SUFFIXES",

@@ -43,14 +43,44 @@ class Canary(Model):
     """Replicas per site (fixed: a canary is not autoscaled)."""
 
 
+Precision = Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
+
+
+class ModelPlacement(Model):
+    """How one site serves a deployment where it differs from the deployment's defaults (e.g.
+    a site whose inference hosts have other GPUs): the keys it sets replace the deployment's
+    at that site, for sizing, capacity, cost and the pods alike."""
+
+    site: DnsLabel
+    """A site of this stack (`sites[].name`)."""
+    gpu_model: GpuModelName | None = None
+    """GPUs that serve the model at this site; must be on the site's inference hosts."""
+    precision: Precision | None = None
+    """Precision of the weights at this site (fetched from `<model>/<precision>/<revision>/`)."""
+    tensor_parallel_size: int | None = Field(default=None, ge=1, le=16)
+    triton_release: TritonRelease | None = None
+    """Triton release at this site (e.g. a newer one than Volta's on Hopper GPUs)."""
+
+    def overrides(self) -> dict[str, object]:
+        """The deployment fields this placement replaces, by field name."""
+        return {
+            field: value
+            for field in ("gpu_model", "precision", "tensor_parallel_size", "triton_release")
+            if (value := getattr(self, field)) is not None
+        }
+
+
 class ModelDeployment(Model):
-    """A model to serve on every active site, and where on each site's GPUs."""
+    """A model to serve on every site, on the GPUs its defaults name or, at a site with a
+    placement, on the placement's."""
 
     name: DnsLabel
     model: str
     """Catalog name of the model, e.g. 'DeepSeek-R1-Distill-Qwen-32B'."""
-    precision: Literal["bf16", "fp16", "fp8", "int8", "awq", "gptq"]
+    precision: Precision
+    """Default precision (a placement may set another at its site)."""
     gpu_model: GpuModelName
+    """Default GPU model (a placement may set another at its site)."""
     backend: Literal["vllm", "tensorrtllm"] = "vllm"
     """Triton backend: vLLM (the default), or TensorRT-LLM with an engine built for the GPU."""
     tensor_parallel_size: int = Field(default=1, ge=1, le=16)
@@ -72,6 +102,22 @@ class ModelDeployment(Model):
     triton_release: TritonRelease | None = None
     """Triton container release for this model; default `serving.tritonRelease`."""
     canary: Canary | None = None
+    placements: list[ModelPlacement] = Field(default=[], max_length=64)
+    """Per site, the GPU model, precision, tensor parallelism or Triton release that differ
+    from the defaults above; sites without one use the defaults."""
+
+    def placement_index(self, site: str) -> int | None:
+        """Index in `placements` of the site's placement, if it has one."""
+        return next(
+            (p for p, placement in enumerate(self.placements) if placement.site == site), None
+        )
+
+    def at_site(self, site: str) -> "ModelDeployment":
+        """The deployment as `site` serves it: its placement's keys over the defaults (without
+        placements, so every layer reads one GPU model, precision and parallelism)."""
+        p = self.placement_index(site)
+        overrides = self.placements[p].overrides() if p is not None else {}
+        return self.model_copy(update={**overrides, "placements": []})
 
     @field_validator("model")
     @classmethod

@@ -128,6 +128,9 @@ class ServingPlan:
     canary_replicas: int
     estimate: Estimate
     """Of one replica."""
+    max_replicas_without_canary: int | None = None
+    """The ceiling the GPUs would allow if the canary's pods did not hold some: above
+    `max_replicas` when the canary lowers the stable version's ceiling."""
 
     @property
     def units_per_replica(self) -> int:
@@ -164,8 +167,11 @@ def plan_site(
 ) -> tuple[dict[str, ServingPlan], list[Problem]]:
     """Replicas, ceilings and estimates of every deployment at the site, and what is wrong.
 
-    Placement shape (precision, memory fit, parallelism) is `sizing`'s; this checks that
-    the replicas fit the site's GPUs together and carry the load."""
+    Each deployment is taken as the site serves it (`ModelDeployment.at_site`: its placement's GPU
+    model, precision and parallelism), and the plans hold it so: the serving layer deploys
+    what was sized. Placement shape (precision, memory fit, parallelism) is `sizing`'s; this
+    checks that the replicas fit the site's GPUs together and carry the load."""
+    models = [d.at_site(site.name) for d in models]
     plans: dict[str, ServingPlan] = {}
     problems: list[Problem] = []
     at_rest: dict[int, int] = {}
@@ -262,6 +268,13 @@ def plan_site(
             # before it stops an old one (maxUnavailable 0), also at the ceiling.
             while ceiling < limit and pack(others + pods(i, ceiling + 1 + canary + 1), hosts):
                 ceiling += 1
+            without_canary = ceiling
+            while (
+                canary
+                and without_canary < limit
+                and pack(others + pods(i, without_canary + 1 + 1), hosts)
+            ):
+                without_canary += 1
             if d.max_replicas is not None and d.max_replicas < at_rest[i]:
                 problems.append(
                     Problem(
@@ -272,7 +285,7 @@ def plan_site(
                         f"set maxReplicas to {at_rest[i]} or more",
                     )
                 )
-            plan = ServingPlan(d, share, at_rest[i], ceiling, canary, estimates[i])
+            plan = ServingPlan(d, share, at_rest[i], ceiling, canary, estimates[i], without_canary)
             plans[d.name] = plan
             if site.role == "active" and plan.capacity_rps < d.requests_per_second:
                 per = estimates[i].requests_per_second
@@ -295,3 +308,18 @@ def plan_site(
                     )
                 )
     return plans, problems
+
+
+def canary_ceiling_warning(site: str, plan: ServingPlan) -> str | None:
+    """What the canary costs the stable version's autoscaling at the site, when it costs
+    anything: its pods hold GPUs the stable version could otherwise scale onto."""
+    without = plan.max_replicas_without_canary
+    if not plan.canary_replicas or without is None or without <= plan.max_replicas:
+        return None
+    d = plan.deployment
+    return (
+        f"{d.name}'s canary ({plan.canary_replicas} replica"
+        f"{'s' if plan.canary_replicas > 1 else ''}) lowers the stable deployment's "
+        f"autoscaling ceiling at site {site} from {without} to {plan.max_replicas} replicas "
+        f"on {d.gpu_model}: promote or remove the canary to give them back"
+    )

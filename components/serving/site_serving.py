@@ -104,6 +104,10 @@ class SiteServing(pulumi.ComponentResource):
         self.models = pulumi.Output.from_input(
             {
                 model_name: {
+                    # As this site serves it (its placement's, or the deployment's defaults).
+                    "gpuModel": plan.deployment.gpu_model,
+                    "precision": plan.deployment.precision,
+                    "tensorParallelSize": plan.deployment.tensor_parallel_size,
                     "replicas": plan.replicas,
                     "maxReplicas": plan.max_replicas,
                     "canaryReplicas": plan.canary_replicas,
@@ -116,6 +120,6 @@ class SiteServing(pulumi.ComponentResource):
                 for model_name, plan in plans.items()
             }
         )
-        for warning in site_plan.dr_warnings:
+        for warning in (*site_plan.dr_warnings, *site_plan.canary_warnings):
             pulumi.log.warn(warning, self)
         self.register_outputs({"models": self.models})

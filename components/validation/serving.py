@@ -20,41 +20,133 @@ from components.validation.kubernetes import unusable_sharing
 def check_serving(config: PlatformConfig) -> Iterator[ConfigIssue]:
     yield from _model_stores(config)
     placed = []
+    unusable = unusable_sharing(config)
     for m in range(len(config.models)):
-        problems = list(_model_placement(config, m))
+        problems = [*_placements(config, m)]
+        if not problems:
+            problems = list(_model_placement(config, m))
         yield from problems
-        if not problems and config.models[m].gpu_model not in unusable_sharing(config):
+        gpu_models = {config.models[m].at_site(site.name).gpu_model for site in config.sites}
+        if not problems and not gpu_models & unusable:
             placed.append(m)
     # Counting replicas is meaningful only for models that run and fit: the capacity of the
     # others is left out (their placement problem is reported above).
     yield from _site_capacity(config, placed)
 
 
+def _gpu_models_of(site) -> list[str]:
+    """GPU models of the site's inference pool, sorted."""
+    return sorted({h.gpu.model for h in site.hosts if h.gpu and h.node_pool == "inference"})
+
+
+def _placements(config: PlatformConfig, m: int) -> Iterator[ConfigIssue]:
+    """Each placement names a site of the stack, once, and changes something there."""
+    deployment = config.models[m]
+    sites = [site.name for site in config.sites]
+    seen: set[str] = set()
+    for p, placement in enumerate(deployment.placements):
+        path = f"models[{m}].placements[{p}]"
+        if placement.site not in sites:
+            yield ConfigIssue(
+                f"{path}.site",
+                placement.site,
+                f"is not a site of this stack (sites: {', '.join(sites)})",
+                f"name one of {', '.join(sites)}, or remove the placement",
+            )
+        elif placement.site in seen:
+            yield ConfigIssue(
+                f"{path}.site",
+                placement.site,
+                f"site {placement.site} has an earlier placement for {deployment.name}",
+                "merge the two placements into one",
+            )
+        elif not placement.overrides():
+            yield ConfigIssue(
+                path,
+                placement.site,
+                "the placement changes nothing at the site",
+                "set gpuModel, precision, tensorParallelSize or tritonRelease, or remove it",
+            )
+        seen.add(placement.site)
+
+
 def _model_placement(config: PlatformConfig, m: int) -> Iterator[ConfigIssue]:
     """Model m must run and fit on its GPUs at every site that serves it (all sites of the
-    stack: the active ones each carry the full load, the DR site takes it over)."""
-    deployment = config.models[m]
+    stack: the active ones each carry the full load, the DR site takes it over), each site
+    with its own placement (`models[m].placements`) or the deployment's defaults."""
+    seen: set[tuple[str, str]] = set()
+    for site in config.sites:
+        for issue in _placement_at(config, m, site):
+            # Defaults shared by several sites break the same way at each: say it once.
+            if (issue.path, issue.problem) not in seen:
+                seen.add((issue.path, issue.problem))
+                yield issue
+
+
+def _placement_at(config: PlatformConfig, m: int, site) -> Iterator[ConfigIssue]:
+    defaults = config.models[m]
+    deployment = defaults.at_site(site.name)
+    p = defaults.placement_index(site.name)
+    placement = defaults.placements[p] if p is not None else None
+
+    def path(field: str) -> str:
+        """Where `field` of the deployment at this site comes from: the site's placement
+        when it sets the field, else the deployment's default."""
+        if placement is not None and getattr(placement, field) is not None:
+            return f"models[{m}].placements[{p}].{_camel(field)}"
+        return f"models[{m}].{_camel(field)}"
+
+    where = f"models[{m}].placements[{p}]" if placement is not None else f"models[{m}]"
     release = deployment.triton_release or config.serving.triton_release
     if not triton_supports(release, deployment.gpu_model):
-        path = (
-            f"models[{m}].tritonRelease" if deployment.triton_release else ("serving.tritonRelease")
-        )
         yield ConfigIssue(
-            path,
+            path("triton_release") if deployment.triton_release else "serving.tritonRelease",
             release,
             f"Triton {release} supports compute capability "
             f"{'.'.join(map(str, TRITON_MIN_COMPUTE_CAPABILITY_AFTER_VOLTA))}+ and "
             f"{deployment.name} runs on {deployment.gpu_model} "
             f"({'.'.join(map(str, GPU_MODELS[deployment.gpu_model].compute_capability))})",
-            f"set models[{m}].tritonRelease to {VOLTA_LAST_TRITON_RELEASE} or earlier, "
+            f"set {where}.tritonRelease to {VOLTA_LAST_TRITON_RELEASE} or earlier, "
             "the last release built for Volta",
         )
+    hosts = [
+        h
+        for h in site.hosts
+        if h.gpu and h.gpu.model == deployment.gpu_model and h.node_pool == "inference"
+    ]
+    if not hosts:
+        has = _gpu_models_of(site)
+        if placement is not None and placement.gpu_model is not None:
+            fix = (
+                f"set {where}.gpuModel to one of {', '.join(has)}"
+                if has
+                else f"give site {site.name} inference hosts with {deployment.gpu_model} GPUs"
+            )
+        elif has:
+            # GPUs no deployment here is placed on first: the likely replacement of the old.
+            used = {d.at_site(site.name).gpu_model for d in config.models}
+            best = sorted(has, key=lambda gpu: (gpu in used, gpu))[0]
+            fix = (
+                f"add to models[{m}].placements {{site: {site.name}, gpuModel: {best}}} "
+                "(with the precision and tensorParallelSize that fit it), or place the "
+                "model on a GPU model every site's inference pool has"
+            )
+        else:
+            fix = f"give site {site.name} inference hosts with GPUs"
+        yield ConfigIssue(
+            path("gpu_model"),
+            deployment.gpu_model,
+            f"site {site.name} has no inference host with {deployment.gpu_model} GPUs"
+            + (f" (its inference pool has {', '.join(has)})" if has else ""),
+            fix,
+        )
+        return
     if deployment.gpu_model in unusable_sharing(config):
         return  # its device-plugin profile is reported; nothing on it can be sized
     share = gpu_share(config.kubernetes, deployment.gpu_model)
     if share.splits_a_gpu and deployment.tensor_parallel_size > 1:
         yield ConfigIssue(
-            f"models[{m}].tensorParallelSize",
+            path("tensor_parallel_size"),
             deployment.tensor_parallel_size,
             f"{deployment.gpu_model} GPUs are shared ({share.mode}, {share.resource}): "
             + (
@@ -65,7 +157,7 @@ def _model_placement(config: PlatformConfig, m: int) -> Iterator[ConfigIssue]:
             f"set kubernetes.gpuSharing.{deployment.gpu_model}.mode to exclusive, or "
             "serve the model with tensorParallelSize 1",
         )
-    placement = Placement(
+    sizing = Placement(
         deployment.model,
         deployment.precision,
         deployment.gpu_model,
@@ -76,45 +168,36 @@ def _model_placement(config: PlatformConfig, m: int) -> Iterator[ConfigIssue]:
         deployment.gpu_memory_utilization,
         None if share.mode == "exclusive" else share.memory_gib,
     )
-    for site in config.sites:
-        hosts = [
-            h
-            for h in site.hosts
-            if h.gpu and h.gpu.model == deployment.gpu_model and h.node_pool == "inference"
-        ]
-        if not hosts:
-            yield ConfigIssue(
-                f"models[{m}].gpuModel",
-                deployment.gpu_model,
-                f"site {site.name} has no inference host with {deployment.gpu_model} GPUs",
-                "place the model on a GPU model the site's inference pool has",
-            )
-            continue
-        gpus_per_host = min(h.gpu.count for h in hosts)
-        rdma = all(h.rdma for h in hosts)
-        if deployment.hosts_per_replica > 1:
-            one_host = ways_out(placement, gpus_per_host, len(hosts), rdma=False)
-            yield ConfigIssue(
-                f"models[{m}].hostsPerReplica",
-                deployment.hosts_per_replica,
-                f"at site {site.name}: the sizing allows a replica across hosts, but the "
-                "serving layer deploys each replica as one pod on one host (multi-host "
-                "replicas need a LeaderWorkerSet, Ray and RDMA device access, not built)",
-                f"use {' or '.join(one_host[:2])} with hostsPerReplica: 1"
-                if one_host
-                else "place the model on GPUs where one host holds a replica",
-            )
-            continue
-        # The serving layer deploys a replica on one host: suggest only such placements.
-        for problem in check_placement(
-            placement, gpus_per_host, len(hosts), rdma, suggest_multi_host=False
-        ):
-            yield ConfigIssue(
-                f"models[{m}]",
-                deployment.name,
-                f"at site {site.name}: {problem.message}",
-                problem.remedy,
-            )
+    gpus_per_host = min(h.gpu.count for h in hosts)
+    rdma = all(h.rdma for h in hosts)
+    if deployment.hosts_per_replica > 1:
+        one_host = ways_out(sizing, gpus_per_host, len(hosts), rdma=False)
+        yield ConfigIssue(
+            f"models[{m}].hostsPerReplica",
+            deployment.hosts_per_replica,
+            f"at site {site.name}: the sizing allows a replica across hosts, but the "
+            "serving layer deploys each replica as one pod on one host (multi-host "
+            "replicas need a LeaderWorkerSet, Ray and RDMA device access, not built)",
+            f"use {' or '.join(one_host[:2])} with hostsPerReplica: 1"
+            if one_host
+            else "place the model on GPUs where one host holds a replica",
+        )
+        return
+    # The serving layer deploys a replica on one host: suggest only such placements.
+    for problem in check_placement(
+        sizing, gpus_per_host, len(hosts), rdma, suggest_multi_host=False
+    ):
+        yield ConfigIssue(
+            where,
+            deployment.name,
+            f"at site {site.name}: {problem.message}",
+            problem.remedy,
+        )
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _model_stores(config: PlatformConfig) -> Iterator[ConfigIssue]:

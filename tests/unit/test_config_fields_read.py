@@ -4,9 +4,10 @@ reads looks as if it worked and has no effect, so it is refused until its layer 
 
 Read from the source: a field counts as read when `.<field name>` appears in a module of
 `components/` other than the config and validation packages (or in `__main__.py`), or when a
-property of its model that reads it does. A grep, so a common name (`name`, `mode`) passes
-whatever reads it; what it catches is a field whose name appears nowhere, as `backup.copies`
-and `monitoring.retentionDays` did."""
+property or public method of its model that reads it does (`ModelDeployment.at_site` reads
+`placements`). A grep, so a common name (`name`, `mode`) passes whatever reads it; what it
+catches is a field whose name appears nowhere, as `backup.copies` and
+`monitoring.retentionDays` did."""
 
 import inspect
 import re
@@ -66,11 +67,14 @@ def _read(name: str, source: str) -> bool:
 
 
 def _properties_reading(model: type[BaseModel], field: str) -> list[str]:
-    return [
-        name
-        for name, member in vars(model).items()
-        if isinstance(member, property) and f"self.{field}" in inspect.getsource(member.fget)
-    ]
+    """Properties and methods of the model (e.g. `ModelDeployment.at_site`) that read it."""
+    readers = []
+    for name, member in vars(model).items():
+        function = member.fget if isinstance(member, property) else member
+        if inspect.isfunction(function) and not name.startswith("_"):
+            if f"self.{field}" in inspect.getsource(function):
+                readers.append(name)
+    return readers
 
 
 def test_every_config_field_is_read_outside_config_and_validation():
