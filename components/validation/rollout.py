@@ -92,7 +92,12 @@ def check_rollout_headroom(config: PlatformConfig) -> Iterator[ConfigIssue]:
     for every model's replicas at rest (canaries included): the other site's failure during a
     change must not find this one short. A DR site is left out: it idles warm and serves
     nothing until a failover. Runs only on models that place (their problems are serving's)."""
-    placed = [d for d in config.models if d.gpu_model not in unusable_sharing(config)]
+    unusable = unusable_sharing(config)
+    placed = [
+        d
+        for d in config.models
+        if not {d.at_site(site.name).gpu_model for site in config.sites} & unusable
+    ]
     if not placed:
         return
     plan = make_plan(config.model_copy(update={"models": placed}))
