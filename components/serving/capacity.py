@@ -18,7 +18,7 @@ the weight reads.
 import math
 from dataclasses import dataclass
 
-from components.catalog import GPU_MODELS, MODELS
+from components.catalog import GPU_MODELS, MODELS, mig_instances
 from components.config import Kubernetes, ModelDeployment, Site
 
 GUIDE_SPEEDUP_OVER_FP32 = {
@@ -67,9 +67,11 @@ def gpu_share(kubernetes: Kubernetes, gpu_model: str) -> GpuShare:
         return GpuShare(
             "nvidia.com/gpu", r, gpu.memory_gib / r, gpu.bandwidth_gbs / r, "time-slicing"
         )
-    # MIG profile all-<g>g.<mem>gb: 7 compute slices per GPU, <g> of them per instance.
+    # MIG profile all-<g>g.<mem>gb: how many instances one GPU holds is NVIDIA's table (a
+    # 1g.20gb on an A100-80GB is 4 per GPU, not 7 // 1: memory runs out first); validation
+    # refuses a profile the table lacks.
     slices, memory = profile.mig_profile.removeprefix("all-").split("g.")
-    instances = 7 // int(slices)
+    instances = mig_instances(gpu_model, profile.mig_profile) or max(1, 7 // max(1, int(slices)))
     memory_gib = float(memory.removesuffix("gb"))
     return GpuShare(
         f"nvidia.com/mig-{profile.mig_profile.removeprefix('all-')}",

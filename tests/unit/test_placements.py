@@ -3,10 +3,10 @@ capacity, the canary's cost to the stable version's ceiling, and GPUs no model u
 
 import pytest
 
-from components.config import ModelPlacement
+from components.config import Kubernetes, ModelPlacement
 from components.cost import gpus_per_month, idle_gpu_warnings, site_cost
 from components.plan import make_plan
-from components.serving.capacity import canary_ceiling_warning
+from components.serving.capacity import canary_ceiling_warning, gpu_share
 
 
 def _h100_at_dc_b(config, placements):
@@ -102,3 +102,12 @@ def test_a_canary_that_lowers_the_stable_ceiling_says_so(prod_config):
         update={"models": [prod_config.models[0].model_copy(update={"canary": None})]}
     )
     assert make_plan(no_canary).sites["dc-a"].canary_warnings == ()
+
+
+def test_mig_instances_per_gpu_come_from_nvidias_table():
+    """An A100-80GB holds 4 instances of 1g.20gb (memory runs out before the 7 slices), not
+    7 // 1: capacity would count 8 × 7 = 56 pods' worth of GPUs on a host that offers 32."""
+    for profile, per_gpu in (("all-1g.20gb", 4), ("all-1g.10gb", 7), ("all-3g.40gb", 2)):
+        sharing = {"A100-80GB": {"mode": "mig", "migProfile": profile}}
+        kubernetes = Kubernetes.model_validate({"gpuSharing": sharing})
+        assert gpu_share(kubernetes, "A100-80GB").per_gpu == per_gpu, profile
