@@ -85,6 +85,8 @@ class Gateway(Model):
     """Per tenant not listed in `tenants`."""
     replicas: int = Field(default=2, ge=1, le=16)
     envoy_gateway_chart_version: str = Field(default="v1.5.4", pattern=CHART_VERSION)
-    """At least v1.4.0: the per-tenant default limit needs it (components/gateway/features.py)."""
+    """At least v1.4.0: the per-tenant default limit needs it (components/versions.py)."""
     cert_manager_chart_version: str = Field(default="v1.16.2", pattern=CHART_VERSION)
+    """At least v1.15.0: the chart values crds.enabled/keep (components/versions.py)."""
     metallb_chart_version: str = Field(default="0.14.9", pattern=CHART_VERSION)
+    """At least 0.13.0: configuration by CRDs (components/versions.py)."""

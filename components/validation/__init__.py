@@ -15,6 +15,7 @@ from components.validation.rollout import check_rollout
 from components.validation.serving import check_serving
 from components.validation.site import check_sites
 from components.validation.storage import check_storage
+from components.validation.versions import check_pinned_versions
 
 __all__ = [
     "ConfigError",
@@ -35,6 +36,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *check_storage(config),
         *check_stack_shape(config),
         *check_gateway(config),
+        *check_pinned_versions(config),
         *check_serving(config),
         *check_rollout(config),
     ]

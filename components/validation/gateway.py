@@ -4,38 +4,12 @@ from a pool that fits the site's network, and reaches only networks the site all
 import ipaddress
 from collections.abc import Iterator
 
-from components.config import Gateway, PlatformConfig
-from components.gateway.features import missing
+from components.config import PlatformConfig
 from components.validation.issues import ConfigIssue
-
-_DEFAULT_ENVOY_GATEWAY = Gateway.model_fields["envoy_gateway_chart_version"].default
 
 
 def check_gateway(config: PlatformConfig) -> Iterator[ConfigIssue]:
     yield from _gateway_rules(config)
-    yield from _pinned_features(config)
-
-
-def _pinned_features(config: PlatformConfig) -> Iterator[ConfigIssue]:
-    """A pinned controller older than a field the program emits for it."""
-    gateway = config.gateway
-    if gateway is None:
-        return
-    pins = {"gateway.envoyGatewayChartVersion": gateway.envoy_gateway_chart_version}
-    for feature, pinned in missing(pins):
-        least = "v" + ".".join(map(str, feature.minimum))
-        if feature.before is None:
-            provides, pin = f"from {least}", f"{least} or later"
-        else:
-            until = "v" + ".".join(map(str, feature.before))
-            provides, pin = f"from {least} until before {until}", f"a release before {until}"
-        yield ConfigIssue(
-            feature.key,
-            pinned,
-            f"{feature.component} {pinned} does not serve {feature.field}, which it "
-            f"provides {provides} ({feature.source})",
-            f"pin {feature.component} {pin}, e.g. {_DEFAULT_ENVOY_GATEWAY}",
-        )
 
 
 def _gateway_rules(config: PlatformConfig) -> Iterator[ConfigIssue]:
