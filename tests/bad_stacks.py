@@ -2,11 +2,14 @@
 stack, the fields to set or delete, and the text the error must show."""
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from offline.evaluate import record
 from tests.paths import PROJECT_DIR
 
 CASES_DIR = PROJECT_DIR / "tests" / "bad_configs"
@@ -68,3 +71,20 @@ def with_extra_config(extra: str) -> str:
     text = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
     assert text.splitlines()[-1].startswith("    ")  # the last key is indented under config
     return text + extra
+
+
+def evaluate_changed(change, stack: str = "prod"):
+    """`stack`'s graph with `change(config)` applied to its config (keys without the project
+    prefix), evaluated from a copy of the project; fails the test on any error."""
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    config = {key.split(":", 1)[1]: value for key, value in stack_file["config"].items()}
+    change(config)
+    stack_file["config"] = {f"{PROJECT}:{key}": value for key, value in config.items()}
+    directory = Path(tempfile.mkdtemp(prefix="changed-stack-"))
+    try:
+        project_with_stack_file(directory, stack, yaml.safe_dump(stack_file))
+        graph, error = record(stack, project_dir=directory)
+    finally:
+        shutil.rmtree(directory)
+    assert error is None, error
+    return graph

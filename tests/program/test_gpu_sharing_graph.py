@@ -10,11 +10,10 @@ import pytest
 import yaml
 
 from components.kubernetes.gpu_operator import MIG_CONFIG_LABEL
-from tests.bad_stacks import PROJECT
-from tests.paths import PROJECT_DIR
 
 # prod's graph with a change to its config, evaluated from a copy of the project.
-from tests.program.test_rollout_graph import _evaluate as evaluate_changed
+from tests.bad_stacks import PROJECT, evaluate_changed
+from tests.paths import PROJECT_DIR
 
 GPU_MODEL_LABEL = "deepseek.bank/gpu-model"
 # prod's models, moved to sizes that fit a 3g.40gb MIG instance and a half V100.

@@ -2,37 +2,13 @@
 has V100s serves the same model on each site's own GPUs, sized, deployed and costed per site."""
 
 import functools
-import shutil
-import tempfile
-from pathlib import Path
 
-import yaml
-
-from offline.evaluate import record
-from tests.bad_stacks import PROJECT, project_with_stack_file
-from tests.paths import PROJECT_DIR
+from tests.bad_stacks import evaluate_changed
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 H100_PRICE = 30000
 V100_HOSTS = ("dcb-gpu-v100-1", "dcb-gpu-v100-2", "dcb-gpu-v100-3")
-
-
-def _evaluate(change):
-    """prod's graph with `change(config)` applied to its config (keys without the project
-    prefix), evaluated from a copy of the project."""
-    stack_file = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
-    config = {key.split(":", 1)[1]: value for key, value in stack_file["config"].items()}
-    change(config)
-    stack_file["config"] = {f"{PROJECT}:{key}": value for key, value in config.items()}
-    directory = Path(tempfile.mkdtemp(prefix="placements-graph-"))
-    try:
-        project_with_stack_file(directory, "prod", yaml.safe_dump(stack_file))
-        graph, error = record("prod", project_dir=directory)
-    finally:
-        shutil.rmtree(directory)
-    assert error is None, error
-    return graph
 
 
 def h100_at_dc_b(config: dict) -> None:
@@ -58,7 +34,7 @@ def h100_at_dc_b(config: dict) -> None:
 
 @functools.cache
 def _graphs():
-    return _evaluate(lambda config: None), _evaluate(h100_at_dc_b)
+    return evaluate_changed(lambda config: None), evaluate_changed(h100_at_dc_b)
 
 
 def _pod(graph, site: str, model: str) -> dict:
@@ -149,7 +125,7 @@ def test_gpus_no_model_uses_are_warned_with_their_cost():
         del qwen["canary"]
         qwen["replicas"] = 2
 
-    graph = _evaluate(h100_unused)
+    graph = evaluate_changed(h100_unused)
     [warning] = [m for _, m in graph.diagnostics if "serve no model" in m]
     idle = graph.outputs["cost"]["sites"]["dc-b"]["idleGpus"]
     assert set(idle) == {"H100-80GB"} and idle["H100-80GB"]["gpus"] == 12

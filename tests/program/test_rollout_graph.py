@@ -4,12 +4,8 @@ host after host, drained first and uncordoned last, one site after the other."""
 
 import copy
 import functools
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 
@@ -19,29 +15,11 @@ from components.serving.headroom import headroom_problems
 from components.stack_config import validate_config
 from offline.evaluate import record
 from offline.recorder import PlatformMocks
-from tests.bad_stacks import PROJECT, project_with_stack_file
-from tests.paths import PROJECT_DIR
+from tests.bad_stacks import evaluate_changed
 from tests.stacks import raw_stack_config
 
 COMMAND = "command:remote:Command"
 ROLLOUT = "deepseek:kubernetes:Rollout"
-
-
-def _evaluate(change):
-    """prod's graph with `change(config)` applied to its config (keys without the project
-    prefix), evaluated from a copy of the project."""
-    stack_file = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
-    config = {key.split(":", 1)[1]: value for key, value in stack_file["config"].items()}
-    change(config)
-    stack_file["config"] = {f"{PROJECT}:{key}": value for key, value in config.items()}
-    directory = Path(tempfile.mkdtemp(prefix="rollout-graph-"))
-    try:
-        project_with_stack_file(directory, "prod", yaml.safe_dump(stack_file))
-        graph, error = record("prod", project_dir=directory)
-    finally:
-        shutil.rmtree(directory)
-    assert error is None, error
-    return graph
 
 
 @functools.cache
@@ -61,7 +39,7 @@ def _changed(what: str):
             "AAAAC3NzaC1lZDI1NTE5AAAAIHynL62+9GlyGEoqET5cLz6eif7V+rTcgelMsxuo3xl1"
         ),
     }
-    return _evaluate(changes[what])
+    return evaluate_changed(changes[what])
 
 
 def _unwrapped(value):
@@ -289,7 +267,7 @@ def test_max_unavailable_two_makes_two_worker_chains():
         for model in config["models"]:
             model["requestsPerSecond"] = 1
 
-    graph = _evaluate(two_at_once)
+    graph = evaluate_changed(two_at_once)
     (rollout, *_) = [r for r in graph.by_type(ROLLOUT) if r.name == "deepseek-dc-a-rollout"]
     order = graph.component_outputs[rollout.urn]["order"]
     cps, storage, *workers = order
@@ -389,7 +367,7 @@ def test_every_node_has_its_removal_and_it_runs_nothing_until_then(prod_graph):
 
 def test_removing_a_host_runs_its_removal_and_nothing_elsewhere(prod_graph):
     host = "dca-gpu-v100-3"
-    graph = _evaluate(
+    graph = evaluate_changed(
         lambda c: c["sites"][0].update(
             hosts=[h for h in c["sites"][0]["hosts"] if h["name"] != host]
         )
@@ -414,7 +392,7 @@ def test_a_host_marked_unreachable_is_removed_from_the_control_plane_only(prod_g
             if h["name"] == host:
                 h["reachable"] = False
 
-    graph = _evaluate(mark)
+    graph = evaluate_changed(mark)
     by_name = {c.name: c for c in graph.by_type(COMMAND)}
     assert by_name[f"deepseek-dc-a-removal-{host}-kubeadm-reset"].retain_on_delete
     assert by_name[f"deepseek-dc-a-removal-{host}-node-drain"].retain_on_delete
