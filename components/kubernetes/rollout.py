@@ -123,12 +123,8 @@ class Rollout(pulumi.ComponentResource):
         # Control planes first, one chain; then storage and the worker chains in parallel.
         cp_tail = self._chain(control_planes[0], tuple(args.after))
         after_cp = (cp_tail,) if cp_tail is not None else tuple(args.after)
-        tails = [t for t in (cp_tail,) if t is not None and not storage and not workers]
-        for chain in chains[1:]:
-            tail = self._chain(chain, after_cp)
-            if tail is not None:
-                tails.append(tail)
-        self.tails = tuple(tails) or tuple(args.after)
+        tails = [self._chain(chain, after_cp) for chain in chains[1:]]
+        self.tails = tuple(tails) or after_cp
         for host_name in sorted(nodes):
             self._removal(host_name)
         self.register_outputs({"order": self.order})

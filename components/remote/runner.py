@@ -102,15 +102,12 @@ def run_script(
         # every host's install steps again at once, a driver of install time over the one a
         # rollout put there since.
         ignore = ["create", "stdin", "triggers[0]", "triggers[1]", "connection"]
-    elif lifecycle == "update":
-        # No create: nothing runs on first install. A change of the command line or of the
-        # script (stdin) runs `update`; triggers would replace it, which would run nothing.
-        runs = {"update": create, "triggers": [script_digest(script)]}
-        ignore = ["triggers"]
     else:
-        # Runs only when the Command is deleted (its host taken out of config), with the
-        # inputs of its last update; a change of them runs nothing.
-        runs = {"delete": create, "triggers": [script_digest(script)]}
+        # No create: nothing runs at creation. `update` runs when the command line, the
+        # script (stdin) or the connection changes; `delete` runs only when the Command is
+        # deleted (its host taken out of config), with the inputs of its last update, and a
+        # change of them runs nothing. Triggers would replace it, which would run nothing.
+        runs = {lifecycle: create, "triggers": [script_digest(script)]}
         ignore = ["triggers"]
     return remote.Command(
         name,
