@@ -29,6 +29,7 @@ from components.config.kubernetes import GpuSharing, Kubernetes, TrainingExample
 from components.config.metal import (
     HOST_PATH_PREFIXES,
     SSH_HOST_KEY,
+    Disk,
     GpuSpec,
     Host,
     HostPath,
@@ -60,6 +61,15 @@ from components.config.serving import (
     TritonRelease,
 )
 from components.config.site import Network, Site
+from components.config.storage import (
+    Backup,
+    CronSchedule,
+    DataLake,
+    ModelCache,
+    Rgw,
+    SiteStorage,
+    Storage,
+)
 from components.config.urls import (
     HOSTING_SUFFIXES,
     PUBLIC_REGISTRIES,
@@ -80,7 +90,8 @@ from components.config.urls import (
 )
 
 __all__ = [
-    "AptUrl", "Audience", "BgpPeer", "Canary", "CHART_VERSION", "ChartRepositoryUrl",
+    "AptUrl", "Audience", "Backup", "CronSchedule", "DataLake", "Disk", "ModelCache", "Rgw",
+    "SiteStorage", "Storage", "BgpPeer", "Canary", "CHART_VERSION", "ChartRepositoryUrl",
     "CONFIG_KEYS", "Cost", "DnsLabel", "FieldError", "Gateway", "GpuModelName", "GpuSharing",
     "GpuSpec", "Host", "HOST_PATH_PREFIXES", "HOSTING_SUFFIXES", "HostPath", "HostRole",
     "HttpsUrl", "IdentityProvider", "inside_domains", "internal_network", "InternalDomain",

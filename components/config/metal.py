@@ -8,7 +8,7 @@ import re
 from ipaddress import IPv4Address
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from components.config.base import DnsLabel, FieldError, GpuModelName, Model
 
@@ -94,6 +94,24 @@ HostPath = Annotated[str, AfterValidator(_host_path)]
 """A directory the platform writes on a host: absolute, normalized, below `HOST_PATH_PREFIXES`."""
 
 
+DiskDevice = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^/dev/(disk/by-(id|path)/[A-Za-z0-9:._+-]{1,128}|(nvme[0-9]{1,3}n[0-9]{1,3}|[sv]d[a-z]{1,3}))$"
+    ),
+]
+"""A whole block device: `/dev/nvme0n1`, `/dev/sdb`, or a stable `/dev/disk/by-id/...` name
+(never a partition: cephadm's OSD spec takes whole devices)."""
+
+
+class Disk(Model):
+    """A whole device of a storage host given to Ceph as one OSD (its data is wiped)."""
+
+    device: DiskDevice
+    size_gb: int = Field(ge=1, le=1_000_000)
+    media: Literal["nvme", "ssd", "hdd"]
+
+
 class Host(Model):
     """One bare-metal server."""
 
@@ -115,6 +133,8 @@ class Host(Model):
     """false for a host that is dead or gone: no change reaches it any more, and when it is
     taken out of config only the cluster's side of its removal runs (its node is deleted from
     a control plane; nothing dials the host). Set it, `pulumi up`, then remove the host."""
+    disks: list[Disk] = []
+    """Whole devices given to Ceph as OSDs (role `storage` only; their data is wiped)."""
     remeasure: RerunToken | None = None
     """Change it (e.g. to today's date) to run this host's preflight measurements again; on a
     live host nothing else does (a changed minimum re-judges the stored measurements)."""

@@ -7,12 +7,6 @@ no backup). Each is refused naming the issue that builds its layer, instead of p
 import re
 
 NOT_BUILT: dict[str, tuple[str, str]] = {
-    "backup": (
-        "is read by nothing yet: no layer takes backups, so a schedule, retention or 3-2-1 "
-        "count here would promise data protection that does not exist (Velero and the 3-2-1 "
-        "audit come with the data layer, issue 17)",
-        "remove deepseek-onprem:backup; issue 17 adds it back with the settings Velero reads",
-    ),
     "monitoring.retentionDays": (
         "is read by nothing yet: nothing deploys Prometheus (kube-prometheus-stack and its "
         "retention come with the monitoring layer, issue 18)",

@@ -13,6 +13,7 @@ from components.config.monitoring import Monitoring
 from components.config.rollout import Rollout
 from components.config.serving import ModelDeployment, Serving
 from components.config.site import Site
+from components.config.storage import Backup, Storage
 
 
 class PlatformConfig(Model):
@@ -31,6 +32,8 @@ class PlatformConfig(Model):
     cost: Cost = Cost()
     replication: Replication | None = None
     rollout: Rollout = Rollout()
+    storage: Storage = Storage()
+    backup: Backup | None = None
 
     @property
     def all_hosts(self) -> list[tuple[Site, Host]]:

@@ -9,6 +9,7 @@ from components.config.base import DnsLabel, Model, internal_network
 from components.config.gateway import LoadBalancer
 from components.config.metal import Host, HostRole, RerunToken
 from components.config.serving import ModelStore
+from components.config.storage import SiteStorage
 
 
 class Network(Model):
@@ -47,8 +48,11 @@ class Site(Model):
     remeasure: RerunToken | None = None
     """Change it to run the preflight measurements of every host of the site again."""
     model_store: ModelStore | None = None
-    """Where this site's serving pods fetch model weights: the site's own S3 endpoint (Ceph
-    RGW), so weights never cross a site boundary at serving time."""
+    """Where this site's serving pods fetch model weights, when not from the site's own Ceph
+    RGW (a site without storage hosts, or a store the bank runs apart): an S3 endpoint inside
+    the site, so weights never cross a site boundary at serving time."""
+    storage: SiteStorage | None = None
+    """The site's Ceph settings (required where the site has hosts with role `storage`)."""
 
     def hosts_with_role(self, role: HostRole) -> list[Host]:
         return [host for host in self.hosts if role in host.roles]
