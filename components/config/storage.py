@@ -2,12 +2,14 @@
 object store and its model bucket), the node-local model cache of the GPU hosts, and the
 3-2-1 protection (Velero backups, etcd snapshots, the optional HDFS data-lake sync)."""
 
-from ipaddress import IPv4Address
-from typing import Annotated
+import posixpath
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, NamedTuple
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from components.config.base import CHART_VERSION, DnsLabel, FieldError, Model
+from components.config.base import CHART_VERSION, DnsLabel, FieldError, Model, internal_network
 from components.config.metal import HostPath
 
 CronSchedule = Annotated[
@@ -86,6 +88,27 @@ class SiteStorage(Model):
     storage hosts), in the site's node network: the model store's endpoint."""
 
 
+HDFS_RPC_PORT = 8020
+"""The namenode's RPC port when an `hdfs://` URL names none (Hadoop's default)."""
+
+
+class HdfsLocation(NamedTuple):
+    """A directory of an HDFS: its namenode's host and RPC port, and the path."""
+
+    host: str
+    port: int
+    path: str
+    """Absolute and normalized: no trailing or doubled `/`."""
+
+    @property
+    def url(self) -> str:
+        return f"hdfs://{self.host}:{self.port}{self.path}"
+
+    def on(self, other: "HdfsLocation") -> "HdfsLocation":
+        """The same path on `other`'s namenode."""
+        return other._replace(path=self.path)
+
+
 class DataLake(Model):
     """An HDFS data lake per active site, kept in sync between them (the guide's DistCp)."""
 
@@ -98,10 +121,41 @@ class DataLake(Model):
             ),
         ],
     ]
-    """Site name → the HDFS URL of its data lake (e.g. hdfs://nn.dc-a.bank.internal:8020/lake)."""
+    """Site name → the HDFS URL of the part of the lake that site writes, its own directory
+    (e.g. hdfs://nn.dc-a.bank.internal:8020/lake/dc-a). Each site copies every other site's part
+    to the same path on its own namenode, so the sites' parts must not overlap."""
     schedule: CronSchedule = "30 3 * * *"
     image: str = Field(pattern=r"^[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9._-]{1,128}$")
     """An image with Hadoop's `hadoop distcp` (upstream name, served by the internal registry)."""
+    networks: list[
+        Annotated[
+            IPv4Network,
+            internal_network("opens egress to", "list only the data lakes' own networks"),
+        ]
+    ] = Field(min_length=1)
+    """Where the namenodes and datanodes of every site's lake are: the sync job may open
+    connections there (the namenodes' RPC ports, the datanodes' 9866 and 9867) and nowhere
+    else. Each must be on the egress allow-list of every site that syncs."""
+
+    @field_validator("namenodes")
+    @classmethod
+    def _ports_in_range(cls, namenodes: dict[str, str]) -> dict[str, str]:
+        for site, url in namenodes.items():
+            port = urlsplit(url).netloc.partition(":")[2]
+            if port and not 0 < int(port) < 65536:
+                raise FieldError(
+                    f"{site}: port {port} of {url} is not a TCP port",
+                    "write the namenode's RPC port (1-65535; Hadoop's default is 8020)",
+                )
+        return namenodes
+
+    def location(self, site: str) -> HdfsLocation:
+        """Where `site`'s part of the lake is (port 8020 when its URL names none)."""
+        parts = urlsplit(self.namenodes[site])
+        path = "/" + posixpath.normpath(parts.path or "/").lstrip("/")
+        return HdfsLocation(
+            parts.hostname or "", parts.port or HDFS_RPC_PORT, path.rstrip("/") or "/"
+        )
 
 
 class Backup(Model):
