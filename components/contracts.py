@@ -18,6 +18,10 @@ METALLB = "metallb-system"
 KUBE_SYSTEM = "kube-system"
 """Created by kubeadm, not by us: CoreDNS and the control plane's static pods live there."""
 
+DATA_LAKE = "data-lake"
+"""The HDFS data-lake sync's CronJobs. Made by that component itself, with its own default-deny,
+only at the sites it syncs: not in the tuples below, which the baseline makes at every site."""
+
 WORKLOAD_NAMESPACES = (INFERENCE, TRAINING, MONITORING, GATEWAY)
 """Where our workloads run: restricted Pod Security, quotas and default limits."""
 SYSTEM_NAMESPACES = (GPU_OPERATOR, CALICO_OPERATOR, LOCAL_PATH, KUBEFLOW, CERT_MANAGER, METALLB)

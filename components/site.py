@@ -21,6 +21,7 @@ from components.plan import SitePlan
 from components.serving import allow_policies as serving_policies
 from components.serving.capacity import gpu_share
 from components.serving.site_serving import SiteServing, SiteServingArgs
+from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,10 @@ class Site(pulumi.ComponentResource):
                 ),
                 under_site,
             )
+        # The HDFS data-lake sync (optional): at the sites whose lake config names.
+        data_lake = config.backup.data_lake if config.backup else None
+        if data_lake is not None and args.spec.name in data_lake.namenodes:
+            DataLakeSync(f"{name}-data-lake", DataLakeSyncArgs(ctx, data_lake), under_site)
 
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource

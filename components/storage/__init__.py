@@ -1,0 +1,2 @@
+"""Data layer: Ceph per site, the model cache and the 3-2-1 protection (backups, the
+data-lake sync)."""
