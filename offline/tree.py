@@ -64,6 +64,25 @@ def render_tree(graph: Graph) -> str:
                 )
         lines.append(f"    total: {cost['totalPerMonth']:,.0f}")
         lines.append("")
+    capacity = graph.plain_outputs.get("storageCapacity")
+    if capacity:
+        lines.append("Storage (Ceph per site: usable after copies and headroom, planned):")
+        for site, c in sorted(capacity.items()):
+            lines.append(
+                f"    {site}: {c['usableGb']:,.0f} GB usable of {c['rawGb']:,.0f} GB raw "
+                f"({c['copies']:g} copies, {c['headroomPercent']:g} % headroom), "
+                f"{c['plannedGb']:,.0f} GB planned"
+            )
+    protection = graph.plain_outputs.get("dataProtection")
+    if protection:
+        held = [d["dataset"] for d in protection if d["holds321"]]
+        lines.append(
+            f"    3-2-1: {len(held)} of {len(protection)} datasets hold it"
+            + (f" ({', '.join(held)})" if held else "")
+            + "; the others: output dataProtection"
+        )
+    if capacity or protection:
+        lines.append("")
     if graph.outputs:
         lines.append("Outputs:")
         for name in sorted(graph.outputs):

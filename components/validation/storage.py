@@ -1,18 +1,231 @@
-"""Rules about the data layer: enough storage hosts for Ceph's replicas at every site."""
+"""Rules about the data layer: Ceph's storage hosts, their disks and the RGW address at each
+site, the capacity against what the stack keeps there (with the numbers), the backup targets,
+and the 3-2-1 audit's refusals (`components/storage/protection.py`). (The data-lake sync's
+rules are in `data_lake.py`.)"""
 
+import json
 from collections.abc import Iterator
 
-from components.config import PlatformConfig
+from components.config import Host, PlatformConfig, Site
+from components.storage.capacity import site_capacity
+from components.storage.protection import audit, refusals
 from components.validation.issues import ConfigIssue
+
+DISK_EXAMPLE = "[{device: /dev/nvme0n1, sizeGb: 7680, media: nvme}]"
 
 
 def check_storage(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    layout = []
     for s, site in enumerate(config.sites):
-        storage = site.hosts_with_role("storage")
-        if len(storage) < 3:
+        layout += _storage_hosts(config, s, site)
+        layout += _disks(s, site)
+        layout += _rgw_virtual_ip(s, site)
+    yield from layout
+    targets = list(_backup_targets(config))
+    yield from targets
+    for s, site in enumerate(config.sites):
+        if not any(i.path.startswith(f"sites[{s}].") for i in layout):
+            yield from _capacity(config, s, site)
+    # The audit reads the hosts and targets checked above: with one of them wrong its
+    # shortfalls would only repeat that problem.
+    if not layout and not targets:
+        yield from _protection(config)
+
+
+def _storage_hosts(config: PlatformConfig, s: int, site: Site) -> Iterator[ConfigIssue]:
+    storage = site.hosts_with_role("storage")
+    copies = config.storage.replica_size
+    if storage and len(storage) < copies:
+        yield ConfigIssue(
+            f"sites[{s}].hosts",
+            f"{len(storage)} storage hosts",
+            f"Ceph keeps {copies} replicas (storage.replicaSize), each on another host: "
+            f"{copies} copies need {copies} storage hosts; {site.name} has {len(storage)}: "
+            f"{', '.join(h.name for h in storage)}",
+            f"give {site.name} at least {copies} hosts with role storage",
+        )
+    if storage and site.storage is None:
+        yield ConfigIssue(
+            f"sites[{s}].storage",
+            "(not set)",
+            f"{site.name} has storage hosts ({', '.join(h.name for h in storage)}) but no "
+            "storage settings: its RGW, the site's model store, needs a virtual IP",
+            f"set sites[{s}].storage.rgwVirtualIp to a free address in {site.network.node_cidr}",
+        )
+    if not storage and site.storage is not None:
+        yield ConfigIssue(
+            f"sites[{s}].storage",
+            json.dumps({"rgwVirtualIp": str(site.storage.rgw_virtual_ip)}),
+            f"{site.name} has no host with role storage: no Ceph runs there to use it",
+            f"add storage hosts to {site.name}, or remove sites[{s}].storage",
+        )
+
+
+def _disks(s: int, site: Site) -> Iterator[ConfigIssue]:
+    for h, host in enumerate(site.hosts):
+        path = f"sites[{s}].hosts[{h}]"
+        if "storage" in host.roles and not host.disks:
             yield ConfigIssue(
-                f"sites[{s}].hosts",
-                f"{len(storage)} storage hosts",
-                "Ceph keeps 3 replicas on 3 different hosts",
-                "give the site at least 3 hosts with role storage",
+                f"{path}.disks",
+                "(none)",
+                f"storage host {host.name} gives Ceph no disk: each OSD is a whole disk",
+                f"list its data devices, e.g. disks: {DISK_EXAMPLE}",
             )
+        if host.disks and "storage" not in host.roles:
+            yield ConfigIssue(
+                f"{path}.disks",
+                f"{len(host.disks)} disks",
+                f"{host.name} has roles {', '.join(host.roles)}: only hosts with role storage "
+                "give disks to Ceph",
+                f"add role storage to {host.name}, or remove its disks",
+            )
+        yield from _devices_named_twice(path, host)
+
+
+def _devices_named_twice(path: str, host: Host) -> Iterator[ConfigIssue]:
+    """The same name twice. (`/dev/sdb` and a `/dev/disk/by-id/...` name of the same disk
+    cannot be told apart from config: only the host knows.)"""
+    first: dict[str, int] = {}
+    for d, disk in enumerate(host.disks):
+        if disk.device in first:
+            yield ConfigIssue(
+                f"{path}.disks[{d}].device",
+                disk.device,
+                f"named twice on {host.name} (disks[{first[disk.device]}] too): one device is "
+                "one OSD",
+                "list each device once",
+            )
+        first.setdefault(disk.device, d)
+
+
+def _rgw_virtual_ip(s: int, site: Site) -> Iterator[ConfigIssue]:
+    if site.storage is None:
+        return
+    vip = site.storage.rgw_virtual_ip
+    path = f"sites[{s}].storage.rgwVirtualIp"
+    fix = f"pick a free address in {site.network.node_cidr}"
+    net = site.network
+    if vip not in net.node_cidr:
+        yield ConfigIssue(
+            path,
+            str(vip),
+            f"is outside the site's node network {net.node_cidr}: keepalived announces it there",
+            fix,
+        )
+    for h, host in enumerate(site.hosts):
+        if host.address == vip:
+            yield ConfigIssue(
+                path, str(vip), f"is the address of {host.name} (sites[{s}].hosts[{h}])", fix
+            )
+    if vip == net.api_vip:
+        yield ConfigIssue(path, str(vip), f"is the API VIP (sites[{s}].network.apiVip)", fix)
+    pool = site.load_balancer.addresses if site.load_balancer else []
+    for a, network in enumerate(pool):
+        if vip in network:
+            yield ConfigIssue(
+                path,
+                str(vip),
+                f"is inside the load-balancer pool {network} "
+                f"(sites[{s}].loadBalancer.addresses[{a}]): MetalLB may hand it out",
+                f"{fix}, outside the pool",
+            )
+
+
+def _capacity(config: PlatformConfig, s: int, site: Site) -> Iterator[ConfigIssue]:
+    capacity = site_capacity(config, site)
+    if capacity is None or capacity.fits:
+        return
+    short = capacity.planned_gb - capacity.usable_gb
+    yield ConfigIssue(
+        f"sites[{s}].hosts",
+        f"{capacity.usable_gb:,.0f} GB usable",
+        f"{site.name}'s Ceph cannot hold what the stack keeps there, {short:,.0f} GB short. "
+        f"Usable: {capacity.usable_arithmetic()}. Planned: {capacity.planned_arithmetic()}",
+        f"add disks to {site.name}'s storage hosts (evenly: copies sit on different hosts), "
+        "or keep less: storage.revisionsKept, backup.retentionDays, storage.headroomPercent",
+    )
+
+
+def _backup_targets(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    backup = config.backup
+    if backup is None:
+        return
+    sites = {site.name: site for site in config.sites}
+    names = ", ".join(sites)
+    for source, target in backup.targets.items():
+        path = f"backup.targets.{source}"
+        if source not in sites:
+            yield ConfigIssue(
+                path,
+                source,
+                f"{source} is not a site of this stack (sites: {names})",
+                f"name the sites whose data is backed up: {names}",
+            )
+        if target not in sites:
+            yield ConfigIssue(
+                path,
+                target,
+                f"target {target} is not a site of this stack (sites: {names})",
+                f"name another site of this stack: {names}",
+            )
+            continue
+        if source == target:
+            yield ConfigIssue(
+                path,
+                target,
+                f"{source} backs up to itself: a backup at the same site is lost with it",
+                "name another site of the same jurisdiction",
+            )
+            continue
+        if source in sites and sites[source].jurisdiction != sites[target].jurisdiction:
+            yield ConfigIssue(
+                path,
+                target,
+                f"{target} is in {sites[target].jurisdiction}, {source} in "
+                f"{sites[source].jurisdiction}: its backups would leave their jurisdiction",
+                f"name a site of {sites[source].jurisdiction}",
+            )
+        if not sites[target].hosts_with_role("storage"):
+            yield ConfigIssue(
+                path,
+                target,
+                f"{target} has no storage hosts: no Ceph RGW there to hold backups",
+                f"name a site with storage hosts, or give {target} storage hosts",
+            )
+    for site in config.sites:
+        holds_data = site.hosts_with_role("storage") or config.models
+        if not holds_data or site.name in backup.targets:
+            continue
+        others = [
+            o.name
+            for o in config.sites
+            if o.name != site.name
+            and o.jurisdiction == site.jurisdiction
+            and o.hosts_with_role("storage")
+        ]
+        fix = (
+            f"add backup.targets.{site.name}: {others[0]}"
+            if others
+            else f"this stack has no other site of {site.jurisdiction} with storage hosts: "
+            "add one, or remove backup (a target in another stack is not built)"
+        )
+        yield ConfigIssue(
+            "backup.targets",
+            json.dumps(backup.targets),
+            f"{site.name} keeps data (Ceph volumes, served model weights, etcd) but names no "
+            "backup target",
+            fix,
+        )
+
+
+def _protection(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """The 3-2-1 shortfalls this stack's settings can close (the others wait for a part not
+    built: the program warns about them and exports them in `dataProtection`)."""
+    value = json.dumps(config.backup.targets) if config.backup else "(not set)"
+    for path, fix, missing in refusals(audit(config)):
+        yield ConfigIssue(
+            path,
+            value,
+            "3-2-1 (3 copies, 2 media, 1 off-site) does not hold for " + "; ".join(missing),
+            fix,
+        )
