@@ -21,6 +21,12 @@ KUBE_SYSTEM = "kube-system"
 DATA_LAKE = "data-lake"
 """The HDFS data-lake sync's CronJobs. Made by that component itself, with its own default-deny,
 only at the sites it syncs: not in the tuples below, which the baseline makes at every site."""
+CEPH_CSI = "ceph-csi-rbd"
+"""ceph-csi's RBD provisioner and node plugin (privileged: the plugin maps images on the host).
+Made by that component, with its own default-deny, only at the sites that run Ceph."""
+VELERO = "velero"
+"""Velero and its node agent (privileged: the agent reads pod volumes from the host). Made by
+that component, with its own default-deny, only at the sites that back up to another."""
 
 WORKLOAD_NAMESPACES = (INFERENCE, TRAINING, MONITORING, GATEWAY)
 """Where our workloads run: restricted Pod Security, quotas and default limits."""
@@ -85,6 +91,10 @@ PROMETHEUS_PORT = 9090
 DCGM_EXPORTER_PORT = 9400
 CERT_MANAGER_METRICS_PORT = 9402
 METALLB_METRICS_PORT = 7472
+CEPH_MON_PORTS = (3300, 6789)
+"""Ceph monitors: msgr2 and the legacy protocol, on the storage hosts."""
+CEPH_DAEMON_PORTS = (6800, 7300)
+"""The range Ceph's OSDs and managers bind in (`ms_bind_port_min`/`max`), on the storage hosts."""
 KUBEFLOW_WEBHOOK_PORT = 9443
 CERT_MANAGER_WEBHOOK_PORT = 10250
 METALLB_WEBHOOK_PORT = 9443
