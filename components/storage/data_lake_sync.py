@@ -81,14 +81,13 @@ def pulls(data_lake: DataLake, site: str) -> list[Pull]:
 
 def distcp_command(pull: Pull) -> list[str]:
     """`hadoop distcp -update` from the peer to here, in the pod itself (local MapReduce: no
-    YARN to reach), its staging files in the pod's scratch volume."""
+    YARN to reach; its staging and work files go to the local file system, under `TMP_DIR`
+    in the pod's scratch volume)."""
     return [
         "hadoop",
         "distcp",
         "-D",
         "mapreduce.framework.name=local",
-        "-D",
-        "fs.defaultFS=file:///",
         "-D",
         f"hadoop.tmp.dir={TMP_DIR}",
         "-update",
