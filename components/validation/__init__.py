@@ -5,6 +5,7 @@ Pulumi (except `ConfigError`, a `RunError` so `pulumi up` prints it without a tr
 """
 
 from components.config import PlatformConfig
+from components.validation.backup import check_backup_targets
 from components.validation.data_lake import check_data_lake
 from components.validation.dr import check_stack_reference, check_stack_shape
 from components.validation.gateway import check_gateway
@@ -36,6 +37,7 @@ def check_inventory(config: PlatformConfig) -> list[ConfigIssue]:
         *check_kubernetes(config),
         *check_storage(config),
         *check_data_lake(config),
+        *check_backup_targets(config),
         *check_stack_shape(config),
         *check_gateway(config),
         *check_pinned_versions(config),
