@@ -239,3 +239,27 @@ def test_a_lake_at_one_site_or_at_an_unknown_site_is_refused():
     assert "backup.dataLake.namenodes.dc-c" in error
     assert "dc-c is not an active site of this stack" in error
     assert "a sync needs a lake at two sites at least" in error
+
+
+def test_a_lake_across_jurisdictions_is_refused():
+    def bad(config):
+        with_data_lake(config)
+        config["sites"][1]["jurisdiction"] = "AT"
+
+    error = _refused(bad)
+    assert "backup.dataLake.namenodes = 'dc-a (DE), dc-b (AT)'" in error
+    assert "would copy each site's data into another jurisdiction" in error
+
+
+def test_a_namenode_port_out_of_range_is_refused_at_the_field():
+    def bad(config):
+        lake = copy.deepcopy(DATA_LAKE)
+        lake["namenodes"]["dc-b"] = "hdfs://nn.dc-b.bank.internal:70000/lake/dc-b"
+        with_data_lake(config, lake)
+
+    error = _refused(bad)
+    assert "backup.dataLake.namenodes" in error
+    assert (
+        "dc-b: port 70000 of hdfs://nn.dc-b.bank.internal:70000/lake/dc-b is not a TCP port"
+        in error
+    )
