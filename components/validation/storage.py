@@ -1,7 +1,7 @@
 """Rules about the data layer: Ceph's storage hosts, their disks and the RGW address at each
-site, the capacity against what the stack keeps there (with the numbers), the backup targets,
-and the 3-2-1 audit's refusals (`components/storage/protection.py`). (The data-lake sync's
-rules are in `data_lake.py`.)"""
+site, the capacity against what the stack keeps there (with the numbers), a site without a backup
+target, and the 3-2-1 audit's refusals (`components/storage/protection.py`). (The targets
+themselves are checked in `backup.py`, the data-lake sync in `data_lake.py`.)"""
 
 import json
 from collections.abc import Iterator
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from components.config import Host, PlatformConfig, Site
 from components.storage.capacity import site_capacity
 from components.storage.protection import audit, refusals
+from components.validation.backup import check_backup_targets
 from components.validation.issues import ConfigIssue
 
 DISK_EXAMPLE = "[{device: /dev/nvme0n1, sizeGb: 7680, media: nvme}]"
@@ -21,8 +22,9 @@ def check_storage(config: PlatformConfig) -> Iterator[ConfigIssue]:
         layout += _disks(s, site)
         layout += _rgw_virtual_ip(s, site)
     yield from layout
-    targets = list(_backup_targets(config))
+    targets = [*_sites_without_target(config)]
     yield from targets
+    targets += check_backup_targets(config)
     for s, site in enumerate(config.sites):
         if not any(i.path.startswith(f"sites[{s}].") for i in layout):
             yield from _capacity(config, s, site)
@@ -146,52 +148,12 @@ def _capacity(config: PlatformConfig, s: int, site: Site) -> Iterator[ConfigIssu
     )
 
 
-def _backup_targets(config: PlatformConfig) -> Iterator[ConfigIssue]:
+def _sites_without_target(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """With `backup` set, every site that keeps data names where its backups go. (The
+    targets themselves are checked in `backup.py`.)"""
     backup = config.backup
     if backup is None:
         return
-    sites = {site.name: site for site in config.sites}
-    names = ", ".join(sites)
-    for source, target in backup.targets.items():
-        path = f"backup.targets.{source}"
-        if source not in sites:
-            yield ConfigIssue(
-                path,
-                source,
-                f"{source} is not a site of this stack (sites: {names})",
-                f"name the sites whose data is backed up: {names}",
-            )
-        if target not in sites:
-            yield ConfigIssue(
-                path,
-                target,
-                f"target {target} is not a site of this stack (sites: {names})",
-                f"name another site of this stack: {names}",
-            )
-            continue
-        if source == target:
-            yield ConfigIssue(
-                path,
-                target,
-                f"{source} backs up to itself: a backup at the same site is lost with it",
-                "name another site of the same jurisdiction",
-            )
-            continue
-        if source in sites and sites[source].jurisdiction != sites[target].jurisdiction:
-            yield ConfigIssue(
-                path,
-                target,
-                f"{target} is in {sites[target].jurisdiction}, {source} in "
-                f"{sites[source].jurisdiction}: its backups would leave their jurisdiction",
-                f"name a site of {sites[source].jurisdiction}",
-            )
-        if not sites[target].hosts_with_role("storage"):
-            yield ConfigIssue(
-                path,
-                target,
-                f"{target} has no storage hosts: no Ceph RGW there to hold backups",
-                f"name a site with storage hosts, or give {target} storage hosts",
-            )
     for site in config.sites:
         holds_data = site.hosts_with_role("storage") or config.models
         if not holds_data or site.name in backup.targets:
@@ -221,8 +183,11 @@ def _backup_targets(config: PlatformConfig) -> Iterator[ConfigIssue]:
 def _protection(config: PlatformConfig) -> Iterator[ConfigIssue]:
     """The 3-2-1 shortfalls this stack's settings can close (the others wait for a part not
     built: the program warns about them and exports them in `dataProtection`)."""
-    value = json.dumps(config.backup.targets) if config.backup else "(not set)"
     for path, fix, missing in refusals(audit(config)):
+        if path == "storage.replicaSize":
+            value: object = config.storage.replica_size
+        else:
+            value = json.dumps(config.backup.targets) if config.backup else "(not set)"
         yield ConfigIssue(
             path,
             value,
