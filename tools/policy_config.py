@@ -3,8 +3,8 @@
 `policies/config/bounds/<stack>.json` (jurisdictions, regions, registries, storage classes,
 domains: whoever owns the guard rail edits them; a stack change never grants itself
 permission) merged with the lists derived from the stack config (node, pod and service
-networks, load-balancer pools, client networks), each checked to lie inside the bounds'
-`networkBounds`.
+networks, load-balancer pools, client networks, each site's RGW and its backup targets'),
+each checked to lie inside the bounds' `networkBounds`.
 
     python -m tools.policy_config prod dr          # write
     python -m tools.policy_config --check prod dr  # exit 1 when a committed file differs
@@ -18,6 +18,7 @@ import ipaddress
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from components.config import PlatformConfig
 from offline.__main__ import _platform_config
@@ -66,6 +67,34 @@ def derived_lists(config: PlatformConfig) -> dict[str, list[str]]:
     }
 
 
+def rgw_endpoint(config: PlatformConfig, site_name: str) -> str | None:
+    """A site's RGW as Velero's s3Url names it: the site's RGW virtual IP and the RGW port, as
+    the Ceph layer serves it (`CephCluster.rgw_endpoint`; tests/program compares the two)."""
+    site = next(s for s in config.sites if s.name == site_name)
+    if site.storage is None:
+        return None
+    return f"http://{site.storage.rgw_virtual_ip}:{config.storage.rgw.port}"
+
+
+def derived_endpoints(config: PlatformConfig) -> dict[str, dict[str, list[str]]]:
+    """Site → the S3 endpoints its backups may go to (its `backup.targets` RGW), and site → its
+    own RGW (where its backups must not go), for the backup-location rule."""
+    own = {
+        site.name: [endpoint]
+        for site in config.sites
+        if (endpoint := rgw_endpoint(config, site.name)) is not None
+    }
+    targets = config.backup.targets if config.backup else {}
+    backups = {
+        source: own[target]
+        for source, target in sorted(targets.items())
+        if target in own and target != source
+    }
+    return {"backupEndpoints": backups, "siteEndpoints": own}
+
+
+BACKUP_LOCATION_POLICY = "backup-locations-at-target-sites"
+
 # Which policy reads each derived list.
 DERIVED_FOR = {
     "allowedNodeNetworks": ["remote-steps-on-site-hosts"],
@@ -85,7 +114,8 @@ def generate(stack: str, project_dir: Path = PROJECT_DIR, config_dir: Path = CON
     bounds = read_bounds(stack, config_dir)
     limits = [ipaddress.ip_network(n) for n in bounds.get("networkBounds") or []]
     policies = json.loads(json.dumps(bounds.get("policies") or {}))
-    for key, networks in derived_lists(platform_config(stack, project_dir)).items():
+    config = platform_config(stack, project_dir)
+    for key, networks in derived_lists(config).items():
         outside = [
             n
             for n in networks
@@ -99,6 +129,18 @@ def generate(stack: str, project_dir: Path = PROJECT_DIR, config_dir: Path = CON
             )
         for policy in DERIVED_FOR[key]:
             policies.setdefault(policy, {})[key] = networks
+    for key, by_site in derived_endpoints(config).items():
+        for site, endpoints in by_site.items():
+            for endpoint in endpoints:
+                address = ipaddress.ip_address(urlsplit(endpoint).hostname)
+                if not any(address in limit for limit in limits):
+                    raise BoundsError(
+                        f"stack '{stack}': {key} of {site}, {endpoint}, lies outside the "
+                        f"networkBounds of policies/config/bounds/{stack}.json "
+                        f"({', '.join(map(str, limits)) or 'none'}); change the stack config, "
+                        "or have the bounds' owner widen them"
+                    )
+        policies.setdefault(BACKUP_LOCATION_POLICY, {})[key] = by_site
     return {name: policies[name] for name in sorted(policies)}
 
 

@@ -44,8 +44,12 @@ and cert-manager's, where the internal CA's key Secret lives. Operators and the 
 nothing their config does not recreate."""
 
 SKIPPED_VOLUME_TYPES = ("emptyDir",)
-"""Pod volumes never copied off-site: scratch space and caches a pod refills at start (model
-weights fetched from the model store). Claims, whatever their class, are backed up."""
+"""Pod volumes never copied off-site: scratch space a pod refills at start."""
+SKIPPED_STORAGE_CLASSES = ("local-path",)
+"""Claims whose data is not copied off-site: `local-path` holds node-local copies (the model
+cache, refilled from the model store), not data of record, which lives on `ceph-rbd` (three
+copies in the site's Ceph, and backed up here). Copying the cache would send every model's
+weights across sites every night."""
 
 
 def bucket_of(source_site: str) -> str:
@@ -80,17 +84,19 @@ def schedule_ttl(backup: Backup) -> str:
 
 
 def volume_policy() -> str:
-    """The resource policy (Velero's `version: v1` format): skip the volume types that hold
-    nothing to keep. `volumeTypes` conditions exist from Velero 1.13 (PR #6863) and file-system
+    """The resource policy (Velero's `version: v1` format): skip the volumes that hold nothing
+    to keep (one policy per condition: a policy's conditions must all match). `storageClass`
+    conditions exist from Velero 1.11, `volumeTypes` from 1.13 (PR #6863), and file-system
     backups follow volume policies from 1.14 (PR #7497)."""
+    conditions = [
+        {"volumeTypes": list(SKIPPED_VOLUME_TYPES)},
+        {"storageClass": list(SKIPPED_STORAGE_CLASSES)},
+    ]
     return yaml.safe_dump(
         {
             "version": "v1",
             "volumePolicies": [
-                {
-                    "conditions": {"volumeTypes": list(SKIPPED_VOLUME_TYPES)},
-                    "action": {"type": "skip"},
-                }
+                {"conditions": condition, "action": {"type": "skip"}} for condition in conditions
             ],
         },
         sort_keys=False,

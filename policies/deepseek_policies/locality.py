@@ -1,11 +1,14 @@
 """Data locality policies: data and models stay on the bank's own storage, in the regions
 and jurisdictions the bank allows, with enough replicas (judges in `rules/locality.py`)."""
 
+from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+
 from deepseek_policies.common import LIST, resource_policy, stack_policy
 from deepseek_policies.common import schema as _schema
 from deepseek_policies.rules.locality import (
     DATA_NAMESPACES,
     MIN_CEPH_REPLICAS,
+    judge_backup_locations,
     judge_ceph_replicas,
     judge_data_pinned,
     judge_sites,
@@ -16,8 +19,9 @@ from deepseek_policies.rules.locality import (
 storage_classes = resource_policy(
     "storage-classes-allowed",
     "Keeps data on the bank's own storage: claims, claim templates, generic ephemeral volumes, "
-    "PersistentVolumes and StorageClasses use only allowedStorageClasses and "
-    "allowedProvisioners, and no pod names storage inline (NFS, iSCSI, RBD, inline CSI, ...).",
+    "PersistentVolumes, StorageClasses and the storage classes Helm values name "
+    "(storageClass, storageClassName) use only allowedStorageClasses and allowedProvisioners, "
+    "and no pod names storage inline (NFS, iSCSI, RBD, inline CSI, ...).",
     judge_storage,
     _schema(allowedStorageClasses=LIST, allowedProvisioners=LIST),
 )
@@ -57,4 +61,41 @@ ceph_replicas = resource_policy(
     _schema(minReplicas={"type": "integer", "minimum": 2, "default": MIN_CEPH_REPLICAS}),
 )
 
-POLICIES = [storage_classes, data_pinned, replication_targets, sites_in_jurisdiction, ceph_replicas]
+# Site → endpoints: generated per stack from its config (tools/policy_config).
+BY_SITE = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "default": {},
+}
+
+
+def _validate_backup_locations(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    # The judge needs the object's cluster, which its Kubernetes provider's name tells.
+    cluster = args.provider.name if args.provider is not None else ""
+    config = args.get_config() or {}
+    for message in judge_backup_locations(
+        args.resource_type, args.props, config, args.name, cluster
+    ):
+        report(message)
+
+
+backup_locations = ResourceValidationPolicy(
+    name="backup-locations-at-target-sites",
+    description=(
+        "Keeps the off-site copy off-site and in the stack: a Velero BackupStorageLocation, or "
+        "a Helm release's configuration.backupStorageLocation, points (s3Url) at one of "
+        "backupEndpoints for its cluster's site (the RGWs of its backup.targets), never at the "
+        "site's own RGW (siteEndpoints) nor at any other store."
+    ),
+    validate=_validate_backup_locations,
+    config_schema=_schema(backupEndpoints=BY_SITE, siteEndpoints=BY_SITE),
+)
+
+POLICIES = [
+    storage_classes,
+    data_pinned,
+    replication_targets,
+    sites_in_jurisdiction,
+    ceph_replicas,
+    backup_locations,
+]

@@ -79,7 +79,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 def test_every_policy_has_a_unique_name_and_allow_lists_default_to_empty():
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names)) == 25
+    assert len(names) == len(set(names)) == 26
     for policy in POLICIES:
         for key, prop in (policy.config_schema.properties if policy.config_schema else {}).items():
             if key.startswith("allowed"):

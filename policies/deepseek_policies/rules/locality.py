@@ -2,6 +2,7 @@
 jurisdictions the bank allows, with enough replicas."""
 
 from collections.abc import Iterator, Mapping
+from urllib.parse import urlsplit
 
 from deepseek_policies.rules.normalize import (
     CLUSTER_SUFFIXES,
@@ -47,25 +48,76 @@ POD_VOLUME_SOURCES = {
 PV_SOURCES = {"local", "hostPath"}
 
 
-def _class_findings(who: str, where: str, name: str | None, classes: list[str]) -> Iterator[str]:
-    if name not in classes:
+SHORT_KINDS = {"PersistentVolumeClaim": "PVC", "PersistentVolume": "PV"}
+
+
+def _subject(resource_type: str, props: Mapping, fallback: str) -> str:
+    """How a storage finding names what it is about: `PVC 'models' in inference`,
+    `Helm release 'velero'`."""
+    if resource_type.startswith("kubernetes:helm.sh"):
+        return f"Helm release '{props.get('name') or fallback}'"
+    kind = kind_of(resource_type)
+    if kind and name_of(props):
+        namespace = (props.get("metadata") or {}).get("namespace")
+        where = f" in {namespace}" if namespace else ""
+        return f"{SHORT_KINDS.get(kind, kind)} '{name_of(props)}'{where}"
+    return describe(resource_type, props, fallback)
+
+
+def _class_findings(subject: str, name, classes: list[str]) -> Iterator[str]:
+    """One finding when `name` (a storageClassName; None or '' for the cluster's default
+    class, '-' for none at all) is not an allowed class."""
+    if isinstance(name, str) and name in classes:
+        return
+    allowed = ", ".join(classes) or "(none)"
+    if name in (None, "", "-"):
         yield (
-            f"{who} asks for storage class {name or '(the cluster default)'} at {where}, which "
-            f"is not allowed; set storageClassName to one of {', '.join(classes) or '(none)'}."
+            f"{subject} names no storage class (the cluster's default, or none); "
+            f"allowed here: {allowed}."
         )
+    else:
+        yield f"{subject} uses storage class '{name}'; allowed here: {allowed}."
+
+
+CLASS_KEYS = ("storageClassName", "storageClass")
+"""The Helm value keys that name a storage class for a chart's claims (`persistence.
+storageClass`, `volumeClaimTemplate.spec.storageClassName`, ...)."""
+
+
+def _helm_classes(values, path: str) -> Iterator[tuple[str, object]]:
+    """(path, class) for every storage class Helm values name: a string under `storageClass` or
+    `storageClassName` anywhere, and the `name` of a `storageClass` map the chart makes a class
+    of (ceph-csi's `storageClass.name`, unless `create` is false)."""
+    if is_map(values):
+        for key, item in values.items():
+            where = f"{path}.{key}"
+            if key in CLASS_KEYS and (item is None or isinstance(item, str)):
+                yield where, item
+            elif key == "storageClass" and is_map(item):
+                if item.get("create") is not False and "name" in item:
+                    yield f"{where}.name", item.get("name")
+                yield from _helm_classes(item, where)
+            else:
+                yield from _helm_classes(item, where)
+    elif is_list(values):
+        for index, item in enumerate(values):
+            yield from _helm_classes(item, f"{path}[{index}]")
 
 
 def judge_storage(resource_type: str, props: Mapping, config: Mapping, name: str = ""):
     """Every way an object reaches storage goes through an allowed class and provisioner:
-    claims, StorageClasses, PersistentVolumes, claim templates, generic ephemeral volumes, and
-    no inline volume that reaches storage itself."""
+    claims, StorageClasses, PersistentVolumes, claim templates (StatefulSets and any workload
+    with `volumeClaimTemplates`), generic ephemeral volumes, the storage classes Helm values
+    name (`storageClass`, `storageClassName`, a `storageClass.name` the chart creates), and no
+    inline volume that reaches storage itself."""
     kind = kind_of(resource_type)
     classes = config_list(config, "allowedStorageClasses")
     provisioners = config_list(config, "allowedProvisioners")
     who = describe(resource_type, props, name)
+    subject = _subject(resource_type, props, name)
     spec = props.get("spec") or {}
     if kind == "PersistentVolumeClaim":
-        yield from _class_findings(who, "spec", spec.get("storageClassName"), classes)
+        yield from _class_findings(subject, spec.get("storageClassName"), classes)
     elif kind == "StorageClass":
         provisioner = props.get("provisioner")
         if name_of(props) not in classes or provisioner not in provisioners:
@@ -75,7 +127,7 @@ def judge_storage(resource_type: str, props: Mapping, config: Mapping, name: str
                 f"{', '.join(provisioners) or '(none)'}."
             )
     elif kind == "PersistentVolume":
-        yield from _class_findings(who, "spec", spec.get("storageClassName"), classes)
+        yield from _class_findings(subject, spec.get("storageClassName"), classes)
         sources = set(spec) & (set(_PV_SOURCE_KEYS) | PV_SOURCES | {"csi"})
         driver = (spec.get("csi") or {}).get("driver")
         for source in sorted(sources):
@@ -85,12 +137,20 @@ def judge_storage(resource_type: str, props: Mapping, config: Mapping, name: str
                 f"{who} is backed by {source}{' ' + driver if driver else ''}, outside the "
                 f"allowed provisioners; provision it through {', '.join(classes) or '(none)'}."
             )
-    if kind is None or resource_type.startswith("kubernetes:helm.sh"):
+    if resource_type.startswith("kubernetes:helm.sh"):
+        for where, storage_class in _helm_classes(props.get("values") or {}, "values"):
+            yield from _class_findings(f"{subject} at {where}", storage_class, classes)
+        return
+    if kind is None:
         return
     for index, template in enumerate(spec.get("volumeClaimTemplates") or []):
         template_spec = (template or {}).get("spec") or {}
-        where = f"spec.volumeClaimTemplates[{index}]"
-        yield from _class_findings(who, where, template_spec.get("storageClassName"), classes)
+        template_name = name_of(template or {}) or str(index)
+        yield from _class_findings(
+            f"{subject} claim template '{template_name}'",
+            template_spec.get("storageClassName"),
+            classes,
+        )
     for pod in workload_pod_specs(resource_type, props):
         for volume in pod.get("volumes") or []:
             inline = sorted(set(volume) - POD_VOLUME_SOURCES)
@@ -102,9 +162,12 @@ def judge_storage(resource_type: str, props: Mapping, config: Mapping, name: str
                 )
             template = (volume.get("ephemeral") or {}).get("volumeClaimTemplate") or {}
             if "ephemeral" in volume:
-                where = f"volume {volume.get('name')} (generic ephemeral)"
                 claim_class = (template.get("spec") or {}).get("storageClassName")
-                yield from _class_findings(who, where, claim_class, classes)
+                yield from _class_findings(
+                    f"{subject} volume '{volume.get('name')}' (generic ephemeral)",
+                    claim_class,
+                    classes,
+                )
 
 
 _PV_SOURCE_KEYS = (
@@ -249,6 +312,97 @@ def judge_targets(resource_type: str, props: Mapping, config: Mapping, name: str
             yield (
                 f"{who} sends or fetches data at {host or url} ({path}), outside the allowed "
                 f"domains; point it at an endpoint under {', '.join(domains) or '(none)'}."
+            )
+
+
+BACKUP_LOCATION = "BackupStorageLocation"
+S3_PROVIDERS = ("aws", "velero.io/aws")
+"""Velero's S3 object-store plugin: the only one that can write to an RGW."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_key(url: str) -> tuple[str, str, int] | None:
+    """An S3 endpoint as scheme, host and port (`http://10.20.2.10:8080/` and
+    `HTTP://10.20.2.10:8080` are one endpoint; `https://rgw` is port 443)."""
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname or scheme not in DEFAULT_PORTS:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]
+
+
+def site_of(cluster: str, sites) -> str | None:
+    """The site whose cluster a Kubernetes provider named `cluster` talks to: every provider of
+    the program is named `<platform>-<site>-...`, so the site is the longest site name found
+    as a dash-delimited part of it (None for a provider no site's name is part of)."""
+    padded = f"-{cluster}-"
+    found = [site for site in sites if f"-{site}-" in padded]
+    return max(found, key=len) if found else None
+
+
+def _backup_locations(resource_type: str, props: Mapping) -> Iterator[tuple[str, object, object]]:
+    """(where, provider, s3Url) of every backup location an object makes: a Velero
+    BackupStorageLocation, or each `configuration.backupStorageLocation` entry of Helm values
+    (the velero chart's: a list, or one map in charts before 3.0)."""
+    if kind_of(resource_type) == BACKUP_LOCATION:
+        spec = props.get("spec") or {}
+        yield "spec", spec.get("provider"), (spec.get("config") or {}).get("s3Url")
+    elif resource_type.startswith("kubernetes:helm.sh"):
+        configuration = (props.get("values") or {}).get("configuration") or {}
+        if not is_map(configuration) or "backupStorageLocation" not in configuration:
+            return
+        locations = configuration.get("backupStorageLocation")
+        path = "values.configuration.backupStorageLocation"
+        entries = list(enumerate(locations)) if is_list(locations) else [(None, locations)]
+        for index, entry in entries:
+            where = path if index is None else f"{path}[{index}]"
+            entry = entry if is_map(entry) else {}
+            provider = entry.get("provider") or configuration.get("provider")
+            yield where, provider, (entry.get("config") or {}).get("s3Url")
+
+
+def _endpoints(by_site: Mapping, sites) -> list[str]:
+    return sorted({str(url) for site in sites for url in (by_site.get(site) or [])})
+
+
+def judge_backup_locations(
+    resource_type: str, props: Mapping, config: Mapping, name: str = "", cluster: str = ""
+):
+    """A backup location points at one of the stack's backup endpoints for the site the
+    object's cluster belongs to (its targets' RGWs, `backupEndpoints`), never at that site's
+    own RGW (`siteEndpoints`: no off-site copy) nor anywhere else (another store, AWS itself)."""
+    backup_endpoints = config.get("backupEndpoints") or {}
+    site_endpoints = config.get("siteEndpoints") or {}
+    site = site_of(cluster, set(backup_endpoints) | set(site_endpoints))
+    allowed = _endpoints(backup_endpoints, [site] if site else list(backup_endpoints))
+    own = _endpoints(site_endpoints, [site] if site else [])
+    allowed_keys = {endpoint_key(url) for url in allowed}
+    own_keys = {endpoint_key(url) for url in own}
+    listed = ", ".join(allowed) or "(none)"
+    for where, provider, url in _backup_locations(resource_type, props):
+        subject = f"{_subject(resource_type, props, name)} at {where}"
+        at = f" of site {site}" if site else ""
+        if provider not in S3_PROVIDERS or not url:
+            yield (
+                f"{subject}{at} writes to {provider or '(no provider)'} "
+                f"{'at ' + str(url) if url else 'without an s3Url (the cloud itself)'}, no "
+                f"backup endpoint of this stack; use provider aws with s3Url one of {listed}."
+            )
+            continue
+        key = endpoint_key(url)
+        if key is not None and key in own_keys:
+            yield (
+                f"{subject} points at {url}, the RGW of site {site} itself: no off-site copy; "
+                f"back up to another site's RGW: {listed}."
+            )
+        elif key is None or key not in allowed_keys:
+            yield (
+                f"{subject}{at} points at {url}, which is no backup endpoint of this stack; "
+                f"allowed here: {listed}."
             )
 
 
