@@ -23,12 +23,15 @@ class Feature:
     """The first release that no longer serves it (None: still served)."""
     emitted_when: str = "always"
     """When the program emits it: `always` (whenever the component is installed),
-    `metallb` (a site's load balancer in l2 or bgp mode), `metallb-l2`, `metallb-bgp`."""
+    `metallb` (a site's load balancer in l2 or bgp mode), `metallb-l2`, `metallb-bgp`,
+    `backup` (a site backs up to another: Velero)."""
 
 
 ENVOY_GATEWAY = "gateway.envoyGatewayChartVersion"
 CERT_MANAGER = "gateway.certManagerChartVersion"
 METALLB = "gateway.metallbChartVersion"
+VELERO = "backup.veleroChartVersion"
+VELERO_AWS_PLUGIN = "backup.veleroAwsPluginVersion"
 
 FEATURES = (
     Feature(
@@ -101,6 +104,39 @@ FEATURES = (
             "(docs, Migration to CRDs)"
         ),
         emitted_when="metallb-bgp",
+    ),
+    Feature(
+        key=VELERO_AWS_PLUGIN,
+        component="velero-plugin-for-aws",
+        field=(
+            'checksumAlgorithm: "" in the backup location\'s config (no checksum header, which '
+            "RGW refuses: velero #7543, #8203; components/storage/velero.py)"
+        ),
+        minimum=(1, 9, 2),
+        source=(
+            "velero-plugin-for-aws v1.9.2 release notes: 'configuration for checksum algorithm "
+            "for PutObject to S3' (#197), the workaround for S3-compatible stores; v1.14.2 "
+            "ignores the empty algorithm and corrupts the objects it writes (velero #9951): "
+            "refused from there until a fixed release is verified"
+        ),
+        before=(1, 14, 2),
+        emitted_when="backup",
+    ),
+    Feature(
+        key=VELERO,
+        component="the Velero chart",
+        field=(
+            "a scheduled backup's resourcePolicy whose volume policies skip emptyDir volumes and "
+            "local-path claims in file-system backups (volumeTypes conditions from Velero "
+            "v1.13, PR #6863; file-system backups follow volume policies from v1.14, PR #7497; "
+            "components/storage/velero.py)"
+        ),
+        minimum=(7, 2, 0),
+        source=(
+            "vmware-tanzu/helm-charts PR #617: chart 7.2.0 installs Velero v1.14.1 (the first "
+            "chart we can cite with Velero 1.14; 8.0.0 moves to v1.15.0)"
+        ),
+        emitted_when="backup",
     ),
 )
 

@@ -4,9 +4,16 @@ config key gives the pinned version, and its default the fix."""
 
 from collections.abc import Iterator
 
-from components.config import Gateway, PlatformConfig
+from components.config import Backup, Gateway, PlatformConfig
 from components.validation.issues import ConfigIssue
-from components.versions import CERT_MANAGER, ENVOY_GATEWAY, METALLB, missing
+from components.versions import (
+    CERT_MANAGER,
+    ENVOY_GATEWAY,
+    METALLB,
+    VELERO,
+    VELERO_AWS_PLUGIN,
+    missing,
+)
 
 _GATEWAY_PINS = {
     ENVOY_GATEWAY: "envoy_gateway_chart_version",
@@ -15,15 +22,27 @@ _GATEWAY_PINS = {
 }
 """Config key → the `Gateway` field that pins it."""
 
-DEFAULTS = {key: Gateway.model_fields[field].default for key, field in _GATEWAY_PINS.items()}
+_BACKUP_PINS = {
+    VELERO: "velero_chart_version",
+    VELERO_AWS_PLUGIN: "velero_aws_plugin_version",
+}
+"""Config key → the `Backup` field that pins it."""
+
+DEFAULTS = {
+    **{key: Gateway.model_fields[field].default for key, field in _GATEWAY_PINS.items()},
+    **{key: Backup.model_fields[field].default for key, field in _BACKUP_PINS.items()},
+}
 """Config key → the default pin (which has everything the table lists)."""
 
 
 def pins(config: PlatformConfig) -> dict[str, str]:
     """Config key → pinned version, for the components the stack installs."""
-    if config.gateway is None:
-        return {}
-    return {key: getattr(config.gateway, field) for key, field in _GATEWAY_PINS.items()}
+    pinned = {}
+    if config.gateway is not None:
+        pinned |= {key: getattr(config.gateway, field) for key, field in _GATEWAY_PINS.items()}
+    if config.backup is not None:
+        pinned |= {key: getattr(config.backup, field) for key, field in _BACKUP_PINS.items()}
+    return pinned
 
 
 def emitted(config: PlatformConfig) -> frozenset[str]:
@@ -33,6 +52,8 @@ def emitted(config: PlatformConfig) -> frozenset[str]:
     if modes & {"l2", "bgp"}:
         out.add("metallb")
     out |= {f"metallb-{mode}" for mode in modes & {"l2", "bgp"}}
+    if config.backup is not None and config.backup.targets:
+        out.add("backup")
     return frozenset(out)
 
 
