@@ -21,6 +21,7 @@ from components.plan import SitePlan
 from components.serving import allow_policies as serving_policies
 from components.serving.capacity import gpu_share
 from components.serving.site_serving import SiteServing, SiteServingArgs
+from components.storage.ceph_cluster import CephCluster, CephClusterArgs, StorageNode
 from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
 
 
@@ -59,6 +60,8 @@ class Site(pulumi.ComponentResource):
     has a gateway."""
     serving: SiteServing | None
     """The models served here, when config has any."""
+    storage: CephCluster | None
+    """Ceph on the site's storage hosts (the data layer), when it has any."""
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]
@@ -79,6 +82,28 @@ class Site(pulumi.ComponentResource):
             f"{name}-command", opts=pulumi.ResourceOptions(parent=self)
         )
         self.hosts = self._hosts(name, args, command_provider)
+        # Ceph on the storage hosts: after their own OS steps, apart from Kubernetes.
+        storage_hosts = [host.name for host in spec.hosts_with_role("storage")]
+        self.storage = None
+        if storage_hosts:
+            self.storage = CephCluster(
+                f"{name}-storage",
+                CephClusterArgs(
+                    args.plan,
+                    config.storage,
+                    config.mirrors,
+                    {
+                        host: StorageNode(
+                            self.hosts[host].connection,
+                            self.hosts[host].ready,
+                            self.hosts[host].last_step,
+                        )
+                        for host in storage_hosts
+                    },
+                    command_provider,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
         self.cluster = Cluster(
             f"{name}-cluster",
             ClusterArgs(

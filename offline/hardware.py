@@ -9,6 +9,7 @@ import base64
 import functools
 import hashlib
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -232,6 +233,21 @@ def admin_kubeconfig(cluster: str) -> str:
     )
 
 
+def cephx_key(seed: str) -> str:
+    """A well-formed cephx key, as `ceph auth get-key` prints it: type 1 (AES), a creation
+    time, 16 bytes (derived from `seed`, so snapshots stay byte-identical)."""
+    secret = hashlib.sha256(seed.encode()).digest()[:16]
+    return base64.b64encode(struct.pack("<HIIH", 1, 1_700_000_000, 0, 16) + secret).decode()
+
+
+def cephadm_public_key(fsid: str) -> str:
+    """cephadm's SSH public key line (`ceph cephadm get-pub-key`): an RSA key, `ceph-<fsid>`."""
+    body = base64.b64encode(
+        b"\x00\x00\x00\x07ssh-rsa" + hashlib.sha512(fsid.encode()).digest() * 4
+    ).decode()
+    return f"ssh-rsa {body} ceph-{fsid}"
+
+
 class SimulatedHardware:
     """Answers each remote step with what the declared host would print."""
 
@@ -295,12 +311,62 @@ class SimulatedHardware:
                 "api-ready: /healthz ok",
                 {"endpoint": env.get("API_ENDPOINT", "")},
             ),
+            **self._ceph_simulators,
         }
         # The rollout's update-only steps run nothing when created: nothing to simulate.
         assert set(simulators) == set(STEPS) - set(UPDATE_ONLY_STEPS), (
             "a registered step has no simulator"
         )
         return simulators
+
+    @property
+    def _ceph_simulators(self) -> dict[str, Any]:
+        """The data layer's steps (components/storage/scripts), as the scripts print them."""
+        return {
+            "ceph-host-prep": lambda host, fault, address, env: (
+                "ceph-host-prep: cephadm 18.2.4-1jammy, podman version 3.4.4",
+                {
+                    "cephadm": f"{env.get('CEPH_VERSION', '18.2.4')}-1jammy",
+                    "podman": "podman version 3.4.4",
+                },
+            ),
+            "ceph-bootstrap": lambda host, fault, address, env: (
+                f"ceph-bootstrap: cluster {env.get('FSID', '')}, monitor {env.get('MON_IP', '')}",
+                {
+                    "fsid": env.get("FSID", ""),
+                    "monHost": env.get("MON_IP", address),
+                    "publicKey": cephadm_public_key(env.get("FSID", "")),
+                },
+            ),
+            "ceph-host-add": lambda host, fault, address, env: (
+                f"ceph-host-add: {env.get('HOST_NAME', '')} ({env.get('HOST_ADDRESS', '')}) "
+                "is a host of the cluster",
+                {"host": env.get("HOST_NAME", ""), "address": env.get("HOST_ADDRESS", "")},
+            ),
+            "ceph-osds": lambda host, fault, address, env: (
+                f"ceph-osds: {env.get('OSDS_EXPECTED', '0')} OSDs up",
+                {
+                    "osdsExpected": env.get("OSDS_EXPECTED", "0"),
+                    "osdsUp": env.get("OSDS_EXPECTED", "0"),
+                },
+            ),
+            "ceph-pools": lambda host, fault, address, env: (
+                f"ceph-pools: pool {env.get('RBD_POOL', '')}",
+                {"pool": env.get("RBD_POOL", ""), "crushRule": env.get("CRUSH_RULE", "")},
+            ),
+            "ceph-rgw": lambda host, fault, address, env: (
+                f"ceph-rgw: S3 answers at {env.get('RGW_ENDPOINT', '')}",
+                {"endpoint": env.get("RGW_ENDPOINT", "")},
+            ),
+            "ceph-rgw-user": lambda host, fault, address, env: (
+                "",
+                {"user": env.get("RGW_USER", ""), "bucket": env.get("BUCKET", "")},
+            ),
+            "ceph-client-key": lambda host, fault, address, env: (
+                f"ceph-client-key: client.{env.get('CSI_USER', '')}",
+                {"user": env.get("CSI_USER", ""), "key": cephx_key(f"{address}/{env}")},
+            ),
+        }
 
     def _gpu_check(
         self, host: dict[str, Any], fault: HardwareFaults, address: str, env: dict[str, str]

@@ -159,6 +159,63 @@ STEPS: dict[str, Step] = {
             result=("node", "uncordoned"),
         ),
         Step("api-ready", "kubernetes", ("API_ENDPOINT",), result=("endpoint",)),
+        # The data layer (components/storage/ceph_cluster.py): Ceph on each site's storage
+        # hosts. Host-prep runs on every storage host; the others on the site's first one.
+        Step(
+            "ceph-host-prep",
+            "storage",
+            (
+                "CEPH_VERSION",
+                "CEPH_IMAGE",
+                "IMAGE_REGISTRY",
+                "MIRRORED_REGISTRIES",
+                "CEPHADM_PUBLIC_KEY",
+                "HOST_READY",
+            ),
+            result=("cephadm", "podman"),
+        ),
+        Step(
+            "ceph-bootstrap",
+            "storage",
+            ("CEPH_IMAGE", "MON_IP", "FSID", "HOST_NAME"),
+            result=("fsid", "monHost", "publicKey"),
+        ),
+        Step("ceph-host-add", "storage", ("HOST_NAME", "HOST_ADDRESS"), result=("host", "address")),
+        Step(
+            "ceph-osds",
+            "storage",
+            ("SERVICE_SPECS", "SERVICES", "OSDS_EXPECTED"),
+            result=("osdsExpected", "osdsUp"),
+        ),
+        Step(
+            "ceph-pools",
+            "storage",
+            ("REPLICA_SIZE", "MIN_SIZE", "CRUSH_RULE", "RBD_POOL"),
+            result=("pool", "crushRule"),
+        ),
+        Step(
+            "ceph-rgw",
+            "storage",
+            ("RGW_SPECS", "SERVICES", "RGW_ENDPOINT", "HAPROXY_IMAGE", "KEEPALIVED_IMAGE"),
+            result=("endpoint",),
+        ),
+        Step(
+            "ceph-rgw-user",
+            "storage",
+            ("RGW_USER", "BUCKET", "RGW_ENDPOINT"),
+            secret_inputs=("RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
+            result=("user", "bucket"),
+            # Its tools' output holds the user's keys; none reaches its stdout, and should one
+            # ever, it stays a secret.
+            secret_stdout=True,
+        ),
+        Step(
+            "ceph-client-key",
+            "storage",
+            ("CSI_USER", "RBD_POOL"),
+            result=("user", "key"),
+            secret_stdout=True,
+        ),
     )
 }
 
