@@ -1,8 +1,9 @@
 """The data-lake sync's Kubernetes objects (prod with `backup.dataLake` set) pass the validators
 every other rendered object passes: kubernetes-validate (strict, for the pinned version) and
 checkov, each skip with a reason; and the policy pack, configured as CI configures it for that
-stack file, finds nothing. No Hadoop runs here: the manifests are validated, not executed."""
+stack file, finds nothing in them. No Hadoop runs here: the manifests are validated, not run."""
 
+import copy
 import json
 import os
 import shutil
@@ -108,13 +109,27 @@ def test_checkov_kubernetes_checks_pass_and_every_skip_has_a_reason(lake_files):
         assert check["check_result"].get("suppress_comment"), check["check_id"]
 
 
-def test_the_policy_pack_configured_for_this_stack_file_finds_nothing(lake_stack):
+def test_the_policy_pack_configured_for_this_stack_file_finds_nothing_in_the_sync(lake_stack):
     graph, pack_config, _ = lake_stack
+    syncs = {r.urn for r in graph.by_type(SYNC)}
+    ours = {r.urn for r in graph.resources if syncs & set(graph.ancestors(r.urn))}
+    lake_networks = {"10.10.8.0/24", "10.20.8.0/24"}
+    allowed = pack_config["egress-within-allow-list"]["allowedEgressCidrs"]
     # The lakes' networks reach the pack through the sites' egress allow-lists.
-    assert {"10.10.8.0/24", "10.20.8.0/24"} <= set(
-        pack_config["egress-within-allow-list"]["allowedEgressCidrs"]
-    )
+    assert lake_networks <= set(allowed)
+    without_lake = copy.deepcopy(pack_config)
+    without_lake["egress-within-allow-list"]["allowedEgressCidrs"] = [
+        n for n in allowed if n not in lake_networks
+    ]
     with policy_server("prod") as server:
         server.configure(pack_config)
-        violations = server.analyze(graph)
-    assert [(v.policy, v.name, v.message) for v in violations] == []
+        found = [(v.policy, v.name, v.message) for v in server.analyze(graph) if v.urn in ours]
+        # The pack does judge the sync's objects: without the lakes' networks on the list,
+        # each site's egress policy is refused.
+        server.configure(without_lake)
+        refused = {(v.policy, v.name) for v in server.analyze(graph) if v.urn in ours}
+    assert found == []
+    assert refused == {
+        ("egress-within-allow-list", f"deepseek-{site}-data-lake-allow-data-lake")
+        for site in ("dc-a", "dc-b")
+    }
