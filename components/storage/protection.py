@@ -39,8 +39,8 @@ REPLICA_LIMIT = (
     "replica at once"
 )
 NOT_BUILT_OTHER_STACK = (
-    "a backup target in another stack (the DR stack): not built; this stack has no other site "
-    "of the same jurisdiction"
+    "a backup target in another stack: not built (this stack has no other site of the same "
+    "jurisdiction)"
 )
 NOT_BUILT_DEVICE_CLASS = (
     "a backup pool on another device class than the data's (e.g. HDD OSDs at the target and a "
