@@ -2,7 +2,9 @@
 that it is a live cluster, and that it does what the layer relies on — a replicated pool with
 failure domain host on three host buckets goes active+clean, a client key reaches its pool
 and no other, radosgw-admin prints a user's keys, and S3 through curl's --aws-sigv4 works
-(with the header and query-string rules Ceph 16.2's radosgw and Debian 12's curl 7.88 need).
+(with the header and query-string rules Ceph 16.2's radosgw and Debian 12's curl 7.88 need);
+and that the data layer's steps acting on a live cluster (ceph-pools, ceph-client-key,
+ceph-rgw-user) converge on it for real: a second run changes nothing, drift is put back.
 
 The outputs the host-script sandbox's stand-ins imitate are kept under tests/fixtures/ceph/
 (README there): each test checks that the live output still has the saved one's shape (JSON
@@ -12,10 +14,12 @@ rewrites them from the live cluster.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 import urllib.parse
@@ -27,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from components.remote.steps import parse_result, script_text, shell_command, step
 from tests.external import ceph_server
 from tests.paths import LOCAL_FIXTURES
 
@@ -579,3 +584,177 @@ def test_every_daemon_logs_to_its_own_file(real_ceph):
     assert subprocess.run(["ceph", "--version"], capture_output=True, text=True).stdout.startswith(
         "ceph version 16.2."
     )
+
+
+# --- the data layer's steps, for real ---------------------------------------------------------
+# Each step's script runs as its SSH step runs it: `sudo --non-interactive env K=V … bash -s`
+# (components.remote.steps.shell_command) in an SSH session's environment, with lib.sh and the
+# script on stdin (script_text) and the secrets as `export` lines ahead of them (as
+# components.remote.runner.with_secrets puts them). On a storage host cephadm leaves
+# /etc/ceph/ceph.conf and the admin keyring; here CEPH_CONF, on the command line because sudo
+# resets the environment, points the real `ceph`, `rados`, `rbd` and `radosgw-admin` at the
+# test's cluster. The scripts write nothing on this machine but their mktemp files.
+
+SSH_SESSION_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+
+
+@dataclass(frozen=True)
+class StepRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any] | None
+
+
+def run_step(
+    cluster, name: str, inputs: dict[str, str], secrets: dict[str, str] | None = None
+) -> StepRun:
+    spec = step(name)
+    stdin = "".join(
+        f"export {key}={shlex.quote(value)}\n" for key, value in sorted((secrets or {}).items())
+    )
+    stdin += script_text(spec.script)
+    command = shell_command({**inputs, "CEPH_CONF": str(cluster.conf)})
+    ran = subprocess.run(
+        ["bash", "-c", command],
+        input=stdin,
+        env=SSH_SESSION_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    result = parse_result(name, ran.stdout) if ran.returncode == 0 else None
+    return StepRun(ran.returncode, ran.stdout, ran.stderr, result)
+
+
+def converges(cluster, name: str, inputs: dict[str, str], **kwargs) -> dict[str, Any]:
+    """Runs a step twice: the first run changes something, the second nothing and reports
+    the same result. Returns the result."""
+    first = run_step(cluster, name, inputs, **kwargs)
+    assert first.returncode == 0, f"{name} failed:\n{first.stderr}"
+    assert first.result["changed"] is True, first.stdout
+    second = run_step(cluster, name, inputs, **kwargs)
+    assert second.returncode == 0, f"{name} failed on its second run:\n{second.stderr}"
+    assert second.result == {**first.result, "changed": False}, second.stdout
+    return first.result
+
+
+def test_the_ceph_pools_step_converges_on_the_real_cluster(real_ceph):
+    inputs = {
+        "REPLICA_SIZE": "3",
+        "MIN_SIZE": "2",
+        "CRUSH_RULE": "step-host",
+        "RBD_POOL": "step-rbd",
+    }
+    result = converges(real_ceph, "ceph-pools", inputs)
+    assert result == {"changed": True, "pool": "step-rbd", "crushRule": "step-host"}
+
+    rule = real_ceph.ceph("osd", "crush", "rule", "dump", "step-host")
+    assert [s.get("type") for s in rule["steps"] if s["op"].startswith("choose")] == ["host"]
+    settings = real_ceph.ceph("osd", "pool", "get", "step-rbd", "all")
+    assert (settings["size"], settings["min_size"], settings["crush_rule"]) == (3, 2, "step-host")
+    assert real_ceph.ceph("osd", "pool", "application", "get", "step-rbd") == {"rbd": {}}
+    real_ceph.run("rados -p step-rbd stat rbd_info")  # rbd pool init ran
+    defaults = {
+        e["name"]: e["value"] for e in real_ceph.ceph("config", "dump") if e["section"] == "global"
+    }
+    assert defaults["osd_pool_default_size"] == "3"
+    assert defaults["osd_pool_default_min_size"] == "2"
+    assert defaults["osd_pool_default_crush_rule"] == str(rule["rule_id"])
+    pgs = _wait_pgs_active_clean(real_ceph, "step-rbd", settings["pg_num"])
+    assert all(len(pg["acting"]) == 3 for pg in pgs)
+
+    # Drift is put back, once.
+    real_ceph.run("ceph osd pool set step-rbd min_size 1")
+    drifted = run_step(real_ceph, "ceph-pools", inputs)
+    assert drifted.returncode == 0, drifted.stderr
+    assert drifted.result["changed"] is True
+    assert real_ceph.ceph("osd", "pool", "get", "step-rbd", "min_size")["min_size"] == 2
+    assert run_step(real_ceph, "ceph-pools", inputs).result["changed"] is False
+
+    # A rule of that name placing copies per OSD is refused, and nothing is changed.
+    real_ceph.run("ceph osd crush rule create-replicated step-per-osd default osd")
+    before = real_ceph.run("ceph osd pool ls").stdout
+    refused = run_step(real_ceph, "ceph-pools", {**inputs, "CRUSH_RULE": "step-per-osd"})
+    assert refused.returncode == 1
+    assert "failure domain 'osd', not 'default' with 'host'" in refused.stderr, refused.stderr
+    assert real_ceph.run("ceph osd pool ls").stdout == before
+
+
+def test_the_ceph_client_key_step_converges_on_the_real_cluster(real_ceph, tmp_path):
+    real_ceph.run("ceph osd pool create step-csi-pool 8 8")
+    real_ceph.run("ceph osd pool application enable step-csi-pool rbd")
+    inputs = {"CSI_USER": "step-csi", "RBD_POOL": "step-csi-pool"}
+    result = converges(real_ceph, "ceph-client-key", inputs)
+    assert result["user"] == "step-csi"
+    assert result["key"] == real_ceph.run("ceph auth print-key client.step-csi").stdout
+    caps = real_ceph.ceph("auth", "get", "client.step-csi")[0]["caps"]
+    assert caps == {
+        "mon": "profile rbd",
+        "osd": "profile rbd pool=step-csi-pool",
+        "mgr": "profile rbd pool=step-csi-pool",
+    }
+
+    # Its caps changed by hand are set again; the key stays.
+    real_ceph.run("ceph auth caps client.step-csi mon 'profile rbd' osd 'profile rbd'")
+    again = run_step(real_ceph, "ceph-client-key", inputs)
+    assert again.returncode == 0, again.stderr
+    assert again.result == {**result, "changed": True}
+    assert real_ceph.ceph("auth", "get", "client.step-csi")[0]["caps"] == caps
+
+    # The key the step reports maps images in its pool with cephx.
+    keyring = tmp_path / "keyring"
+    keyring.write_text(f"[client.step-csi]\n\tkey = {result['key']}\n")
+    as_csi = f"--id step-csi --keyring {keyring}"
+    real_ceph.run(f"rbd {as_csi} create step-csi-pool/volume --size 8M")
+    assert real_ceph.run(f"rbd {as_csi} ls step-csi-pool").stdout.split() == ["volume"]
+
+
+def _rgw_keys() -> dict[str, str]:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    access = "".join(alphabet[b % len(alphabet)] for b in os.urandom(20))
+    secret = base64.b64encode(os.urandom(30)).decode().replace("+", "A").replace("/", "B")
+    return {"RGW_ACCESS_KEY": access, "RGW_SECRET_KEY": secret}
+
+
+def test_the_ceph_rgw_user_step_converges_on_the_real_cluster(real_ceph, s3_user):
+    inputs = {
+        "RGW_USER": "step-cache",
+        "BUCKET": "step-models",
+        "RGW_ENDPOINT": real_ceph.rgw_endpoint,
+    }
+    keys = _rgw_keys()
+    result = converges(real_ceph, "ceph-rgw-user", inputs, secrets=keys)
+    assert result == {"changed": True, "user": "step-cache", "bucket": "step-models"}
+    user = json.loads(real_ceph.run("radosgw-admin user info --uid step-cache").stdout)
+    assert user["keys"] == [
+        {
+            "user": "step-cache",
+            "access_key": keys["RGW_ACCESS_KEY"],
+            "secret_key": keys["RGW_SECRET_KEY"],
+        }
+    ]
+    stats = json.loads(real_ceph.run("radosgw-admin bucket stats --bucket=step-models").stdout)
+    assert stats["owner"] == "step-cache"
+    as_step_user = S3User("step-cache", keys["RGW_ACCESS_KEY"], keys["RGW_SECRET_KEY"])
+    listed = s3(real_ceph, as_step_user, "GET", "/step-models?list-type=2")
+    assert listed.status == 200 and _listing(listed)["KeyCount"] == "0"
+
+    # Rotation: new keys replace the old ones, which S3 then refuses.
+    rotated = _rgw_keys()
+    after = run_step(real_ceph, "ceph-rgw-user", inputs, secrets=rotated)
+    assert after.returncode == 0, after.stderr
+    assert after.result == result  # changed: true
+    old = s3(real_ceph, as_step_user, "GET", "/step-models?list-type=2")
+    assert (old.status, _error_code(old)) == (403, "InvalidAccessKeyId")
+    new_user = S3User("step-cache", rotated["RGW_ACCESS_KEY"], rotated["RGW_SECRET_KEY"])
+    assert s3(real_ceph, new_user, "GET", "/step-models?list-type=2").status == 200
+    assert run_step(real_ceph, "ceph-rgw-user", inputs, secrets=rotated).result["changed"] is False
+
+    # A bucket another user owns is refused.
+    assert s3(real_ceph, s3_user, "PUT", "/step-foreign").status == 200
+    foreign_inputs = {**inputs, "BUCKET": "step-foreign"}
+    foreign = run_step(real_ceph, "ceph-rgw-user", foreign_inputs, secrets=rotated)
+    assert foreign.returncode == 1
+    assert f"owned by {s3_user.uid}, not step-cache" in foreign.stderr, foreign.stderr
