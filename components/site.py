@@ -16,13 +16,19 @@ from components.kubernetes import allow_policies as kubernetes_policies
 from components.kubernetes.addons import Addons, AddonsArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
 from components.kubernetes.rollout import Rollout, RolloutArgs, RolloutHost
+from components.kubernetes.scheduling import pods_per_node, site_nodes
 from components.metal.host import Host, HostArgs, preflight_run_id
 from components.plan import SitePlan
 from components.serving import allow_policies as serving_policies
+from components.serving.cached_weights import WeightsCache, weights_by_host
 from components.serving.capacity import gpu_share
+from components.serving.model_load import weights_bytes
+from components.serving.model_service import scheduling
 from components.serving.site_serving import SiteServing, SiteServingArgs
 from components.storage.ceph_cluster import CephCluster, CephClusterArgs, StorageNode
 from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
+from components.storage.model_cache import ModelCache, ModelCacheArgs, ModelStoreAccess
+from components.storage.model_cache_manifests import CachedRevision
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class Site(pulumi.ComponentResource):
     has a gateway."""
     serving: SiteServing | None
     """The models served here, when config has any."""
+    model_cache: ModelCache | None
+    """The GPU hosts' node-local cache of the served weights (data layer), with the models."""
     storage: CephCluster | None
     """Ceph on the site's storage hosts (the data layer), when it has any."""
     api_endpoint: pulumi.Output[str]
@@ -176,6 +184,7 @@ class Site(pulumi.ComponentResource):
             under_site,
         )
         self.serving = None
+        self.model_cache = None
         if config.models:
             self.serving = SiteServing(
                 f"{name}-serving",
@@ -184,8 +193,7 @@ class Site(pulumi.ComponentResource):
                     serving=config.serving,
                     monitoring=config.monitoring,
                     priority_classes=cluster.baseline.priority_classes,
-                    access_key_id=args.secrets.model_store_access_key_id,
-                    secret_access_key=args.secrets.model_store_secret_access_key,
+                    cache=self._model_cache(name, args, ctx),
                 ),
                 pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=cluster)]),
             )
@@ -207,6 +215,66 @@ class Site(pulumi.ComponentResource):
         data_lake = config.backup.data_lake if config.backup else None
         if data_lake is not None and args.spec.name in data_lake.namenodes:
             DataLakeSync(f"{name}-data-lake", DataLakeSyncArgs(ctx, data_lake), under_site)
+
+    def _model_cache(self, name: str, args: SiteArgs, ctx: SiteContext) -> WeightsCache:
+        """The node-local model cache of what the site serves (`self.model_cache`), on the
+        hosts where the scheduler may place each model's pods (from config, as it filters),
+        filled from the site's model store; returned as the serving layer reads it."""
+        spec, config = args.spec, args.config
+        reachable = {host.name for host in spec.hosts if host.reachable}
+        nodes = [node for node in site_nodes(spec, config.kubernetes) if node.name in reachable]
+        placed = weights_by_host(
+            args.plan.serving,
+            lambda plan: scheduling(plan, spec),
+            lambda pod: [node.name for node in nodes if pods_per_node(pod, node)],
+        )
+        revisions = [
+            CachedRevision(model, precision, revision, hosts, weights_bytes(model, precision))
+            for (model, precision, revision), hosts in placed.items()
+        ]
+        self.model_cache = ModelCache(
+            f"{name}-model-cache",
+            ModelCacheArgs(ctx, config.storage.model_cache, self._model_store(args), revisions),
+            pulumi.ResourceOptions(parent=self),
+        )
+        cache = self.model_cache
+        return WeightsCache(
+            cache.claim_name,
+            cache.complete_marker,
+            cache.paths,
+            cache.fills,
+            {revision.key: revision.nodes for revision in revisions},
+        )
+
+    def _model_store(self, args: SiteArgs) -> ModelStoreAccess:
+        """Where the site's weights come from: the external S3 store config names
+        (`sites[].modelStore`, with the stack's modelStore* secrets), or else the site's own
+        Ceph RGW (its endpoint, bucket and generated keys)."""
+        spec, config = args.spec, args.config
+        external = spec.model_store
+        if external is not None:
+            return ModelStoreAccess(
+                endpoint=external.endpoint,
+                bucket=external.bucket,
+                access_key_id=args.secrets.model_store_access_key_id,
+                secret_access_key=args.secrets.model_store_secret_access_key,
+                egress={str(network): external.port for network in external.networks},
+                description=f"the model store {external.endpoint}",
+            )
+        if self.storage is None or spec.storage is None:
+            # Validation refuses a site that serves models with neither: a bug if reached.
+            raise ValueError(f"site {spec.name} serves models but has no model store")
+        rgw = f"{spec.storage.rgw_virtual_ip}:{config.storage.rgw.port}"
+        return ModelStoreAccess(
+            endpoint=self.storage.rgw_endpoint,
+            bucket=self.storage.model_bucket,
+            access_key_id=self.storage.model_store_access_key_id,
+            secret_access_key=self.storage.model_store_secret_access_key,
+            egress={f"{spec.storage.rgw_virtual_ip}/32": config.storage.rgw.port},
+            ready=(self.storage.ready,),
+            plain_http=True,
+            description=f"the site's Ceph RGW at {rgw}",
+        )
 
     def _hosts(
         self, name: str, args: SiteArgs, provider: pulumi.ProviderResource

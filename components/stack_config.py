@@ -23,6 +23,7 @@ from components.config import (
     PlatformSecrets,
     not_built,
 )
+from components.config.secrets import model_store_secrets_needed
 from components.validation import (
     ConfigError,
     ConfigIssue,
@@ -133,7 +134,7 @@ def load_stack_config() -> tuple[PlatformConfig, PlatformSecrets]:
     for key, (what, command) in SECRET_KEYS.items():
         full_key = f"{PROJECT}:{key}"
         if runtime_config.get_config(full_key) is None:
-            if key in SECRET_KEYS_FOR_MODELS and not raw.get("models"):
+            if key in SECRET_KEYS_FOR_MODELS and not model_store_secrets_needed(raw):
                 continue
             if key in SECRET_KEYS_FOR_GATEWAY and not raw.get("gateway"):
                 continue

@@ -1,7 +1,9 @@
 """Secret config: the keys that hold secrets (never part of `PlatformConfig`, which is plain
 data) and `PlatformSecrets`, their values kept as Pulumi secrets."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -13,11 +15,12 @@ SECRET_KEYS = {
         "pulumi config set --secret sshPrivateKey < ~/.ssh/deepseek_deploy",
     ),
     "modelStoreAccessKeyId": (
-        "the model store's S3 access key id (read-only user of the weights bucket)",
+        "the S3 access key id of the external model stores (sites[].modelStore; a read-only "
+        "user of the weights bucket)",
         "pulumi config set --secret modelStoreAccessKeyId <id>",
     ),
     "modelStoreSecretAccessKey": (
-        "the model store's S3 secret access key",
+        "the S3 secret access key of the external model stores (sites[].modelStore)",
         "pulumi config set --secret modelStoreSecretAccessKey",
     ),
 }
@@ -26,9 +29,23 @@ SECRET_KEYS["gatewayCaPrivateKey"] = (
     "pulumi config set --secret gatewayCaPrivateKey < gateway-ca.key",
 )
 SECRET_KEYS_FOR_MODELS = ("modelStoreAccessKeyId", "modelStoreSecretAccessKey")
-"""Needed only when the stack serves models."""
+"""Needed only when the stack serves models from an external store (`model_store_secrets_needed`):
+a site's own Ceph RGW gets keys the stack generates."""
 SECRET_KEYS_FOR_GATEWAY = ("gatewayCaPrivateKey",)
 """Needed only when the stack has a gateway."""
+
+
+def model_store_secrets_needed(raw: Mapping[str, Any]) -> bool:
+    """Whether the stack needs `SECRET_KEYS_FOR_MODELS`, from its raw config (read before
+    validation, so that a missing key is reported with the rest): it serves models and some
+    site names an external store (`sites[].modelStore`). Sites without one read their weights
+    from their own Ceph RGW, with keys from pulumi-random; a site with neither is refused by
+    validation, which names both fixes."""
+    sites = raw.get("sites")
+    return bool(raw.get("models")) and any(
+        isinstance(site, Mapping) and site.get("modelStore") is not None
+        for site in (sites if isinstance(sites, list) else [])
+    )
 
 
 @dataclass(frozen=True)

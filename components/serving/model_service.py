@@ -18,16 +18,25 @@ from components.context import SiteContext
 from components.contracts import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT
 from components.network_policy import in_namespace
 from components.serving.autoscaling import QUEUE_TIME_METRIC, hpa_spec
+from components.serving.cached_weights import WeightsCache
 from components.serving.capacity import ServingPlan
 from components.serving.triton import MODEL_ROOT, WEIGHTS_ROOT, model_repository, weights_path
 
 TRITON_UID = 10001
 """A UID no image user owns (checkov CKV_K8S_40): Triton's files under /opt/tritonserver are
-world-readable, everything it writes goes to /tmp, and fsGroup makes the weights readable."""
-RCLONE_IMAGE = ("docker.io/rclone/rclone", "1.68.2")
-MODEL_STORE_SECRET = "model-store"
-"""Secret in the inference namespace holding rclone's config for the site's model store."""
+world-readable, everything it writes goes to /tmp, and the cached weights are world-readable."""
+CACHE_ROOT = "/model-cache"
+"""Where the pods mount the node-local model cache (read-only)."""
 GIB = 2**30
+CACHE_CHECK = (
+    'if [ ! -f "$WEIGHTS/$MARKER" ]; then '
+    'echo "the model cache on node $NODE_NAME holds no complete copy of $REVISION: its fill '
+    "Job (label deepseek.bank/node=$NODE_NAME, app.kubernetes.io/name=model-cache-fill in "
+    'this namespace) must succeed first; Triton never downloads weights itself" >&2; exit 1; fi; '
+    'ln -sfn "$WEIGHTS" "$LINK"'
+)
+"""The init container's check: the revision is whole in this node's cache (its fill Job wrote
+the marker), then the revision-free path Triton's model repository names points at it."""
 
 
 def weights_gib(plan: ServingPlan) -> float:
@@ -70,6 +79,62 @@ def _security() -> dict:
     }
 
 
+def triton_resources(plan: ServingPlan) -> dict[str, str]:
+    """Requests (equal to limits) of the Triton container: GPUs, CPU, memory, scratch."""
+    gpus = plan.deployment.tensor_parallel_size
+    return {
+        plan.share.resource: str(gpus),
+        "cpu": str(4 * gpus),
+        # /dev/shm is memory-backed and counts against this limit.
+        "memory": f"{16 * gpus + _shm_gib(plan)}Gi",
+        # Logs and /tmp only: the weights stay in the node's cache.
+        "ephemeral-storage": "10Gi",
+    }
+
+
+def _shm_gib(plan: ServingPlan) -> int:
+    return 2 * plan.deployment.tensor_parallel_size  # NCCL and vLLM's workers use /dev/shm
+
+
+def scheduling(plan: ServingPlan, site: Site) -> dict:
+    """What decides the node a replica lands on: data locality (the site's own region and
+    inference pool), the GPU model and product, the GPU taint, and the GPUs it requests."""
+    resources = triton_resources(plan)
+    return {
+        "nodeSelector": {
+            contracts.REGION_LABEL: site.region,
+            contracts.NODE_POOL_LABEL: contracts.INFERENCE_POOL,
+            contracts.GPU_MODEL_LABEL: plan.deployment.gpu_model,
+        },
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": contracts.GPU_PRODUCT_LABEL,
+                                    "operator": "In",
+                                    "values": _product_names(plan),
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "tolerations": [
+            {
+                "key": contracts.GPU_TAINT_KEY,
+                "operator": "Equal",
+                "value": contracts.INFERENCE_POOL,
+                "effect": "NoSchedule",
+            }
+        ],
+        "containers": [{"name": "triton", "resources": {"requests": resources}}],
+    }
+
+
 def pod_template(
     plan: ServingPlan,
     track: str,
@@ -77,25 +142,18 @@ def pod_template(
     site: Site,
     serving: Serving,
     mirrors: Mirrors,
+    cache: WeightsCache,
 ) -> dict:
-    """The pod of one replica: weights fetched from the site's store, then Triton."""
+    """The pod of one replica: Triton, reading the revision from the node-local cache that
+    its fill Job filled (an init container checks it is whole; nothing is downloaded here)."""
     d = plan.deployment
-    gpus = d.tensor_parallel_size
-    weights = weights_gib(plan)
     release = d.triton_release or serving.triton_release
     flavour = "vllm" if d.backend == "vllm" else "trtllm"
     image = f"{mirror(mirrors, 'nvcr.io/nvidia/tritonserver')}:{release}-{flavour}-python-py3"
-    shm_gib = 2 * gpus  # NCCL and vLLM's workers exchange tensors through /dev/shm
-    weights_volume_gib = math.ceil(weights * 1.1) + 1
-    triton_resources = {
-        plan.share.resource: str(gpus),
-        "cpu": str(4 * gpus),
-        # /dev/shm is memory-backed and counts against this limit.
-        "memory": f"{16 * gpus + shm_gib}Gi",
-        "ephemeral-storage": f"{weights_volume_gib + 10}Gi",
-    }
-    store = site.model_store
-    source = f"store:{store.bucket}/{d.model}/{d.precision}/{revision}" if store else ""
+    shm_gib = _shm_gib(plan)
+    resources = triton_resources(plan)
+    placement = scheduling(plan, site)
+    key = (d.model, d.precision, revision)
     probe = {"port": "http"}
     budget = startup_budget_seconds(plan)
     return {
@@ -121,36 +179,9 @@ def pod_template(
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             # Data locality: the site's own region and inference pool, and the GPU product.
-            "nodeSelector": {
-                contracts.REGION_LABEL: site.region,
-                contracts.NODE_POOL_LABEL: contracts.INFERENCE_POOL,
-                contracts.GPU_MODEL_LABEL: d.gpu_model,
-            },
-            "affinity": {
-                "nodeAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": {
-                        "nodeSelectorTerms": [
-                            {
-                                "matchExpressions": [
-                                    {
-                                        "key": contracts.GPU_PRODUCT_LABEL,
-                                        "operator": "In",
-                                        "values": _product_names(plan),
-                                    }
-                                ]
-                            }
-                        ]
-                    }
-                }
-            },
-            "tolerations": [
-                {
-                    "key": contracts.GPU_TAINT_KEY,
-                    "operator": "Equal",
-                    "value": contracts.INFERENCE_POOL,
-                    "effect": "NoSchedule",
-                }
-            ],
+            "nodeSelector": placement["nodeSelector"],
+            "affinity": placement["affinity"],
+            "tolerations": placement["tolerations"],
             "topologySpreadConstraints": [
                 {
                     "maxSkew": 1,
@@ -161,34 +192,29 @@ def pod_template(
             ],
             "initContainers": [
                 {
-                    "name": "fetch-weights",
-                    "image": f"{mirror(mirrors, RCLONE_IMAGE[0])}:{RCLONE_IMAGE[1]}",
+                    "name": "check-cache",
+                    # Triton's own image: no other image, no network.
+                    "image": image,
                     "imagePullPolicy": "Always",
-                    "args": [
-                        "copy",
-                        "--config=/etc/rclone/rclone.conf",
-                        "--checksum",
-                        "--transfers=16",
-                        source,
-                        weights_path(d),
-                    ],
+                    "command": ["/bin/sh", "-c", CACHE_CHECK],
                     "env": [
-                        {"name": "HOME", "value": "/tmp"},
-                        # rclone reads a remote's options from RCLONE_CONFIG_<REMOTE>_<OPTION>.
+                        {"name": "WEIGHTS", "value": f"{CACHE_ROOT}/{cache.paths[key]}"},
+                        {"name": "MARKER", "value": cache.complete_marker},
+                        {"name": "REVISION", "value": cache.paths[key]},
+                        {"name": "LINK", "value": weights_path(d)},
                         {
-                            "name": "RCLONE_CONFIG_STORE_ENDPOINT",
-                            "value": store.endpoint if store else "",
+                            "name": "NODE_NAME",
+                            "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
                         },
                     ],
                     "resources": {
-                        "requests": {"cpu": "2", "memory": "2Gi"},
-                        "limits": {"cpu": "2", "memory": "2Gi"},
+                        "requests": {"cpu": "100m", "memory": "64Mi"},
+                        "limits": {"cpu": "100m", "memory": "64Mi"},
                     },
                     "securityContext": _security(),
                     "volumeMounts": [
+                        {"name": "model-cache", "mountPath": CACHE_ROOT, "readOnly": True},
                         {"name": "weights", "mountPath": WEIGHTS_ROOT},
-                        {"name": "model-store", "mountPath": "/etc/rclone", "readOnly": True},
-                        {"name": "tmp", "mountPath": "/tmp"},
                     ],
                 }
             ],
@@ -217,7 +243,7 @@ def pod_template(
                         },
                     ],
                     "env": [
-                        # No model hub: weights come from the site's store only.
+                        # No model hub: weights come from the node's cache only.
                         {"name": "HF_HUB_OFFLINE", "value": "1"},
                         {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
                         {"name": "HF_HOME", "value": "/tmp/huggingface"},
@@ -226,7 +252,7 @@ def pod_template(
                         {"name": "DO_NOT_TRACK", "value": "1"},
                     ],
                     # GPU requests equal limits: a replica gets exactly the GPUs it was sized for.
-                    "resources": {"requests": triton_resources, "limits": triton_resources},
+                    "resources": {"requests": resources, "limits": resources},
                     "startupProbe": {
                         "httpGet": {"path": "/v2/health/ready", **probe},
                         "periodSeconds": 10,
@@ -247,6 +273,7 @@ def pod_template(
                     "securityContext": _security(),
                     "volumeMounts": [
                         {"name": "model-repository", "mountPath": MODEL_ROOT, "readOnly": True},
+                        {"name": "model-cache", "mountPath": CACHE_ROOT, "readOnly": True},
                         {"name": "weights", "mountPath": WEIGHTS_ROOT, "readOnly": True},
                         {"name": "shm", "mountPath": "/dev/shm"},
                         {"name": "tmp", "mountPath": "/tmp"},
@@ -264,13 +291,14 @@ def pod_template(
                         ],
                     },
                 },
-                {"name": "weights", "emptyDir": {"sizeLimit": f"{weights_volume_gib}Gi"}},
+                {
+                    "name": "model-cache",
+                    "persistentVolumeClaim": {"claimName": cache.claim_name, "readOnly": True},
+                },
+                # Holds one symbolic link: the repository's weights path → the cached revision.
+                {"name": "weights", "emptyDir": {"sizeLimit": "1Mi"}},
                 {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm_gib}Gi"}},
                 {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
-                {
-                    "name": "model-store",
-                    "secret": {"secretName": MODEL_STORE_SECRET, "defaultMode": 0o440},
-                },
             ],
         },
     }
@@ -290,7 +318,12 @@ def deployment_name(plan: ServingPlan, track: str) -> str:
 
 
 def deployment_manifest(
-    plan: ServingPlan, track: str, site: Site, serving: Serving, mirrors: Mirrors
+    plan: ServingPlan,
+    track: str,
+    site: Site,
+    serving: Serving,
+    mirrors: Mirrors,
+    cache: WeightsCache,
 ) -> dict:
     """metadata and spec of the Deployment of one track."""
     d = plan.deployment
@@ -325,7 +358,7 @@ def deployment_manifest(
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
             "selector": {"matchLabels": labels(plan, track)},
-            "template": pod_template(plan, track, revision, site, serving, mirrors),
+            "template": pod_template(plan, track, revision, site, serving, mirrors, cache),
         },
     }
 
@@ -347,11 +380,10 @@ def service_spec(plan: ServingPlan, track: str) -> dict:
     }
 
 
-def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
+def network_policy_spec(plan: ServingPlan) -> dict:
     """Who may reach the model's pods, and what they may reach: the gateway on the
-    inference ports, monitoring on the metrics port; out, the model store (DNS is the
-    namespace's `allow-dns`)."""
-    store = site.model_store
+    inference ports, monitoring on the metrics port; out, nothing (DNS is the namespace's
+    `allow-dns`): the weights are on the node already, the cache's fill Jobs fetched them."""
     return {
         "podSelector": {
             "matchLabels": {
@@ -374,12 +406,7 @@ def network_policy_spec(plan: ServingPlan, site: Site) -> dict:
                 "ports": [{"protocol": "TCP", "port": TRITON_METRICS_PORT}],
             },
         ],
-        "egress": [
-            {
-                "to": [{"ipBlock": {"cidr": str(network)}} for network in store.networks],
-                "ports": [{"protocol": "TCP", "port": store.port}],
-            },
-        ],
+        "egress": [],
     }
 
 
@@ -403,8 +430,10 @@ class ModelServiceArgs:
     """The model's deployment at this site: replicas, ceiling, GPU share, estimate."""
     serving: Serving
     monitoring: Monitoring
+    cache: WeightsCache
+    """The node-local model cache: its claim, each revision's path and fill Jobs."""
     depends_on: list[pulumi.Resource]
-    """The inference namespace, the model-store Secret, the priority classes."""
+    """The inference namespace and the priority classes."""
 
 
 class ModelService(pulumi.ComponentResource):
@@ -445,13 +474,16 @@ class ModelService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": f"{d.name}-triton", "namespace": contracts.INFERENCE},
-            spec=network_policy_spec(plan, ctx.site),
+            spec=network_policy_spec(plan),
             opts=child,
         )
         tracks = ["stable"] + (["canary"] if d.canary else [])
         for track in tracks:
             suffix = "" if track == "stable" else "-canary"
-            manifest = deployment_manifest(plan, track, ctx.site, args.serving, ctx.mirrors)
+            manifest = deployment_manifest(
+                plan, track, ctx.site, args.serving, ctx.mirrors, args.cache
+            )
+            revision = d.revision if track == "stable" else d.canary.revision
             deployment = k8s.apps.v1.Deployment(
                 f"{name}{suffix}",
                 metadata=manifest["metadata"],
@@ -459,7 +491,12 @@ class ModelService(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(
                     child,
                     pulumi.ResourceOptions(
-                        depends_on=[repository],
+                        # The rollout starts once every node that may run a replica holds
+                        # the revision: its fill Jobs have completed.
+                        depends_on=[
+                            repository,
+                            *args.cache.fills[(d.model, d.precision, revision)],
+                        ],
                         # The autoscaler owns the replica count after the first deploy.
                         ignore_changes=["spec.replicas"] if track == "stable" else None,
                     ),

@@ -1,34 +1,19 @@
-"""The serving layer of one site: the model store's credentials, the queue-time metrics
-adapter, and one `ModelService` per model of the stack, as the site's plan sizes them."""
+"""The serving layer of one site: the queue-time metrics adapter, and one `ModelService` per
+model of the stack, as the site's plan sizes them, reading its weights from the node-local
+model cache the data layer fills; and per model, the expected cold and warm load."""
 
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import contracts
-from components.config import Monitoring, Serving
+from components.config import Monitoring, Serving, Site
 from components.context import SiteContext
-from components.serving.model_service import (
-    MODEL_STORE_SECRET,
-    ModelService,
-    ModelServiceArgs,
-    routes,
-)
+from components.serving.cached_weights import WeightsCache
+from components.serving.capacity import ServingPlan
+from components.serving.model_load import LoadInputs, load_estimate
+from components.serving.model_service import ModelService, ModelServiceArgs, routes
 from components.serving.queue_metrics_adapter import QueueMetricsAdapter, QueueMetricsArgs
-
-
-def rclone_config(access_key_id: str, secret_access_key: str) -> str:
-    """rclone's credentials for the site's S3 store (Ceph RGW). The endpoint is not secret:
-    it stands in the pod spec (RCLONE_CONFIG_STORE_ENDPOINT), where reviews and the policy
-    pack see where weights come from."""
-    return (
-        "[store]\n"
-        "type = s3\n"
-        "provider = Ceph\n"
-        f"access_key_id = {access_key_id}\n"
-        f"secret_access_key = {secret_access_key}\n"
-    )
 
 
 @dataclass(frozen=True)
@@ -40,8 +25,8 @@ class SiteServingArgs:
     serving: Serving
     monitoring: Monitoring
     priority_classes: list[pulumi.Resource]
-    access_key_id: pulumi.Output[str]
-    secret_access_key: pulumi.Output[str]
+    cache: WeightsCache
+    """The node-local model cache (the data layer's): claim, paths, fill Jobs, nodes."""
 
 
 class SiteServing(pulumi.ComponentResource):
@@ -66,22 +51,6 @@ class SiteServing(pulumi.ComponentResource):
             )
         plans = site_plan.serving
         self.routes = {name: routes(plan) for name, plan in plans.items()}
-        child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
-        store = k8s.core.v1.Secret(
-            f"{name}-model-store",
-            metadata={"name": MODEL_STORE_SECRET, "namespace": contracts.INFERENCE},
-            type="Opaque",
-            string_data={
-                "rclone.conf": pulumi.Output.secret(
-                    pulumi.Output.all(args.access_key_id, args.secret_access_key).apply(
-                        lambda keys: rclone_config(*keys)
-                    )
-                )
-            },
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.INFERENCE)])
-            ),
-        )
         QueueMetricsAdapter(
             f"{name}-queue-metrics",
             QueueMetricsArgs(ctx, args.serving),
@@ -95,7 +64,8 @@ class SiteServing(pulumi.ComponentResource):
                     model_plan,
                     args.serving,
                     args.monitoring,
-                    [ctx.namespace(contracts.INFERENCE), store, *args.priority_classes],
+                    args.cache,
+                    [ctx.namespace(contracts.INFERENCE), *args.priority_classes],
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -116,6 +86,7 @@ class SiteServing(pulumi.ComponentResource):
                     ),
                     "estimatedRequestsPerSecondAtCeiling": round(plan.capacity_rps, 2),
                     "routes": services[model_name].routes,
+                    "load": self._load(site, plan, args.cache),
                 }
                 for model_name, plan in plans.items()
             }
@@ -123,3 +94,18 @@ class SiteServing(pulumi.ComponentResource):
         for warning in (*site_plan.dr_warnings, *site_plan.canary_warnings):
             pulumi.log.warn(warning, self)
         self.register_outputs({"models": self.models})
+
+    @staticmethod
+    def _load(site: Site, plan: ServingPlan, cache: WeightsCache) -> dict[str, object]:
+        """Expected load times of the stable revision: from the site's RGW (its Ceph hosts'
+        NICs) or, for an external store, bounded by the GPU hosts' NICs only."""
+        d = plan.deployment
+        nodes = set(cache.nodes[(d.model, d.precision, d.revision)])
+        return load_estimate(
+            LoadInputs(
+                d.model,
+                d.precision,
+                [host for host in site.hosts if host.name in nodes],
+                [] if site.model_store is not None else site.hosts_with_role("storage"),
+            )
+        )

@@ -201,16 +201,23 @@ def _camel(field: str) -> str:
 
 
 def _model_stores(config: PlatformConfig) -> Iterator[ConfigIssue]:
-    """Every site that serves models fetches weights from a store inside the site."""
+    """Every site that serves models fetches weights from a store inside the site: its own
+    Ceph RGW (the default at a site with storage hosts), or the S3 store `modelStore` names."""
     if not config.models:
         return
     for s, site in enumerate(config.sites):
         if site.model_store is None:
+            if site.hosts_with_role("storage"):
+                continue  # the site's own RGW (the storage layer's rules check Ceph itself)
             yield ConfigIssue(
                 f"sites[{s}].modelStore",
                 "(not set)",
-                f"site {site.name} serves models but names no model store to fetch weights from",
-                "set modelStore.endpoint to the site's own S3 endpoint (Ceph RGW)",
+                f"site {site.name} serves models but has neither Ceph (hosts with role "
+                "storage, whose RGW is the model store by default) nor a modelStore to fetch "
+                "weights from",
+                "give the site its storage hosts (roles: [storage], with disks) and "
+                "storage.rgwVirtualIp, or set modelStore.endpoint to an S3 endpoint inside "
+                "the site (then the modelStore* secrets are required)",
             )
         else:
             allowed = [site.network.node_cidr, *site.network.egress_allow_list]

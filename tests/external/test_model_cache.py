@@ -264,3 +264,40 @@ def test_a_key_the_cache_cannot_hold_as_a_file_is_refused(fill, store, tmp_path)
     assert refused.returncode == 1
     assert f"object '{prefix}/tokenizer~1.json' has characters" in refused.stderr
     assert refused.downloads() == []
+
+
+def test_triton_starts_only_from_a_complete_revision(tmp_path):
+    """The serving pods' init container (components/serving/model_service.py CACHE_CHECK):
+    a revision without the fill's marker stops the pod with a message naming the fix; a
+    whole one is linked where Triton's model repository looks."""
+    from components.serving.model_service import CACHE_CHECK
+
+    revision = tmp_path / "cache" / PREFIX
+    revision.mkdir(parents=True)
+    (tmp_path / "weights").mkdir()
+    link = tmp_path / "weights" / "DeepSeek-R1-Distill-Llama-8B-fp16"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "WEIGHTS": str(revision),
+        "MARKER": COMPLETE_MARKER,
+        "REVISION": PREFIX,
+        "LINK": str(link),
+        "NODE_NAME": "dca-gpu-v100-1",
+    }
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["dash", "-c", CACHE_CHECK], env=environment, capture_output=True, text=True
+        )
+
+    (revision / "config.json").write_text("{}")  # a half-filled copy has no marker
+    refused = check()
+    assert refused.returncode == 1
+    assert f"node dca-gpu-v100-1 holds no complete copy of {PREFIX}" in refused.stderr
+    assert "its fill Job" in refused.stderr and "never downloads" in refused.stderr
+    assert not link.exists()
+    (revision / COMPLETE_MARKER).write_text("objects 1\n")
+    started = check()
+    assert started.returncode == 0, started.stderr
+    assert os.readlink(link) == str(revision)
+    assert check().returncode == 0  # a restart finds the link and replaces it

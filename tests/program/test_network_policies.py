@@ -21,7 +21,7 @@ ENDPOINTS = [
     Endpoint("internet", "203.0.113.7"),
     Endpoint("idp", "10.200.1.20"),
     Endpoint("mirror", "10.200.0.5"),
-    Endpoint("model-store", "10.10.2.11"),
+    Endpoint("rgw", "10.10.2.10"),  # dc-a's RGW virtual IP: the model store
     Endpoint("control-plane", "10.10.0.11"),
     Endpoint("dc-b-node", "10.20.1.21"),
     Endpoint("dc-b-gateway", "10.20.0.200"),
@@ -34,6 +34,15 @@ ENDPOINTS = [
         "triton-canary", "10.64.1.11", "inference", {**TRITON, "deepseek.bank/track": "canary"}
     ),
     Endpoint("inference-other", "10.64.1.12", "inference", {"app": "debug"}),
+    Endpoint(
+        "cache-fill",
+        "10.64.1.13",
+        "inference",
+        {
+            "app.kubernetes.io/name": "model-cache-fill",
+            "app.kubernetes.io/part-of": "deepseek-serving",
+        },
+    ),
     Endpoint("prometheus", "10.64.2.10", "monitoring", {"app.kubernetes.io/name": "prometheus"}),
     Endpoint(
         "adapter", "10.64.2.11", "monitoring", {"app.kubernetes.io/name": "prometheus-adapter"}
@@ -55,6 +64,7 @@ PORTS = [
     (53, "UDP"),
     (443, "TCP"),
     (6443, "TCP"),
+    (8080, "TCP"),
     (8000, "TCP"),
     (8001, "TCP"),
     (8002, "TCP"),
@@ -79,8 +89,7 @@ envoy           idp             443/TCP    the IdP's signing keys
 envoy           dc-b-gateway    443/TCP    failover to dc-b
 envoy           eg-controller   18000/TCP  xDS configuration
 eg-controller   control-plane   6443/TCP
-triton          model-store     443/TCP    weights, from the site's own store only
-triton-canary   model-store     443/TCP
+cache-fill      rgw             8080/TCP   weights, from the site's own RGW only (Triton: none)
 prometheus      triton          8002/TCP   scrapes
 prometheus      triton-canary   8002/TCP
 prometheus      envoy           19001/TCP

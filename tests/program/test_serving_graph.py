@@ -90,20 +90,24 @@ def test_model_repository_config_map_holds_the_generated_files(prod_graph, prod_
     assert '"tensor_parallel_size": 2' in config_map.inputs["data"]["model.json"]
 
 
-def test_model_store_credentials_stay_secret(prod_graph):
-    secrets = _named(prod_graph, "kubernetes:core/v1:Secret", "model-store")
-    assert len(secrets) == 2
-    for secret in secrets:
-        assert secret.inputs["stringData"] == "[secret]"
+def test_triton_holds_no_store_credentials(prod_graph):
+    """The model store's keys went to the cache's fill Jobs (test_model_cache_graph.py):
+    no serving pod mounts a Secret or names the store."""
+    for deployment in prod_graph.by_type("kubernetes:apps/v1:Deployment"):
+        if deployment.inputs["metadata"]["namespace"] != "inference":
+            continue
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        assert not [v for v in pod["volumes"] if "secret" in v], deployment.name
+        assert "8080" not in str(pod) and "s3" not in str(pod).lower(), deployment.name
 
 
-def test_triton_waits_for_namespace_priority_classes_and_credentials(prod_graph):
+def test_triton_waits_for_namespace_priority_classes_and_its_cache(prod_graph):
     (deployment, *_) = _named(prod_graph, "kubernetes:apps/v1:Deployment", "r1-llama-8b")
     by_urn = prod_graph.by_urn()
     kinds = {by_urn[u].type for u in deployment.dependencies}
     assert {
         "kubernetes:core/v1:Namespace",
-        "kubernetes:core/v1:Secret",
+        "kubernetes:batch/v1:Job",
         "kubernetes:scheduling.k8s.io/v1:PriorityClass",
         "kubernetes:core/v1:ConfigMap",
     } <= kinds

@@ -22,11 +22,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 NOT_READERS = {"config", "validation", "preflight.py", "stack_config.py"}
 """Where reading a field does not count: the models and the checks of the config itself."""
 
-READ_BY_THE_SIMULATOR_ONLY = {
-    # The offline hardware simulator answers `ethtool` and `ip -j link` for each declared NIC
-    # from its name and speed (offline/hardware.py); the program itself reads only `rdma`.
-    ("Nic", "speed_gbps"),
-}
+READ_BY_THE_SIMULATOR_ONLY: set[tuple[str, str]] = set()
+"""Fields only the offline hardware simulator reads (none now: `Nic.speed_gbps`, once one,
+feeds the serving output's cold-load estimate, components/serving/model_load.py)."""
 VALIDATION_INPUTS = {
     # The allow-list of the bank's domains: it exists to be compared with every mirror, model
     # store and identity-provider host (validation/mirrors.py).

@@ -147,6 +147,12 @@ def test_the_allow_list_is_what_decides():
 
     raw = raw_stack_config("prod")
     raw["mirrors"]["internalDomains"] = ["corp.example"]
+    # prod's sites read weights from their own RGW: give them external stores to check too.
+    for s, site in enumerate(raw["sites"][:2]):
+        site["modelStore"] = {
+            "endpoint": f"https://s3.{site['name']}.bank.internal",
+            "networks": [f"10.{10 * (s + 1)}.2.0/24"],
+        }
     issues = _issues(raw)
     for path in (
         "mirrors.imageRegistry",

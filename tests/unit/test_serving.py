@@ -6,6 +6,7 @@ import pytest
 from components.config import GpuSharing, Kubernetes
 from components.kubernetes.gpu_operator import device_plugin_config
 from components.serving.autoscaling import QUEUE_TIME_METRIC, adapter_rule, hpa_spec
+from components.serving.cached_weights import WeightsCache, served_revisions
 from components.serving.capacity import (
     GUIDE_SPEEDUP_OVER_FP32,
     gpu_share,
@@ -20,6 +21,17 @@ from components.serving.model_service import (
     service_spec,
     startup_budget_seconds,
 )
+
+
+def cache_of(plans) -> WeightsCache:
+    """The node-local cache as the data layer would give it: each served revision under
+    `<model>/<precision>/<revision>` (fill Jobs and nodes are the graph tests' concern)."""
+    keys = [
+        (p.deployment.model, p.deployment.precision, revision)
+        for p in plans.values()
+        for revision in served_revisions(p.deployment)
+    ]
+    return WeightsCache("model-cache", ".complete", {k: "/".join(k) for k in keys}, {}, {})
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +109,9 @@ def test_a_canary_that_does_not_fit_is_refused(prod_config):
 
 def test_triton_pod_spec(prod_config, dc_a_plans):
     plan = dc_a_plans["r1-qwen-32b"]
+    cache = cache_of(dc_a_plans)
     manifest = deployment_manifest(
-        plan, "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+        plan, "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors, cache
     )
     pod = manifest["spec"]["template"]["spec"]
     (triton,) = pod["containers"]
@@ -137,25 +150,43 @@ def test_triton_pod_spec(prod_config, dc_a_plans):
     for container in pod["containers"] + pod["initContainers"]:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    (fetch,) = pod["initContainers"]
-    assert "store:deepseek-models/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-01-20" in fetch["args"]
-    # The store's address is in the pod spec for reviews and policies; only keys are secret.
-    assert {"name": "RCLONE_CONFIG_STORE_ENDPOINT", "value": "https://s3.dc-a.bank.internal"} in (
-        fetch["env"]
-    )
+    # Triton reads the node's cache, read-only, and never downloads: no credentials, no
+    # store address, only the check that the revision is whole.
+    (check,) = pod["initContainers"]
+    assert check["image"] == triton["image"]
+    check_env = {e["name"]: e.get("value") for e in check["env"]}
+    assert check_env["WEIGHTS"] == "/model-cache/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-01-20"
+    assert check_env["MARKER"] == ".complete"
+    assert check_env["LINK"] == "/weights/DeepSeek-R1-Distill-Qwen-32B-bf16"
+    assert "holds no complete copy" in check["command"][-1]
+    cache_volume = next(v for v in pod["volumes"] if v["name"] == "model-cache")
+    assert cache_volume["persistentVolumeClaim"] == {"claimName": "model-cache", "readOnly": True}
+    for container in (triton, check):
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "model-cache"]
+        assert mount["readOnly"] is True
+    assert not any("secret" in v for v in pod["volumes"])
+    assert not any("s3" in str(e).lower() for e in triton["env"] + check["env"])
     canary = deployment_manifest(
-        plan, "canary", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+        plan, "canary", prod_config.sites[0], prod_config.serving, prod_config.mirrors, cache
     )
     assert canary["metadata"]["name"] == "r1-qwen-32b-canary"
     assert canary["spec"]["replicas"] == 1
-    (fetch,) = canary["spec"]["template"]["spec"]["initContainers"]
-    assert "store:deepseek-models/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-05-28" in fetch["args"]
+    (check,) = canary["spec"]["template"]["spec"]["initContainers"]
+    assert {
+        "name": "WEIGHTS",
+        "value": "/model-cache/DeepSeek-R1-Distill-Qwen-32B/bf16/2025-05-28",
+    } in (check["env"])
 
 
 def test_volta_model_uses_its_own_triton_release(prod_config, dc_a_plans):
     plan = dc_a_plans["r1-llama-8b"]
     manifest = deployment_manifest(
-        plan, "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+        plan,
+        "stable",
+        prod_config.sites[0],
+        prod_config.serving,
+        prod_config.mirrors,
+        cache_of(dc_a_plans),
     )
     image = manifest["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.endswith("tritonserver:24.12-vllm-python-py3")
@@ -169,7 +200,12 @@ def test_time_sliced_pods_select_gfd_shared_products(prod_config):
     plans, problems = plan_site(prod_config.sites[0], [small], sliced, 2)
     assert problems == []
     pod = deployment_manifest(
-        plans[small.name], "stable", prod_config.sites[0], prod_config.serving, prod_config.mirrors
+        plans[small.name],
+        "stable",
+        prod_config.sites[0],
+        prod_config.serving,
+        prod_config.mirrors,
+        cache_of(plans),
     )
     values = pod["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"
@@ -201,13 +237,9 @@ def test_autoscaler_on_triton_queue_time(prod_config, dc_a_plans):
     assert "nv_inference_request_success" in rule["metricsQuery"]
 
 
-def test_triton_pods_reach_only_the_model_store_outside_the_cluster(prod_config, dc_a_plans):
-    spec = network_policy_spec(dc_a_plans["r1-qwen-32b"], prod_config.sites[0])
+def test_triton_pods_reach_nothing_outside_the_cluster(dc_a_plans):
+    """The weights are on the node (the cache's fill Jobs fetched them): Triton's pods may
+    send nothing out (DNS is the namespace's own policy)."""
+    spec = network_policy_spec(dc_a_plans["r1-qwen-32b"])
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    blocks = [
-        peer["ipBlock"]["cidr"]
-        for rule in spec["egress"]
-        for peer in rule["to"]
-        if "ipBlock" in peer
-    ]
-    assert blocks == ["10.10.2.0/24"]
+    assert spec["egress"] == []
