@@ -122,6 +122,11 @@ def generated_inventory(gpu_hosts: int) -> dict:
                     "roles": [role],
                     "hostKey": host_key(seed),
                 }
+                if role == "storage":
+                    host["disks"] = [
+                        {"device": f"/dev/nvme{d}n1", "sizeGb": 7680, "media": "nvme"}
+                        for d in range(4)
+                    ]
                 if role == "worker":
                     host["gpu"] = {"model": "A100-80GB", "count": 8}
                     host["nodePool"] = "inference"
@@ -135,6 +140,7 @@ def generated_inventory(gpu_hosts: int) -> dict:
                 "zone": f"z{s}",
                 "role": "active",
                 "loadBalancer": {"addresses": [f"10.{100 + s}.15.240/29"]},
+                "storage": {"rgwVirtualIp": f"10.{100 + s}.15.230"},
                 "modelStore": {
                     "endpoint": f"https://s3.bench-{s}.bank.internal",
                     "networks": [str(node)],
@@ -149,6 +155,7 @@ def generated_inventory(gpu_hosts: int) -> dict:
                         "10.200.0.0/24",
                         "10.200.1.0/24",
                         f"10.{101 - s}.15.240/29",  # the other site's gateway
+                        f"10.{101 - s}.15.230/32",  # the other site's RGW: backups
                     ],
                 },
                 "hosts": hosts,
@@ -156,6 +163,10 @@ def generated_inventory(gpu_hosts: int) -> dict:
         )
     config = {key: value for key, value in prod.items() if not key.endswith(":sites")}
     config[f"{project}:sites"] = sites
+    config[f"{project}:backup"] = {
+        **prod.get(f"{project}:backup", {}),
+        "targets": {"bench-0": "bench-1", "bench-1": "bench-0"},
+    }
     # Only A100 hosts here: keep prod's models that are placed on them.
     config[f"{project}:models"] = [
         m for m in prod[f"{project}:models"] if m["gpuModel"] == "A100-80GB"
