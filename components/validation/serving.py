@@ -1,6 +1,7 @@
 """Rules about the models: each runs and fits on its GPUs at every site, fetches weights from a
 store inside the site, and the replicas of all of them fit each site and carry the load."""
 
+import math
 from collections.abc import Iterator
 
 from components.catalog import (
@@ -10,8 +11,12 @@ from components.catalog import (
     triton_supports,
 )
 from components.config import PlatformConfig
+from components.kubernetes.scheduling import pods_per_node, site_nodes
 from components.plan import make_plan
+from components.serving.cached_weights import weights_by_host
 from components.serving.capacity import gpu_share
+from components.serving.model_load import weights_bytes
+from components.serving.model_service import scheduling
 from components.serving.sizing import Placement, check_placement, ways_out
 from components.validation.issues import ConfigIssue
 from components.validation.kubernetes import unusable_sharing
@@ -32,6 +37,7 @@ def check_serving(config: PlatformConfig) -> Iterator[ConfigIssue]:
     # Counting replicas is meaningful only for models that run and fit: the capacity of the
     # others is left out (their placement problem is reported above).
     yield from _site_capacity(config, placed)
+    yield from _model_caches(config, placed)
 
 
 def _gpu_models_of(site) -> list[str]:
@@ -230,6 +236,45 @@ def _model_stores(config: PlatformConfig) -> Iterator[ConfigIssue]:
                         "allow-list: weights would come from outside the site",
                         "name the site's own RGW network, or add it to network.egressAllowList",
                     )
+
+
+def _model_caches(config: PlatformConfig, placed: list[int]) -> Iterator[ConfigIssue]:
+    """Each GPU host's node-local cache holds every revision its pods may serve at once (the
+    stable ones and the canaries): the site places the fill Jobs the same way."""
+    if not placed:
+        return
+    placed_only = config.model_copy(update={"models": [config.models[m] for m in placed]})
+    size_gb = config.storage.model_cache.size_gb
+    for site_plan in make_plan(placed_only).sites.values():
+        site = site_plan.spec
+        nodes = [n for n in site_nodes(site, config.kubernetes) if n.name in _reachable(site)]
+        placement = weights_by_host(
+            site_plan.serving,
+            lambda plan, site=site: scheduling(plan, site),
+            lambda pod, nodes=nodes: [node.name for node in nodes if pods_per_node(pod, node)],
+        )
+        per_host: dict[str, list[tuple[str, int]]] = {}
+        for (model, precision, revision), hosts in placement.items():
+            for host in hosts:
+                size = weights_bytes(model, precision)
+                per_host.setdefault(host, []).append((f"{model}/{precision}/{revision}", size))
+        for host, revisions in sorted(per_host.items()):
+            total = sum(size for _, size in revisions)
+            if total > size_gb * 1e9:
+                listed = ", ".join(f"{path} ({size / 1e9:.0f} GB)" for path, size in revisions)
+                yield ConfigIssue(
+                    "storage.modelCache.sizeGb",
+                    size_gb,
+                    f"host {host} at site {site.name} caches {listed}: {total / 1e9:.0f} GB, "
+                    f"more than its model cache's {size_gb} GB",
+                    f"raise storage.modelCache.sizeGb to at least {math.ceil(total / 1e9)} (on "
+                    "a disk that large), or serve fewer revisions at once (promote or remove "
+                    "a canary)",
+                )
+
+
+def _reachable(site) -> set[str]:
+    return {host.name for host in site.hosts if host.reachable}
 
 
 def _site_capacity(config: PlatformConfig, placed: list[int]) -> Iterator[ConfigIssue]:
