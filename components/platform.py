@@ -1,12 +1,16 @@
-"""The whole stack: its sites and what crosses them (DR link to prod, exports)."""
+"""The whole stack: its sites and what crosses them (DR link to prod, backup links, exports)."""
 
+import asyncio
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_random as random
 
 from components.config import PlatformConfig, PlatformSecrets
 from components.plan import PlatformPlan
 from components.site import Site, SiteArgs
+from components.storage.ceph_cluster import BucketUser
+from components.storage.velero import BackupTarget, bucket_of
 
 
 @dataclass(frozen=True)
@@ -37,17 +41,55 @@ class Platform(pulumi.ComponentResource):
         config = args.config
         super().__init__("deepseek:platform:Platform", name, None, opts)
 
+        # Each backup link (a site's backups at another site's RGW) gets its S3 keys here,
+        # before either site exists: the target's Ceph makes the bucket user with them, the
+        # source's Velero writes with them. Sites are built in rollout order, so a source may
+        # come before its target: its Velero gets the target's RGW endpoint as a future, set
+        # once the target site (and its Ceph) exists. No cycle: nothing of a site waits for a
+        # site built after it but that one Output.
+        links = _backup_links(name, config, self)
+        loop = asyncio.get_event_loop()
+        endpoints = {target: loop.create_future() for target, _, _ in links.values()}
+
         # Built in rollout order (each site's changes wait for the previous site's);
         # keyed by the site's name, in config order.
         built: dict[str, Site] = {}
         after: tuple[pulumi.Resource, ...] = ()
-        for site_name in config.rollout.site_order or list(args.plan.sites):
-            built[site_name] = Site(
-                f"{name}-{site_name}",
-                SiteArgs(config, args.plan.sites[site_name], args.secrets, after),
-                pulumi.ResourceOptions(parent=self),
-            )
-            after = built[site_name].rollout.tails
+        try:
+            for site_name in config.rollout.site_order or list(args.plan.sites):
+                built[site_name] = Site(
+                    f"{name}-{site_name}",
+                    SiteArgs(
+                        config,
+                        args.plan.sites[site_name],
+                        args.secrets,
+                        after,
+                        bucket_users=tuple(
+                            BucketUser(bucket_of(source), bucket_of(source), access, secret)
+                            for source, (target, access, secret) in sorted(links.items())
+                            if target == site_name
+                        ),
+                        backup_target=_backup_target(
+                            args.plan, config, site_name, links, endpoints
+                        ),
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+                after = built[site_name].rollout.tails
+                if site_name in endpoints:
+                    storage = built[site_name].storage
+                    if storage is None:  # validation refuses a target without Ceph
+                        raise ValueError(f"backup target {site_name} runs no Ceph")
+                    endpoints[site_name].set_result(storage.rgw_endpoint)
+            unbuilt = sorted(target for target, future in endpoints.items() if not future.done())
+            if unbuilt:
+                raise ValueError(f"backup targets {unbuilt} were not built")
+        except BaseException as error:
+            # A source waiting on a target that failed to build would wait for ever.
+            for future in endpoints.values():
+                if not future.done():
+                    future.set_exception(error)
+            raise
         self.sites = {site_name: built[site_name] for site_name in args.plan.sites}
         self.site_summaries = pulumi.Output.all(
             *(site.summary for site in self.sites.values())
@@ -70,3 +112,61 @@ class Platform(pulumi.ComponentResource):
                 "replicationSourceSites": self.replication_source_sites,
             }
         )
+
+
+BackupLink = tuple[str, pulumi.Output[str], pulumi.Output[str]]
+"""A source site's backup link: its target site, the access key id and the secret key."""
+
+
+def _backup_links(
+    name: str, config: PlatformConfig, parent: pulumi.Resource
+) -> dict[str, BackupLink]:
+    """Source site → its backup link, with one pair of S3 keys from pulumi-random each (both
+    secret). Retained: a link removed from config leaves its RGW user and bucket (the Ceph
+    layer retains them too), and a replaced key is rotated on the user by the Ceph step."""
+    links: dict[str, BackupLink] = {}
+    sites = {site.name for site in config.sites}
+    targets = config.backup.targets if config.backup else {}
+    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
+    for source, target in sorted(targets.items()):
+        if source not in sites or target not in sites or target == source:
+            continue  # validation refuses these
+        # Named for the RGW user they belong to: at the target, for the source's backups.
+        user = f"{name}-{target}-rgw-user-{bucket_of(source)}"
+        access = random.RandomPassword(
+            f"{user}-access-key", length=20, special=False, lower=False, opts=kept
+        )
+        secret = random.RandomPassword(f"{user}-secret-key", length=40, special=False, opts=kept)
+        links[source] = (
+            target,
+            pulumi.Output.secret(access.result),
+            pulumi.Output.secret(secret.result),
+        )
+    return links
+
+
+def _backup_target(
+    plan: PlatformPlan,
+    config: PlatformConfig,
+    source: str,
+    links: dict[str, BackupLink],
+    endpoints: dict[str, "asyncio.Future[pulumi.Output[str]]"],
+) -> BackupTarget | None:
+    """Where `source`'s Velero writes: its target's RGW (address and port from config, the
+    endpoint from the target's Ceph once built), with the link's keys."""
+    if source not in links:
+        return None
+    target, access, secret = links[source]
+    spec = plan.sites[target].spec
+    if spec.storage is None:  # validation refuses a target without Ceph
+        raise ValueError(f"backup target {target} has no storage.rgwVirtualIp")
+    return BackupTarget(
+        site=target,
+        region=spec.region,
+        address=spec.storage.rgw_virtual_ip,
+        port=config.storage.rgw.port,
+        endpoint=pulumi.Output.from_input(endpoints[target]),
+        bucket=bucket_of(source),
+        access_key_id=access,
+        secret_access_key=secret,
+    )

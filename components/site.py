@@ -25,10 +25,12 @@ from components.serving.capacity import gpu_share
 from components.serving.model_load import weights_bytes
 from components.serving.model_service import scheduling
 from components.serving.site_serving import SiteServing, SiteServingArgs
-from components.storage.ceph_cluster import CephCluster, CephClusterArgs, StorageNode
+from components.storage.ceph_cluster import BucketUser, CephCluster, CephClusterArgs, StorageNode
+from components.storage.ceph_csi import CephCsi, CephCsiArgs
 from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
 from components.storage.model_cache import ModelCache, ModelCacheArgs, ModelStoreAccess
 from components.storage.model_cache_manifests import CachedRevision
+from components.storage.velero import BackupTarget, Velero, VeleroArgs
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class SiteArgs:
     """Secret config; passed to the children that need it, never stored as props."""
     rollout_after: tuple[pulumi.Resource, ...] = ()
     """The previous site's rollout (`rollout.siteOrder`): this site's changes wait for it."""
+    bucket_users: tuple[BucketUser, ...] = ()
+    """RGW users and buckets the site's Ceph makes for others: the backups of the sites whose
+    `backup.targets` name this one (keys made by the platform)."""
+    backup_target: BackupTarget | None = None
+    """Where this site's backups go (`backup.targets`), when it has a target."""
 
     @property
     def spec(self) -> SiteSpec:
@@ -109,6 +116,7 @@ class Site(pulumi.ComponentResource):
                         for host in storage_hosts
                     },
                     command_provider,
+                    args.bucket_users,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -183,6 +191,30 @@ class Site(pulumi.ComponentResource):
             AddonsArgs(ctx, config.kubernetes, config.nvidia, allowed, moved_from=cluster),
             under_site,
         )
+        # The data layer in the cluster: ceph-csi where the site runs Ceph, Velero where it
+        # backs up to another site.
+        if self.storage is not None:
+            ceph = self.storage
+            CephCsi(
+                f"{name}-ceph-csi",
+                CephCsiArgs(
+                    ctx,
+                    config.storage,
+                    ceph.fsid,
+                    ceph.monitors,
+                    ceph.csi_user,
+                    ceph.csi_key,
+                    ceph.rbd_pool,
+                    ceph.ready,
+                ),
+                under_site,
+            )
+        if config.backup is not None and args.backup_target is not None:
+            Velero(
+                f"{name}-velero",
+                VeleroArgs(ctx, config.backup, config.kubernetes.version, args.backup_target),
+                under_site,
+            )
         self.serving = None
         self.model_cache = None
         if config.models:

@@ -64,6 +64,9 @@ def test_pod_security_levels(prod_graph):
         contracts.CALICO_OPERATOR,
         contracts.LOCAL_PATH,
         contracts.METALLB,
+        # The data layer's, at every prod site (each runs Ceph and backs up to the other).
+        contracts.CEPH_CSI,
+        contracts.VELERO,
     }
     for namespace in contracts.WORKLOAD_NAMESPACES:
         assert levels[namespace] == "restricted"
