@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from components.config import PlatformConfig
+from components.storage import ceph_spec
 from offline.__main__ import _platform_config
 from offline.stack_files import PROJECT_DIR
 
@@ -68,12 +69,12 @@ def derived_lists(config: PlatformConfig) -> dict[str, list[str]]:
 
 
 def rgw_endpoint(config: PlatformConfig, site_name: str) -> str | None:
-    """A site's RGW as Velero's s3Url names it: the site's RGW virtual IP and the RGW port, as
-    the Ceph layer serves it (`CephCluster.rgw_endpoint`; tests/program compares the two)."""
+    """A site's RGW as Velero's s3Url names it: the endpoint the Ceph layer serves on the
+    site's RGW virtual IP and port (`ceph_spec.rgw_endpoint`, which `CephCluster` reports)."""
     site = next(s for s in config.sites if s.name == site_name)
     if site.storage is None:
         return None
-    return f"http://{site.storage.rgw_virtual_ip}:{config.storage.rgw.port}"
+    return ceph_spec.rgw_endpoint(site.storage.rgw_virtual_ip, config.storage.rgw.port)
 
 
 def derived_endpoints(config: PlatformConfig) -> dict[str, dict[str, list[str]]]:
