@@ -41,8 +41,6 @@ def test_secure_values_become_secret_placeholders():
     config, secret_keys = read_stack_config("prod")
     assert secret_keys == [
         "deepseek-onprem:gatewayCaPrivateKey",
-        "deepseek-onprem:modelStoreAccessKeyId",
-        "deepseek-onprem:modelStoreSecretAccessKey",
         "deepseek-onprem:sshPrivateKey",
     ]
     assert config["deepseek-onprem:sshPrivateKey"].startswith("offline-placeholder-secret:")
