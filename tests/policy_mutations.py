@@ -512,8 +512,10 @@ CASES = [
         "no-plaintext-secrets",
         edit(
             TRITON,
-            lambda p: _pod(p)["initContainers"][0]["args"].append(
-                "--s3-access-key-id=AKIAIOSFODNN7EXAMPLE"
+            lambda p: (
+                _pod(p)["initContainers"][0]
+                .setdefault("args", [])
+                .append("--s3-access-key-id=AKIAIOSFODNN7EXAMPLE")
             ),
         ),
     ),
@@ -968,7 +970,12 @@ CASES += [
     Case(
         "endpoint-in-init-args",
         LOCALITY,
-        edit(TRITON, lambda p: _fetch(p)["args"].append("--s3-endpoint=https://s3.amazonaws.com")),
+        edit(
+            TRITON,
+            lambda p: (
+                _fetch(p).setdefault("args", []).append("--s3-endpoint=https://s3.amazonaws.com")
+            ),
+        ),
     ),
     Case(
         "endpoint-in-env-of-any-name",
