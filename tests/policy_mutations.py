@@ -267,10 +267,9 @@ CASES = [
                 "spec": {
                     "provider": "aws",
                     "objectStorage": {"bucket": "backups"},
-                    "config": {
-                        "region": "us-east-1",
-                        "s3Url": "https://s3.us-east-1.amazonaws.com",
-                    },
+                    # At dc-b's RGW, which the backup-location rule allows dc-a: only the
+                    # region is abroad.
+                    "config": {"region": "us-east-1", "s3Url": "http://10.20.2.10:8080"},
                 },
             },
         ),
@@ -1708,6 +1707,103 @@ CASES += [
             "kubernetes:scheduling.k8s.io/v1:PriorityClass",
             "everyone",
             {"metadata": {"name": "everyone"}, "value": 10, "globalDefault": "true"},
+        ),
+    ),
+]
+
+
+# --- issue 17: storage classes in Helm values, and backup locations at the other site only ----
+
+BACKUP = "backup-locations-at-target-sites"
+VELERO = named("-dc-a-velero-release")
+CEPH_CSI = named("-dc-a-ceph-csi-release")
+
+
+def _values(props: dict) -> dict:
+    return _open(props["values"])
+
+
+def _location(props: dict) -> dict:
+    return _values(props)["configuration"]["backupStorageLocation"][0]
+
+
+def _backup_location(url: str) -> dict:
+    return {
+        "metadata": {"name": "elsewhere", "namespace": "velero"},
+        "spec": {
+            "provider": "aws",
+            "objectStorage": {"bucket": "velero-dc-a"},
+            "config": {"region": "de-muc", "s3ForcePathStyle": "true", "s3Url": url},
+        },
+    }
+
+
+CASES += [
+    Case(
+        "helm-values-claim-on-nfs",
+        STORAGE,
+        edit(
+            GPU_OPERATOR,
+            lambda p: _values(p).update({"persistence": {"storageClass": "nfs-client"}}),
+        ),
+    ),
+    Case(
+        "helm-values-chart-makes-its-own-class",
+        STORAGE,
+        edit(
+            CEPH_CSI,
+            lambda p: _values(p).update({"storageClass": {"create": True, "name": "csi-rbd-sc"}}),
+        ),
+    ),
+    Case(
+        "helm-values-claim-on-the-default-class",
+        STORAGE,
+        edit(GPU_OPERATOR, lambda p: _values(p).update({"storageClassName": ""})),
+    ),
+    Case(
+        "velero-backs-up-to-its-own-site",
+        BACKUP,
+        edit(VELERO, lambda p: _location(p)["config"].update({"s3Url": "http://10.10.2.10:8080"})),
+    ),
+    Case(
+        "velero-backs-up-to-another-store",
+        BACKUP,
+        edit(
+            VELERO,
+            lambda p: _location(p)["config"].update({"s3Url": "https://s3.backup.bank.internal"}),
+        ),
+    ),
+    Case(
+        "velero-backs-up-to-the-rgw-on-another-port",
+        BACKUP,
+        edit(VELERO, lambda p: _location(p)["config"].update({"s3Url": "http://10.20.2.10:7480"})),
+    ),
+    Case(
+        "velero-backs-up-to-aws-itself",
+        BACKUP,
+        edit(VELERO, lambda p: _location(p)["config"].pop("s3Url")),
+    ),
+    Case(
+        "velero-location-of-another-provider",
+        BACKUP,
+        edit(VELERO, lambda p: _location(p).update({"provider": "velero.io/azure"})),
+    ),
+    Case(
+        "backup-location-at-another-rgw",
+        BACKUP,
+        add(
+            "kubernetes:velero.io/v1:BackupStorageLocation",
+            "elsewhere",
+            _backup_location("https://rgw.dc-c.bank.internal"),
+        ),
+    ),
+    Case(
+        "backup-location-at-its-own-site",
+        BACKUP,
+        add(
+            "kubernetes:velero.io/v1:BackupStorageLocation",
+            "home",
+            _backup_location("http://10.10.2.10:8080"),
         ),
     ),
 ]

@@ -95,6 +95,7 @@ def derived_endpoints(config: PlatformConfig) -> dict[str, dict[str, list[str]]]
 
 
 BACKUP_LOCATION_POLICY = "backup-locations-at-target-sites"
+REPLICATION_POLICY = "replication-targets-in-jurisdiction"
 
 # Which policy reads each derived list.
 DERIVED_FOR = {
@@ -142,6 +143,11 @@ def generate(stack: str, project_dir: Path = PROJECT_DIR, config_dir: Path = CON
                         "or have the bounds' owner widen them"
                     )
         policies.setdefault(BACKUP_LOCATION_POLICY, {})[key] = by_site
+    # Every site's RGW is one of the stack's own stores, wherever a URL names it.
+    stores = derived_endpoints(config)["siteEndpoints"]
+    policies.setdefault(REPLICATION_POLICY, {})["allowedObjectStores"] = sorted(
+        {endpoint for endpoints in stores.values() for endpoint in endpoints}
+    )
     return {name: policies[name] for name in sorted(policies)}
 
 

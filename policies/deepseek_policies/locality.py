@@ -41,9 +41,10 @@ replication_targets = resource_policy(
     "replication-targets-in-jurisdiction",
     "Keeps copies of data in the jurisdiction: backup and replication targets (Velero, Ceph "
     "RGW/RBD peers) in allowedRegions, and every URL they or any pod spec name (args, env, "
-    "init containers) under allowedEndpointDomains or a cluster Service.",
+    "init containers) under allowedEndpointDomains, at allowedObjectStores (the sites' own "
+    "RGWs) or at a cluster Service.",
     judge_targets,
-    _schema(allowedEndpointDomains=LIST, allowedRegions=LIST),
+    _schema(allowedEndpointDomains=LIST, allowedRegions=LIST, allowedObjectStores=LIST),
 )
 
 sites_in_jurisdiction = stack_policy(

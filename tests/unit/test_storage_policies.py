@@ -11,8 +11,9 @@ from tests.paths import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policies"))
 
-from deepseek_policies import locality  # noqa: E402
+from deepseek_policies import baseline, locality  # noqa: E402
 from deepseek_policies.rules.locality import endpoint_key, site_of  # noqa: E402
+from deepseek_policies.rules.normalize import secret_key  # noqa: E402
 
 CLASSES = {"allowedStorageClasses": ["ceph-rbd", "local-path"]}
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -196,3 +197,14 @@ def test_the_velero_release_values_are_judged_entry_by_entry():
         finding
     )
     assert not check(locality.backup_locations, RELEASE, release({"image": {}}), DC_A, **ENDPOINTS)
+
+
+def test_an_existing_secrets_name_is_no_secret_but_a_secret_under_it_still_is():
+    """Velero's `credentials.existingSecret` names the Secret we make; the key's shape alone
+    no longer reads as a secret, the value's shape still does."""
+    assert not secret_key("existingSecret")
+    assert secret_key("clientSecret") and secret_key("secret")
+    named = release({"credentials": {"useSecret": True, "existingSecret": "velero-backup-target"}})
+    assert not check(baseline.plaintext, RELEASE, named)
+    leaked = release({"credentials": {"existingSecret": "-----BEGIN RSA PRIVATE KEY-----\nMII"}})
+    assert check(baseline.plaintext, RELEASE, leaked)

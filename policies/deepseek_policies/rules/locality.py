@@ -286,12 +286,15 @@ def endpoint_allowed(host: str, domains: list[str]) -> bool:
 def judge_targets(resource_type: str, props: Mapping, config: Mapping, name: str = ""):
     """Where data goes or comes from: replication objects' regions and every URL they name;
     every URL anywhere in a pod spec (args, command, env under any name, init containers);
-    endpoint-named keys elsewhere."""
+    endpoint-named keys elsewhere. A URL is allowed under the bank's domains, at a cluster
+    Service, or at one of the stack's own object stores (`allowedObjectStores`: each site's
+    RGW, by address, scheme and port)."""
     kind = kind_of(resource_type)
     if kind is None or resource_type.startswith("kubernetes:helm.sh"):
         return
     domains = config_list(config, "allowedEndpointDomains")
     regions = config_list(config, "allowedRegions")
+    stores = {endpoint_key(url) for url in config_list(config, "allowedObjectStores")}
     who = describe(resource_type, props, name)
     spec = props.get("spec") or {}
     if kind in REPLICATION_KINDS:
@@ -308,6 +311,8 @@ def judge_targets(resource_type: str, props: Mapping, config: Mapping, name: str
             urls += list(_all_urls(pod, f"spec(pod {index})"))
     for path, url in urls:
         host = url_host(url)
+        if endpoint_key(url) in stores - {None}:
+            continue  # the stack's own RGW, by its address
         if not endpoint_allowed(host, domains):
             yield (
                 f"{who} sends or fetches data at {host or url} ({path}), outside the allowed "

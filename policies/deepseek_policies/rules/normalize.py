@@ -236,6 +236,9 @@ JOINED_SECRET_WORDS = (
     "apikey",
 )
 KEY_QUALIFIERS = {"private", "access", "api", "secret", "signing", "encryption", "ssh", "master"}
+REFERENCE_QUALIFIERS = {"existing"}
+"""`existingSecret`, the Helm charts' idiom (velero's `credentials.existingSecret`, ...): the
+name of a Secret already in the cluster, not a secret."""
 
 
 def key_words(key: str) -> list[str]:
@@ -248,6 +251,8 @@ def secret_key(key: str) -> bool:
     """Whether a key (env name, config key, Helm value) names a secret value itself."""
     words = key_words(key)
     if not words:
+        return False
+    if words[-1] == "secret" and len(words) > 1 and words[-2] in REFERENCE_QUALIFIERS:
         return False
     if words[-1] in SECRET_WORDS:
         return True
