@@ -53,13 +53,27 @@ SANDBOX_DIR = PROJECT_DIR / "tests" / "external" / "sandbox"
 # The secrets of these tests: what the program's random resources would hold.
 TOKEN = "k7sb2x.q7v2m9x4t1z8c3w6"
 CERTIFICATE_KEY = hashlib.sha256(b"deepseek sandbox certificate key").hexdigest()
-SECRETS = {"KUBEADM_TOKEN": TOKEN, "KUBEADM_CERTIFICATE_KEY": CERTIFICATE_KEY}
+RGW_ACCESS_KEY = "SANDBOXACCESSKEY0001"
+RGW_SECRET_KEY = hashlib.sha256(b"deepseek sandbox rgw secret").hexdigest()[:40]
+SECRETS_OF_RGW = {"RGW_ACCESS_KEY": RGW_ACCESS_KEY, "RGW_SECRET_KEY": RGW_SECRET_KEY}
+ROTATED = {
+    "RGW_ACCESS_KEY": "SANDBOXACCESSKEY0002",
+    "RGW_SECRET_KEY": hashlib.sha256(b"deepseek sandbox rotated secret").hexdigest()[:40],
+}
+SECRETS = {
+    "KUBEADM_TOKEN": TOKEN,
+    "KUBEADM_CERTIFICATE_KEY": CERTIFICATE_KEY,
+    "RGW_ACCESS_KEY": RGW_ACCESS_KEY,
+    "RGW_SECRET_KEY": RGW_SECRET_KEY,
+}
 API_VIP = "10.10.0.10:6443"
 
 # Stand-ins that can fail half-way (kubeadm after writing its files, dpkg after unpacking),
 # and kubectl's drain (after evicting a pod).
-HALF_WAY = {"kubeadm", "apt-get", "nvidia-ctk"}
-HALF_WAY_CALLS = {("kubectl", "drain")}
+# cephadm's bootstrap (after the monitor and the keyring), rbd's pool init (after enabling the
+# pool's application).
+HALF_WAY = {"kubeadm", "apt-get", "nvidia-ctk", "cephadm"}
+HALF_WAY_CALLS = {("kubectl", "drain"), ("rbd", "init")}
 
 GPU_HOST = Hardware(
     gpu=True,
@@ -149,13 +163,17 @@ def command_of(graph, host: str, step_name: str) -> str | None:
         ]
         assert len(found) <= 1, f"{len(found)} {kind} Commands of {step_name} for {host}"
         return found[0] if found else None
+    # A site's step (the cluster's, Ceph's) is named for the site; the Ceph steps that run on
+    # the first storage host for another one (host-add) or for an S3 user are named for it.
     (command,) = [
         c.inputs["create"]
         for c in commands
         if "create" in c.inputs
+        and c.name.startswith("deepseek-dc-a-")
         and (
             c.name.endswith(f"-{host}-{step_name}")
             or c.name == f"deepseek-dc-a-cluster-{step_name}"
+            or c.name == f"deepseek-dc-a-storage-{step_name}"
         )
     ]
     return command
@@ -290,13 +308,16 @@ class Case:
     host: str
     hardware: Hardware = Hardware()
     before: tuple[str, ...] = ()
-    """Steps run (cleanly, as the program orders them) before this one on the host."""
+    """Steps run (cleanly, as the program orders them) before this one on the host; `STEP@NAME`
+    is the Command of STEP named for NAME (a Ceph step the first storage host runs for another
+    host)."""
     secrets: tuple[str, ...] = ()
     """The secret inputs the program sends this step on this host."""
     node: str = ""
     """A day-2 step's host, whose change or removal it is part of (its Command is named for
     it), when it runs elsewhere: drain, uncordon and node-delete run on the site's first
-    control plane."""
+    control plane. Likewise the host a Ceph step adds, or the S3 user it makes, from the
+    site's first storage host."""
     earlier_kubernetes: str = ""
     """The Kubernetes version the `before` steps install (an upgrade has one to find)."""
     scene: Callable[[Sandbox], None] | None = None
@@ -304,7 +325,7 @@ class Case:
 
     def environment(self, graph, step_name: str | None = None) -> dict[str, str]:
         """The inputs the program gives the step, from its command line in the graph."""
-        name = step_name or self.step
+        name, _, named_for = (step_name or self.step).partition("@")
         if name in DAY2_STEPS:
             node = self.node or self.host
             command = command_of(graph, node, name)
@@ -316,7 +337,9 @@ class Case:
                 # a rollout whose GPU check passed.
                 environment["VERIFIED"] = "passed"
             return environment
-        environment = parse_shell_command(command_of(graph, self.host, name))
+        if not named_for and name == self.step:
+            named_for = self.node
+        environment = parse_shell_command(command_of(graph, named_for or self.host, name))
         if self.earlier_kubernetes and name != self.step and "KUBERNETES_VERSION" in environment:
             environment = at_kubernetes(environment, self.earlier_kubernetes)
         if name == "preflight":
@@ -327,7 +350,7 @@ class Case:
         return environment
 
     def secret_values(self, step_name: str | None = None) -> dict[str, str] | None:
-        name = step_name or self.step
+        name = (step_name or self.step).partition("@")[0]
         if not step(name).secret_inputs:
             return None
         keys = self.secrets if name == self.step else tuple(step(name).secret_inputs)
@@ -337,6 +360,11 @@ class Case:
 FAST_PREFLIGHT = {"FIO_SIZE_MIB": "16", "FIO_RUNTIME_SECONDS": "1", "IPERF_SECONDS": "1"}
 HOST_PREP = ("os-prep", "container-runtime")
 BOTH_SECRETS = ("KUBEADM_TOKEN", "KUBEADM_CERTIFICATE_KEY")
+FIRST_STORAGE = "dca-ceph-1"
+CEPH_PREP = (*HOST_PREP, "ceph-host-prep")
+BOOTSTRAPPED = (*CEPH_PREP, "ceph-bootstrap")
+HOSTS_ADDED = (*BOOTSTRAPPED, "ceph-host-add@dca-ceph-2", "ceph-host-add@dca-ceph-3")
+POOLS = (*HOSTS_ADDED, "ceph-osds", "ceph-pools")
 CASES = [
     Case("net-server", "net-server", "dca-cp-1"),
     # The peer's address is on the sandbox's loopback too: it runs the peer's iperf3 server.
@@ -435,6 +463,25 @@ CASES = [
         node=GPU_WORKER,
         scene=gpu_worker_drained,
     ),
+    # The data layer: Ceph on the storage hosts. The first storage host bootstraps the
+    # cluster and runs every step of the site (its hosts' additions, the S3 users too); the
+    # others are prepared with cephadm's key.
+    Case("ceph-host-prep-first", "ceph-host-prep", FIRST_STORAGE, before=HOST_PREP),
+    Case("ceph-host-prep-other", "ceph-host-prep", "dca-ceph-2", before=HOST_PREP),
+    Case("ceph-bootstrap", "ceph-bootstrap", FIRST_STORAGE, before=CEPH_PREP),
+    Case("ceph-host-add", "ceph-host-add", FIRST_STORAGE, before=BOOTSTRAPPED, node="dca-ceph-2"),
+    Case("ceph-osds", "ceph-osds", FIRST_STORAGE, before=HOSTS_ADDED),
+    Case("ceph-pools", "ceph-pools", FIRST_STORAGE, before=(*HOSTS_ADDED, "ceph-osds")),
+    Case("ceph-rgw", "ceph-rgw", FIRST_STORAGE, before=POOLS),
+    Case(
+        "ceph-rgw-user",
+        "ceph-rgw-user",
+        FIRST_STORAGE,
+        before=(*POOLS, "ceph-rgw"),
+        node="model-store",
+        secrets=("RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
+    ),
+    Case("ceph-client-key", "ceph-client-key", FIRST_STORAGE, before=POOLS),
 ]
 CASE_IDS = [case.id for case in CASES]
 BY_ID = {case.id: case for case in CASES}
@@ -490,7 +537,7 @@ class Harness:
     ) -> Run:
         name = step_name or case.step
         run = sandbox.run(
-            name,
+            name.partition("@")[0],
             case.environment(self.graph, name),
             case.secret_values(name),
             fail=fail,
@@ -722,7 +769,7 @@ def test_simulated_step_has_the_shape_of_the_real_script(harness, prod, case_id)
     run, _ = harness.clean(case)
     config, _ = read_stack_config("prod")
     simulated = SimulatedHardware(config, {}).stdout(
-        case.step, stack_hosts()[case.host], command_of(prod, case.host, case.step)
+        case.step, stack_hosts()[case.host], command_of(prod, case.node or case.host, case.step)
     )
     simulated_result = read_result(case.step, simulated, case.host)
     assert set(simulated_result) == set(run.result), (
@@ -845,10 +892,27 @@ def test_no_secret_on_a_command_line_in_an_environment_or_in_what_was_printed(ha
     case, sandbox, failed = half_done(harness, "kubeadm-init")
     runs += [failed, harness.run(sandbox, case, trace=True)]
     harness.stop(sandbox)
+    # An S3 user made with its keys and its bucket created with them (curl), then its keys
+    # rotated (another pair replaces the first), then a run that fails (its cluster gone).
+    case = BY_ID["ceph-rgw-user"]
+    sandbox = harness.clone(harness.prepared(case), case)
+    runs.append(harness.run(sandbox, case, trace=True))
+    rotated = sandbox.run(case.step, case.environment(harness.graph), ROTATED, trace=True)
+    assert rotated.ok and rotated.result["changed"] is True, rotated.explain()
+    runs.append(rotated)
+    curl = next(c for c in runs[-2].calls if c.tool == "curl")
+    sandbox.exec("sudo", "rm", "-r", "/var/lib/ceph")
+    gone = sandbox.run(case.step, case.environment(harness.graph), SECRETS_OF_RGW, trace=True)
+    assert not gone.ok and "RADOS timed out" in gone.stderr, gone.explain()
+    runs.append(gone)
+    harness.stop(sandbox)
+    assert "--config" in curl.argv and "-" in curl.argv
 
     processes = [p for run in runs for p in run.processes]
     assert any(p.argv[:2] == ("kubeadm", "init") for p in processes)
     assert any(p.argv[:3] == ("kubeadm", "token", "create") for p in processes)
+    assert any(p.argv[:1] == ("curl",) for p in processes)
+    assert any(p.argv[:3] == ("radosgw-admin", "metadata", "put") for p in processes)
     leaks = []
     for run in runs:
         places = {
@@ -862,7 +926,7 @@ def test_no_secret_on_a_command_line_in_an_environment_or_in_what_was_printed(ha
                 for p in run.processes
             },
         }
-        for name, secret in SECRETS.items():
+        for name, secret in {**SECRETS, **{f"rotated {k}": v for k, v in ROTATED.items()}}.items():
             for place, text in places.items():
                 if secret in text or secret.split(".")[-1] in text:
                     leaks.append(f"{run.step}: {name} in the {place}")

@@ -104,15 +104,16 @@ if ((status == 0)); then
 elif grep -q '(2002)' "${errors}"; then
   # RGW requires the payload's hash header; curl signs it (--aws-sigv4) and older curls
   # (Ubuntu 22.04's 7.81) do not add it themselves.
-  code=$(
+  # The answer's body, then its HTTP status on a line of its own.
+  answer=$(
     printf 'user = "%s:%s"\n' "${RGW_ACCESS_KEY}" "${RGW_SECRET_KEY}" |
       curl --silent --show-error --config - --aws-sigv4 "aws:amz:us-east-1:s3" \
         --header "x-amz-content-sha256: UNSIGNED-PAYLOAD" --request PUT \
-        --max-time 60 --output "${errors}" --write-out '%{http_code}' "${RGW_ENDPOINT}/${BUCKET}"
-  ) || code="curl exit status $?"
+        --max-time 60 --write-out '\n%{http_code}' "${RGW_ENDPOINT}/${BUCKET}"
+  ) || answer=$'\n'"curl exit status $?"
+  code=${answer##*$'\n'}
   if [[ "${code}" != 200 ]]; then
-    utf8_clean <"${errors}" >&2
-    echo >&2
+    say "${answer%$'\n'*}" >&2
     say "ceph-rgw-user: creating bucket ${BUCKET} at ${RGW_ENDPOINT} answered ${code} (above)" >&2
     exit 1
   fi
