@@ -140,11 +140,8 @@ def generated_inventory(gpu_hosts: int) -> dict:
                 "zone": f"z{s}",
                 "role": "active",
                 "loadBalancer": {"addresses": [f"10.{100 + s}.15.240/29"]},
+                # Its own Ceph's RGW is the site's model store, as in prod.
                 "storage": {"rgwVirtualIp": f"10.{100 + s}.15.230"},
-                "modelStore": {
-                    "endpoint": f"https://s3.bench-{s}.bank.internal",
-                    "networks": [str(node)],
-                },
                 "network": {
                     "nodeCidr": str(node),
                     "podCidr": f"10.{140 + s}.0.0/16",
