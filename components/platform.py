@@ -134,9 +134,16 @@ def _backup_links(
         # Named for the RGW user they belong to: at the target, for the source's backups.
         user = f"{name}-{target}-rgw-user-{bucket_of(source)}"
         access = random.RandomPassword(
-            f"{user}-access-key", length=20, special=False, lower=False, opts=kept
+            f"{user}-access-key",
+            length=20,
+            special=False,
+            upper=True,
+            lower=False,
+            opts=kept,
         )
-        secret = random.RandomPassword(f"{user}-secret-key", length=40, special=False, opts=kept)
+        secret = random.RandomPassword(
+            f"{user}-secret-key", length=40, special=False, upper=True, opts=kept
+        )
         links[source] = (
             target,
             pulumi.Output.secret(access.result),

@@ -242,6 +242,7 @@ class Velero(pulumi.ComponentResource):
             f"{name}-repository-password",
             length=40,
             special=False,
+            upper=True,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         repository = k8s.core.v1.Secret(
