@@ -15,12 +15,13 @@ LAYER_COMPONENTS = {"deepseek:kubernetes:Addons", "deepseek:gateway:SiteGateway"
 ADDED_SINCE = (
     "deepseek:kubernetes:Rollout",
     "deepseek:storage:ModelCache",
+    "deepseek:storage:CephCluster",
     "deepseek:storage:CephCsi",
     "deepseek:storage:Velero",
     "deepseek:platform:Platform$random:",
 )
-"""Components added by later changes (day-2 rollout, issue 14; the model cache, ceph-csi,
-Velero and the backup links' keys under the platform, issue 17): they and their children are
+"""Components added by later changes (day-2 rollout, issue 14; the model cache, Ceph,
+ceph-csi, Velero and the backup links' keys under the platform, issue 17): they and their children are
 not moves, left out here."""
 REMOVED_SINCE = (("kubernetes:core/v1:Secret", "-serving-model-store"),)
 """Resources later changes deleted on purpose, by type and name suffix: each site's serving
