@@ -166,11 +166,17 @@ class CephCluster(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=True)
         # RandomId rather than RandomUuid: the same 128 random bits, as a version-4 UUID.
         fsid_bytes = random.RandomId(f"{name}-fsid", byte_length=16, opts=kept)
+        # Keys as RGW makes its own: 20 upper-case letters and digits, 40 letters and digits.
         access_key = random.RandomPassword(
-            f"{name}-model-store-access-key", length=20, special=False, lower=False, opts=kept
+            f"{name}-model-store-access-key",
+            length=20,
+            special=False,
+            upper=True,
+            lower=False,
+            opts=kept,
         )
         secret_key = random.RandomPassword(
-            f"{name}-model-store-secret-key", length=40, special=False, opts=kept
+            f"{name}-model-store-secret-key", length=40, special=False, upper=True, opts=kept
         )
         self.model_store_access_key_id = pulumi.Output.secret(access_key.result)
         self.model_store_secret_access_key = pulumi.Output.secret(secret_key.result)
