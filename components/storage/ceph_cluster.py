@@ -215,13 +215,14 @@ class CephCluster(pulumi.ComponentResource):
             prep = self._prep(
                 host.name, {**prep_inputs, "CEPHADM_PUBLIC_KEY": public_key}, [bootstrap]
             )
+            # Declarative (the host in the cluster at its address): a new address in config
+            # moves it (`ceph orch host set-addr`).
             added.append(
                 self._step(
                     "ceph-host-add",
                     f"{name}-{host.name}-ceph-host-add",
                     {"HOST_NAME": host.name, "HOST_ADDRESS": str(host.address)},
                     [bootstrap, prep],
-                    lifecycle="install",
                 )
             )
 

@@ -161,6 +161,7 @@ def test_install_steps_ignore_a_change_of_their_inputs(prod_graph):
 
 
 CEPH_DECLARATIVE = (
+    "-ceph-host-add",
     "-ceph-osds",
     "-ceph-pools",
     "-ceph-rgw",

@@ -231,3 +231,13 @@ def test_a_step_cut_short_stops_the_site_naming_its_first_storage_host(step, pro
     prefix = f"host dca-ceph-1 (first storage host of site dc-a): step {step}: "
     assert str(error).startswith(prefix), str(error)
     assert re.fullmatch(problem, str(error)[len(prefix) :]), str(error)
+
+
+def test_only_the_preparation_and_the_bootstrap_run_once(prod_graph):
+    """Host-prep and bootstrap run at a host's creation only (a bootstrap is never done
+    again); the other steps are declarative and run again whenever an input changes."""
+    for site in SITES:
+        for name, command in steps(prod_graph, site).items():
+            once = name.endswith("-ceph-host-prep") or name == "ceph-bootstrap"
+            assert ("connection" in command.ignore_changes) is once, name
+            assert ("create" in command.ignore_changes) is once, name
