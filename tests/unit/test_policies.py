@@ -255,6 +255,44 @@ def test_stateful_resources_and_advice():
     assert check_stack(advisory.pdb, [(DEPLOYMENT, deployment(), False)])
 
 
+def test_a_claim_bound_to_a_volume_is_judged_by_that_volumes_reclaim_policy():
+    # The model cache: a claim of class local-path (which deletes) bound by name to a static
+    # local PV that retains: the data stays whatever the class says; a deleting PV does not.
+    deleting_class = (
+        "kubernetes:storage.k8s.io/v1:StorageClass",
+        {"metadata": {"name": "local-path"}, "reclaimPolicy": "Delete"},
+        False,
+    )
+    claim = (
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        {
+            "metadata": {"name": "model-cache", "namespace": "inference"},
+            "spec": {"storageClassName": "local-path", "volumeName": "model-cache"},
+        },
+        False,
+    )
+
+    def volume(policy: str):
+        return (
+            "kubernetes:core/v1:PersistentVolume",
+            {
+                "metadata": {"name": "model-cache"},
+                "spec": {"persistentVolumeReclaimPolicy": policy, "storageClassName": "local-path"},
+            },
+            False,
+        )
+
+    def claim_findings(volume_policy: str | None) -> list[str]:
+        resources = [deleting_class, claim] + ([volume(volume_policy)] if volume_policy else [])
+        found = check_stack(baseline.stateful, resources)
+        return [f for f in found if "PersistentVolumeClaim" in f or "model-cache" in f]
+
+    assert not [f for f in claim_findings("Retain") if "would lose" in f]
+    assert [f for f in claim_findings("Delete") if "its volume model-cache does not retain" in f]
+    # Without the volume in the stack, the class decides, as before.
+    assert [f for f in claim_findings(None) if "class local-path does not retain" in f]
+
+
 def test_unknown_values_stop_a_rule_as_during_preview():
     from pulumi_policy.proxy import UnknownValueError
 

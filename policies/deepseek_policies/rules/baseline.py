@@ -229,6 +229,18 @@ def judge_stateful(resources: list[StackResource], config: Mapping):
         for r in resources
         if kind_of(r.resource_type) == "StorageClass"
     }
+    # A claim bound by name to a volume (a static `local` PV: the model cache) keeps or loses
+    # its data by that volume's reclaim policy, not by its class's.
+    volumes_retain = {
+        (r.cluster, name_of(r.props)): str(
+            (r.props.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "Retain"
+        )
+        .strip()
+        .lower()
+        == "retain"
+        for r in resources
+        if kind_of(r.resource_type) == "PersistentVolume"
+    }
     for r in resources:
         kind = kind_of(r.resource_type)
         who = describe(r.resource_type, r.props, r.name)
@@ -237,7 +249,16 @@ def judge_stateful(resources: list[StackResource], config: Mapping):
             yield r.urn, f"{who} holds data but is not protected; set protect on it."
         elif kind == "PersistentVolumeClaim" and not r.protect:
             storage_class = spec.get("storageClassName")
-            if not retains.get((r.cluster, storage_class)):
+            bound = (r.cluster, spec.get("volumeName"))
+            if bound in volumes_retain:
+                if not volumes_retain[bound]:
+                    yield (
+                        r.urn,
+                        f"{who} would lose its data on delete (its volume {bound[1]} does not "
+                        "retain); protect it or set the volume's persistentVolumeReclaimPolicy: "
+                        "Retain.",
+                    )
+            elif not retains.get((r.cluster, storage_class)):
                 yield (
                     r.urn,
                     f"{who} would lose its data on delete (class {storage_class} does not "
