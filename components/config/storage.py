@@ -7,19 +7,93 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from components.config.base import CHART_VERSION, DnsLabel, FieldError, Model, internal_network
 from components.config.metal import HostPath
 
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+"""The five fields of a standard schedule and their ranges, as robfig/cron v3's standard
+parser reads them (Velero's schedule controller and Kubernetes' CronJob controller both use it:
+Sunday is 0, and 7 is out of range)."""
+CRON_FIX = (
+    "write five fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-6 "
+    "(Sunday 0), each *, a number, a range a-b, a list a,b or a step */n, a/n, a-b/n; e.g. "
+    "'0 2 * * *'"
+)
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _cron_values(part: str, name: str, low: int, high: int) -> set[int] | str:
+    """The values one comma-separated part of a field matches, or what is wrong with it."""
+    span, slash, step_text = part.partition("/")
+    if "/" in step_text:
+        return f"{name} {part!r} has more than one /"
+    step = 1
+    if slash:
+        if not step_text.isdigit() or int(step_text) == 0:
+            return f"{name} {part!r}: the step after / must be a positive number"
+        step = int(step_text)
+    if span == "*":
+        first, last = low, high
+    else:
+        bounds = span.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+            return f"{name} {part!r} is not *, a number or a range a-b"
+        first = int(bounds[0])
+        last = int(bounds[1]) if len(bounds) == 2 else (high if slash else first)
+        if first < low or last > high:
+            return f"{name} {part!r} is outside {low}-{high}"
+        if first > last:
+            return f"{name} {part!r} is a range whose start is after its end"
+    return set(range(first, last + 1, step))
+
+
+def cron_problem(schedule: str) -> str | None:
+    """What robfig/cron's standard parser would refuse in `schedule` (Velero would set its
+    Schedule to FailedValidation and never back up; Kubernetes refuses the CronJob), or a
+    schedule that can never fire (February 30th); None when it is sound."""
+    fields = schedule.split(" ")
+    if len(fields) != 5:
+        return f"has {len(fields)} fields separated by single spaces, not 5"
+    matched: list[set[int]] = []
+    for text, (name, low, high) in zip(fields, CRON_FIELDS, strict=True):
+        values: set[int] = set()
+        for part in text.split(","):
+            found = _cron_values(part, name, low, high)
+            if isinstance(found, str):
+                return found
+            values |= found
+        matched.append(values)
+    _, _, days, months, _ = matched
+    # robfig/cron: with a day-of-week restriction, a day matching either day field fires.
+    if fields[4] in ("*", "*/1") and not any(
+        day <= _DAYS_IN_MONTH[month - 1] for day in days for month in months
+    ):
+        return "never fires: no month it names has a day of month it names"
+    return None
+
+
+def _cron_schedule(schedule: str) -> str:
+    problem = cron_problem(schedule)
+    if problem is not None:
+        raise FieldError(problem, CRON_FIX)
+    return schedule
+
+
 CronSchedule = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^(\*|[0-9,*/-]{1,40}) (\*|[0-9,*/-]{1,40}) (\*|[0-9,*/-]{1,40}) "
-        r"(\*|[0-9,*/-]{1,40}) (\*|[0-9,*/-]{1,40})$"
-    ),
+    StringConstraints(pattern=r"^[0-9*,/-]{1,40}( [0-9*,/-]{1,40}){4}$"),
+    AfterValidator(_cron_schedule),
 ]
-"""A five-field cron schedule (minute hour day month weekday), digits, `*`, `,`, `-`, `/`."""
+"""A five-field cron schedule (minute hour day month weekday) that robfig/cron v3's standard
+parser accepts, digits, `*`, `,`, `-`, `/` only, and that fires at least once a year."""
 
 CephVersion = Annotated[str, StringConstraints(pattern=r"^v?[0-9]{2}\.[0-9]{1,2}\.[0-9]{1,2}$")]
 
