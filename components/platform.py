@@ -7,9 +7,12 @@ import pulumi
 import pulumi_random as random
 
 from components.config import PlatformConfig, PlatformSecrets
+from components.kubernetes.etcd_snapshot_spec import snapshot_bucket
+from components.kubernetes.etcd_snapshots import EtcdSnapshotTarget
 from components.plan import PlatformPlan
 from components.site import Site, SiteArgs
 from components.storage.ceph_cluster import BucketUser
+from components.storage.protection import etcd_snapshot_targets
 from components.storage.velero import BackupTarget, bucket_of
 
 
@@ -48,8 +51,14 @@ class Platform(pulumi.ComponentResource):
         # once the target site (and its Ceph) exists. No cycle: nothing of a site waits for a
         # site built after it but that one Output.
         links = _backup_links(name, config, self)
+        # And its etcd snapshots (a bucket and keys of their own, at the same target), where
+        # the 3-2-1 audit counts them: the same future brings the source's control planes
+        # the target's endpoint.
+        etcd_links = _etcd_links(name, config, self)
         loop = asyncio.get_event_loop()
-        endpoints = {target: loop.create_future() for target, _, _ in links.values()}
+        endpoints = {
+            target: loop.create_future() for target, _, _ in (*links.values(), *etcd_links.values())
+        }
 
         # Built in rollout order (each site's changes wait for the previous site's);
         # keyed by the site's name, in config order.
@@ -64,13 +73,25 @@ class Platform(pulumi.ComponentResource):
                         args.plan.sites[site_name],
                         args.secrets,
                         after,
-                        bucket_users=tuple(
-                            BucketUser(bucket_of(source), bucket_of(source), access, secret)
-                            for source, (target, access, secret) in sorted(links.items())
-                            if target == site_name
+                        bucket_users=(
+                            *(
+                                BucketUser(bucket_of(source), bucket_of(source), access, secret)
+                                for source, (target, access, secret) in sorted(links.items())
+                                if target == site_name
+                            ),
+                            *(
+                                BucketUser(
+                                    snapshot_bucket(source), snapshot_bucket(source), access, secret
+                                )
+                                for source, (target, access, secret) in sorted(etcd_links.items())
+                                if target == site_name
+                            ),
                         ),
                         backup_target=_backup_target(
                             args.plan, config, site_name, links, endpoints
+                        ),
+                        etcd_snapshot_target=_etcd_snapshot_target(
+                            site_name, etcd_links, endpoints
                         ),
                     ),
                     pulumi.ResourceOptions(parent=self),
@@ -150,6 +171,54 @@ def _backup_links(
             pulumi.Output.secret(secret.result),
         )
     return links
+
+
+def _etcd_links(
+    name: str, config: PlatformConfig, parent: pulumi.Resource
+) -> dict[str, BackupLink]:
+    """Source site → the link of its etcd snapshots (`protection.etcd_snapshot_targets`: where
+    the audit counts them), with a pair of S3 keys of their own (the bucket user
+    `etcd-<source>` at the target), made and kept as Velero's are."""
+    links: dict[str, BackupLink] = {}
+    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
+    for source, target in sorted(etcd_snapshot_targets(config).items()):
+        user = f"{name}-{target}-rgw-user-{snapshot_bucket(source)}"
+        access = random.RandomPassword(
+            f"{user}-access-key",
+            length=20,
+            special=False,
+            upper=True,
+            lower=False,
+            opts=kept,
+        )
+        secret = random.RandomPassword(
+            f"{user}-secret-key", length=40, special=False, upper=True, opts=kept
+        )
+        links[source] = (
+            target,
+            pulumi.Output.secret(access.result),
+            pulumi.Output.secret(secret.result),
+        )
+    return links
+
+
+def _etcd_snapshot_target(
+    source: str,
+    links: dict[str, BackupLink],
+    endpoints: dict[str, "asyncio.Future[pulumi.Output[str]]"],
+) -> EtcdSnapshotTarget | None:
+    """Where `source`'s control planes upload their etcd snapshots: the target's RGW (its
+    endpoint once that site is built), the bucket `etcd-<source>`, the link's keys."""
+    if source not in links:
+        return None
+    target, access, secret = links[source]
+    return EtcdSnapshotTarget(
+        site=target,
+        endpoint=pulumi.Output.from_input(endpoints[target]),
+        bucket=snapshot_bucket(source),
+        access_key_id=access,
+        secret_access_key=secret,
+    )
 
 
 def _backup_target(

@@ -15,6 +15,11 @@ from components.gateway.site_gateway import SiteGateway, SiteGatewayArgs
 from components.kubernetes import allow_policies as kubernetes_policies
 from components.kubernetes.addons import Addons, AddonsArgs
 from components.kubernetes.cluster import Cluster, ClusterArgs, ClusterNode
+from components.kubernetes.etcd_snapshots import (
+    EtcdSnapshots,
+    EtcdSnapshotsArgs,
+    EtcdSnapshotTarget,
+)
 from components.kubernetes.rollout import Rollout, RolloutArgs, RolloutHost
 from components.kubernetes.scheduling import pods_per_node, site_nodes
 from components.metal.host import Host, HostArgs, preflight_run_id
@@ -50,6 +55,8 @@ class SiteArgs:
     `backup.targets` name this one (keys made by the platform)."""
     backup_target: BackupTarget | None = None
     """Where this site's backups go (`backup.targets`), when it has a target."""
+    etcd_snapshot_target: EtcdSnapshotTarget | None = None
+    """Where its control planes' etcd snapshots go (the same target), when they are taken."""
 
     @property
     def spec(self) -> SiteSpec:
@@ -77,6 +84,8 @@ class Site(pulumi.ComponentResource):
     """The GPU hosts' node-local cache of the served weights (data layer), with the models."""
     storage: CephCluster | None
     """Ceph on the site's storage hosts (the data layer), when it has any."""
+    etcd_snapshots: EtcdSnapshots | None
+    """Its control planes' off-site etcd snapshots, when it has a backup target."""
     api_endpoint: pulumi.Output[str]
     gpus: pulumi.Output[dict[str, int]]
     summary: pulumi.Output[dict[str, object]]
@@ -135,6 +144,24 @@ class Site(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
+        self.etcd_snapshots = None
+        if config.backup is not None and args.etcd_snapshot_target is not None:
+            self.etcd_snapshots = EtcdSnapshots(
+                f"{name}-etcd-snapshots",
+                EtcdSnapshotsArgs(
+                    args.plan,
+                    config.backup,
+                    {
+                        host_name: ClusterNode(host.connection, host.ready, host.last_step)
+                        for host_name, host in self.hosts.items()
+                    },
+                    command_provider,
+                    args.etcd_snapshot_target,
+                    # Its Provider comes once every control plane joined and the API answers.
+                    after=(self.cluster.provider,),
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
         self.rollout = Rollout(
             f"{name}-rollout",
             RolloutArgs(

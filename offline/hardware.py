@@ -311,6 +311,20 @@ class SimulatedHardware:
                 "api-ready: /healthz ok",
                 {"endpoint": env.get("API_ENDPOINT", "")},
             ),
+            "etcd-snapshot": lambda host, fault, address, env: (
+                f"etcd-snapshot: deepseek-etcd-snapshot.timer active: snapshots of "
+                f"{env.get('NODE', '')} to {env.get('RGW_ENDPOINT', '')}/{env.get('BUCKET', '')}",
+                {
+                    "timer": "active",
+                    "bucket": env.get("BUCKET", ""),
+                    "endpoint": env.get("RGW_ENDPOINT", ""),
+                },
+            ),
+            "model-cache-dir": lambda host, fault, address, env: (
+                f"model-cache-dir: {env.get('CACHE_PATH', '')} is "
+                f"{env.get('CACHE_UID', '')}:{env.get('CACHE_UID', '')} 0755",
+                {"path": env.get("CACHE_PATH", "")},
+            ),
             **self._ceph_simulators,
         }
         # The rollout's update-only steps run nothing when created: nothing to simulate.

@@ -159,6 +159,23 @@ STEPS: dict[str, Step] = {
             result=("node", "uncordoned"),
         ),
         Step("api-ready", "kubernetes", ("API_ENDPOINT",), result=("endpoint",)),
+        # Off-site etcd snapshots (components/kubernetes/etcd_snapshots.py): a timer on each
+        # control plane of a site with a backup target, its key and S3 keys on stdin.
+        Step(
+            "etcd-snapshot",
+            "kubernetes",
+            (
+                "NODE",
+                "RGW_ENDPOINT",
+                "BUCKET",
+                "RETENTION_DAYS",
+                "SNAPSHOT_SCRIPT",
+                "SERVICE_UNIT",
+                "TIMER_UNIT",
+            ),
+            secret_inputs=("ETCD_SNAPSHOT_KEY", "RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
+            result=("timer", "bucket", "endpoint"),
+        ),
         # The data layer (components/storage/ceph_cluster.py): Ceph on each site's storage
         # hosts. Host-prep runs on every storage host; the others on the site's first one.
         Step(
@@ -166,6 +183,7 @@ STEPS: dict[str, Step] = {
             "storage",
             (
                 "CEPH_VERSION",
+                "CEPH_APT_REPO",
                 "CEPH_IMAGE",
                 "IMAGE_REGISTRY",
                 "MIRRORED_REGISTRIES",
@@ -190,8 +208,16 @@ STEPS: dict[str, Step] = {
         Step(
             "ceph-pools",
             "storage",
-            ("REPLICA_SIZE", "MIN_SIZE", "CRUSH_RULE", "RBD_POOL"),
-            result=("pool", "crushRule"),
+            (
+                "REPLICA_SIZE",
+                "MIN_SIZE",
+                "CRUSH_RULE",
+                "RBD_POOL",
+                "DEVICE_CLASSES",
+                "BACKUP_CLASS",
+                "BACKUP_PLACEMENT",
+            ),
+            result=("pool", "crushRule", "backupPlacement", "backupPool", "backupCrushRule"),
         ),
         Step(
             "ceph-rgw",
@@ -202,9 +228,9 @@ STEPS: dict[str, Step] = {
         Step(
             "ceph-rgw-user",
             "storage",
-            ("RGW_USER", "BUCKET", "RGW_ENDPOINT"),
+            ("RGW_USER", "BUCKET", "PLACEMENT", "RGW_ENDPOINT"),
             secret_inputs=("RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
-            result=("user", "bucket"),
+            result=("user", "bucket", "placement"),
             # Its tools' output holds the user's keys; none reaches its stdout, and should one
             # ever, it stays a secret.
             secret_stdout=True,
@@ -216,6 +242,9 @@ STEPS: dict[str, Step] = {
             result=("user", "key"),
             secret_stdout=True,
         ),
+        # The model cache's directory on each GPU host its volume spans
+        # (components/storage/model_cache.py).
+        Step("model-cache-dir", "storage", ("CACHE_PATH", "CACHE_UID"), result=("path",)),
     )
 }
 

@@ -300,17 +300,32 @@ def _etcd_members(site: Site) -> Copy:
     )
 
 
+def etcd_snapshot_targets(config: PlatformConfig) -> dict[str, str]:
+    """Site → the site whose RGW keeps its etcd snapshots: every site with control planes
+    and a usable backup target. The program builds the snapshots exactly there
+    (components/platform.py reads this), so the audit counts them only where they exist."""
+    stack = _Stack(config)
+    return {
+        site.name: target.name
+        for site in config.sites
+        if site.hosts_with_role("control-plane")
+        and (target := stack.target(site.name)) is not None
+    }
+
+
 def _etcd_snapshots(stack: _Stack, site: Site) -> list[Copy]:
-    target = stack.target(site.name)
-    if target is None:
+    target_name = etcd_snapshot_targets(stack.config).get(site.name)
+    if target_name is None:
         return []
+    target = stack.sites[target_name]
     backup = stack.config.backup
     return [
         _ceph_copy(
             stack,
             target,
             f"etcd snapshots of {site.name} in {target.name}'s RGW",
-            f"every {backup.etcd_snapshot_hours} h, kept {backup.retention_days} days, encrypted",
+            f"every {backup.etcd_snapshot_hours} h from each control plane, kept "
+            f"{backup.retention_days} days, encrypted (AES-256, the site's key)",
         )
     ]
 
