@@ -105,12 +105,49 @@ class Rgw(Model):
     """Port RGW listens on, on the storage hosts and the site's RGW virtual IP."""
 
 
+PLATFORM_HOST_DIRS = ("/var/lib/deepseek/applied", "/var/lib/deepseek/local-path")
+"""Host directories the platform itself keeps: the remote steps' records (`lib.sh`) and the
+local-path provisioner's volumes (`components/kubernetes/local_path_provisioner.py`)."""
+MODEL_CACHE_PREFIXES = ("/var/lib/deepseek", "/srv", "/data", "/mnt")
+"""Where the model cache may be: the platform's own tree or a data area. Not elsewhere under
+/var/lib (other programs' state: the kubelet's pods and Secrets, containerd, etcd) nor /opt
+(software: the CNI plugins the kubelet runs as root)."""
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory + "/")
+
+
+def _model_cache_path(path: str) -> str:
+    """A directory of the cache's own: the fill Jobs mount it read-write as UID 10001, and the
+    host step that makes it gives an existing directory to that user."""
+    fix = (
+        "give the cache a directory of its own below "
+        f"{', '.join(MODEL_CACHE_PREFIXES)}, e.g. /var/lib/deepseek/model-cache (the default)"
+    )
+    if not any(_inside(path, prefix) and path != prefix for prefix in MODEL_CACHE_PREFIXES):
+        raise FieldError(
+            "is not in a data area: the fill Jobs would write, as UID 10001, in another "
+            "program's directory (below /opt and elsewhere in /var/lib live software and "
+            "state the kubelet and containerd run as root)",
+            fix,
+        )
+    for directory in PLATFORM_HOST_DIRS:
+        if _inside(path, directory) or _inside(directory, path):
+            raise FieldError(
+                f"overlaps {directory}, a directory the platform itself keeps on every host",
+                fix,
+            )
+    return path
+
+
 class ModelCache(Model):
     """The node-local cache of model weights on the GPU hosts: filled from the site's RGW
     once per node and revision, read by Triton from the local disk."""
 
-    path: HostPath = "/var/lib/deepseek/model-cache"
-    """Directory on each GPU host's local disk that holds the cached weights."""
+    path: Annotated[HostPath, AfterValidator(_model_cache_path)] = "/var/lib/deepseek/model-cache"
+    """Directory on each GPU host's local disk that holds the cached weights: its own, in a
+    data area (below /var/lib/deepseek, /srv, /data or /mnt)."""
     size_gb: int = Field(default=2000, ge=10, le=1_000_000)
     """Space the cache may use on each GPU host."""
     fill_image: str = Field(

@@ -22,6 +22,7 @@ def check_storage(config: PlatformConfig) -> Iterator[ConfigIssue]:
         layout += _disks(s, site)
         layout += _rgw_virtual_ip(s, site)
     yield from layout
+    yield from _model_cache_apart(config)
     targets = [*_sites_without_target(config)]
     yield from targets
     targets += check_backup_targets(config)
@@ -98,6 +99,30 @@ def _devices_named_twice(path: str, host: Host) -> Iterator[ConfigIssue]:
                 "list each device once",
             )
         first.setdefault(disk.device, d)
+
+
+def _model_cache_apart(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """The cache and a GPU host's preflight directory (where fio writes its test file) are
+    apart: inside the cache the file would sit among the weights, and a cache inside it would
+    be written over by fio."""
+    cache = config.storage.model_cache.path
+    for s, site in enumerate(config.sites):
+        for h, host in enumerate(site.hosts):
+            preflight = host.preflight_dir
+            if host.gpu is None or not (_inside(preflight, cache) or _inside(cache, preflight)):
+                continue
+            yield ConfigIssue(
+                "storage.modelCache.path",
+                cache,
+                f"overlaps {host.name}'s preflightDir {preflight} "
+                f"(sites[{s}].hosts[{h}].preflightDir): fio's test file and the cached "
+                "weights would share a directory",
+                "give the model cache and the preflight measurements directories apart",
+            )
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory + "/")
 
 
 def _rgw_virtual_ip(s: int, site: Site) -> Iterator[ConfigIssue]:

@@ -8,6 +8,7 @@ import pytest
 from components.config.storage import cron_problem
 from components.preflight import ConfigError
 from components.stack_config import validate_config
+from tests.paths import PROJECT_DIR
 from tests.stacks import raw_stack_config
 
 
@@ -17,8 +18,14 @@ def _issues(raw: dict, stack: str = "prod") -> dict[str, str]:
     return {issue.path: f"{issue.problem}; fix: {issue.fix}" for issue in caught.value.issues}
 
 
-def _storage_host(raw: dict, site: int = 0) -> dict:
-    return next(h for h in raw["sites"][site]["hosts"] if "storage" in h["roles"])
+def _issues_if_any(raw: dict, stack: str = "prod") -> dict[str, str]:
+    """Like `_issues`, but {} for a config that validates (so a test of one field does not
+    depend on the rest of the stack file being valid at that moment)."""
+    try:
+        validate_config(raw, stack)
+    except ConfigError as error:
+        return {issue.path: f"{issue.problem}; fix: {issue.fix}" for issue in error.issues}
+    return {}
 
 
 # --- backup.schedule / backup.dataLake.schedule: what Velero and Kubernetes parse -----------
@@ -101,3 +108,65 @@ def test_the_data_lake_schedule_is_checked_alike():
         "schedule": "0 3 * * 7",
     }
     assert "day of week" in _issues(raw)["backup.dataLake.schedule"]
+
+
+# --- storage.modelCache.path: a directory the fill Jobs write as UID 10001 -----------------
+# The site's local PersistentVolume mounts this host directory read-write into every fill
+# Job (and read-only into Triton), and the host step that makes it (`install -d -o 10001`)
+# hands an existing directory to that user. Any directory under /var/lib or /opt passed:
+# /opt/cni/bin (the CNI plugins the kubelet runs as root), /var/lib/kubelet (every pod's
+# volumes and Secrets), containerd's image store, the local-path provisioner's volumes, the
+# remote steps' records.
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opt/cni/bin",
+        "/opt/containerd",
+        "/var/lib/kubelet",
+        "/var/lib/kubelet/pods",
+        "/var/lib/containerd",
+        "/var/lib/etcd",
+        "/var/lib/docker",
+        "/var/lib/deepseek/local-path",
+        "/var/lib/deepseek/local-path/pvc-1234",
+        "/var/lib/deepseek/applied",
+    ],
+)
+def test_the_model_cache_is_refused_in_another_programs_directory(path):
+    raw = raw_stack_config("prod")
+    raw.setdefault("storage", {})["modelCache"] = {"path": path}
+    issue = _issues(raw)["storage.modelCache.path"]
+    assert "fix: " in issue and "/var/lib/deepseek/model-cache" in issue
+
+
+@pytest.mark.parametrize(
+    "path", ["/var/lib/deepseek/model-cache", "/srv/model-cache", "/data/deepseek/cache"]
+)
+def test_a_directory_of_its_own_holds_the_model_cache(path):
+    raw = raw_stack_config("prod")
+    raw.setdefault("storage", {})["modelCache"] = {"path": path}
+    assert "storage.modelCache.path" not in _issues_if_any(raw)
+
+
+def test_the_platforms_own_host_directories_are_the_ones_the_cache_avoids():
+    """The reserved directories are the ones the other layers really use."""
+    from components.config.storage import PLATFORM_HOST_DIRS
+    from components.kubernetes.local_path_provisioner import DATA_DIR
+
+    lib = (PROJECT_DIR / "components" / "remote" / "lib.sh").read_text()
+    assert DATA_DIR in PLATFORM_HOST_DIRS
+    assert "record=/var/lib/deepseek/applied/" in lib
+    assert "/var/lib/deepseek/applied" in PLATFORM_HOST_DIRS
+
+
+def test_the_model_cache_and_a_hosts_preflight_directory_are_apart():
+    """fio writes its test file in the preflight directory: inside the cache it would sit
+    among the weights (and outside the fill's accounting of free space)."""
+    raw = raw_stack_config("prod")
+    raw.setdefault("storage", {})["modelCache"] = {"path": "/data/deepseek"}
+    gpu = next(h for h in raw["sites"][0]["hosts"] if h.get("gpu"))
+    gpu["preflightDir"] = "/data/deepseek/fio"
+    issue = _issues(raw)["storage.modelCache.path"]
+    assert gpu["name"] in issue and "preflightDir" in issue
