@@ -98,11 +98,36 @@ parser accepts, digits, `*`, `,`, `-`, `/` only, and that fires at least once a 
 CephVersion = Annotated[str, StringConstraints(pattern=r"^v?[0-9]{2}\.[0-9]{1,2}\.[0-9]{1,2}$")]
 
 
+CEPH_HOST_PORTS = (
+    ((3300, 3300), "the monitors' msgr2 port"),
+    ((6789, 6789), "the monitors' msgr1 port"),
+    ((6800, 7300), "the OSDs' and managers' range (ms_bind_port_min-max)"),
+    ((1967, 1967), "haproxy's status page (the RGW ingress' monitor_port)"),
+    ((8765, 8765), "cephadm's service discovery in the manager"),
+    ((9283, 9283), "the manager's Prometheus exporter"),
+)
+"""Ports Ceph's daemons hold on the storage hosts (no dashboard, no monitoring stack: the
+bootstrap skips them), which RGW and its ingress must leave alone."""
+
+
 class Rgw(Model):
     """The site's S3 object store (Ceph RGW on every storage host)."""
 
     port: int = Field(default=8080, ge=1024, le=65535)
     """Port RGW listens on, on the storage hosts and the site's RGW virtual IP."""
+
+    @field_validator("port")
+    @classmethod
+    def _port_free_on_storage_hosts(cls, port: int) -> int:
+        for (low, high), holder in CEPH_HOST_PORTS:
+            if low <= port <= high:
+                raise FieldError(
+                    f"port {port} is {holder} on the storage hosts: RGW or its haproxy would "
+                    "not start there",
+                    "pick a port no Ceph daemon holds, e.g. 8080 (the default) or 7480 "
+                    "(RGW's own default)",
+                )
+        return port
 
 
 PLATFORM_HOST_DIRS = ("/var/lib/deepseek/applied", "/var/lib/deepseek/local-path")
@@ -158,6 +183,31 @@ class ModelCache(Model):
     (S3 requests signed with SigV4)."""
 
 
+BACKUP_BUCKET_PREFIX = "velero-"
+"""The buckets of the sites' backups at their targets are `velero-<site>`."""
+
+
+def _bucket_name(bucket: str) -> str:
+    """What RGW refuses besides the pattern (rgw_rest_s3.cc `validate_bucket_name`, with
+    rgw_relaxed_s3_bucket_names off: InvalidBucketName), and the backups' names."""
+    fix = "name the bucket with lower-case letters, digits and single - or ., e.g. deepseek-models"
+    if ".." in bucket:
+        raise FieldError("has two dots in a row, which RGW refuses (InvalidBucketName)", fix)
+    if ".-" in bucket or "-." in bucket:
+        raise FieldError("has a dot beside a hyphen, which RGW refuses (InvalidBucketName)", fix)
+    groups = bucket.split(".")
+    if len(groups) == 4 and all(group.isdigit() for group in groups):
+        raise FieldError("is shaped like an IP address, which RGW refuses (InvalidBucketName)", fix)
+    if bucket.startswith(BACKUP_BUCKET_PREFIX):
+        raise FieldError(
+            f"starts with {BACKUP_BUCKET_PREFIX}: the backup buckets at each site are "
+            f"{BACKUP_BUCKET_PREFIX}<site>, and the model store's user would be refused one "
+            "of them",
+            fix,
+        )
+    return bucket
+
+
 class Storage(Model):
     """Ceph, stack-wide: built at every site that has hosts with role `storage`."""
 
@@ -172,9 +222,11 @@ class Storage(Model):
     """Share of the usable capacity kept free (Ceph stops writes at 95 % full)."""
     revisions_kept: int = Field(default=2, ge=1, le=20)
     """Revisions of each model kept in the model bucket (the served one and earlier ones)."""
-    model_bucket: str = Field(
+    model_bucket: Annotated[str, AfterValidator(_bucket_name)] = Field(
         default="deepseek-models", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
     )
+    """The bucket of each site's model store: a name RGW accepts, not `velero-...` (the
+    backups' buckets)."""
     rgw: Rgw = Rgw()
     model_cache: ModelCache = ModelCache()
     ceph_csi_chart_version: str = Field(default="3.13.0", pattern=CHART_VERSION)

@@ -15,6 +15,7 @@ import yaml
 from components import contracts
 from components.charts import mirror, mirrored_release
 from components.config import Backup, Mirrors
+from components.config.storage import BACKUP_BUCKET_PREFIX
 from components.context import SiteContext
 from components.storage.allow_policies import velero_policies
 from components.storage.ceph_csi import GPU_TOLERATION, namespace_labels
@@ -54,7 +55,7 @@ weights across sites every night."""
 
 def bucket_of(source_site: str) -> str:
     """The bucket, at the target's RGW, that holds one site's backups."""
-    return f"velero-{source_site}"
+    return f"{BACKUP_BUCKET_PREFIX}{source_site}"
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,72 @@ def test_the_model_cache_and_a_hosts_preflight_directory_are_apart():
     gpu["preflightDir"] = "/data/deepseek/fio"
     issue = _issues(raw)["storage.modelCache.path"]
     assert gpu["name"] in issue and "preflightDir" in issue
+
+
+# --- storage.modelBucket: a name RGW accepts, and not a backup bucket's -------------------
+# RGW refuses (InvalidBucketName) a name shaped like an IPv4 address, with two dots in a row
+# or a dot beside a hyphen (rgw_rest_s3.cc, validate_bucket_name): the pattern let them
+# through, and the model store's user step would fail on the live cluster. `velero-<site>` is
+# the bucket of a site's backups at its target: a model bucket of that name made the program
+# fail half-way (two users for one bucket), after registering the sites built before.
+
+
+@pytest.mark.parametrize(
+    ("bucket", "named"),
+    [
+        ("10.20.2.10", "IP address"),
+        ("192.168.0.1", "IP address"),
+        ("models..v2", "two dots"),
+        ("models.-v2", "a dot beside a hyphen"),
+        ("models-.v2", "a dot beside a hyphen"),
+    ],
+)
+def test_a_bucket_name_rgw_refuses_is_refused(bucket, named):
+    raw = raw_stack_config("prod")
+    raw["storage"]["modelBucket"] = bucket
+    issue = _issues(raw)["storage.modelBucket"]
+    assert named in issue and "fix: " in issue
+
+
+@pytest.mark.parametrize("bucket", ["velero-dc-a", "velero-dc-b"])
+def test_the_model_bucket_cannot_take_a_backup_buckets_name(bucket):
+    raw = raw_stack_config("prod")
+    raw["storage"]["modelBucket"] = bucket
+    issue = _issues(raw)["storage.modelBucket"]
+    assert "backup" in issue and "velero-" in issue
+
+
+@pytest.mark.parametrize("bucket", ["deepseek-models", "models.v2", "a1b", "10.20.2.10x"])
+def test_plain_bucket_names_pass(bucket):
+    raw = raw_stack_config("prod")
+    raw["storage"]["modelBucket"] = bucket
+    assert "storage.modelBucket" not in _issues_if_any(raw)
+
+
+# --- storage.rgw.port: a port nothing else on the storage hosts holds ----------------------
+# RGW binds the storage hosts' own addresses on this port, haproxy the RGW virtual IP: a port
+# a Ceph daemon or the ingress' status page already holds on those hosts makes RGW or haproxy
+# fail to start, after the cluster is built.
+
+
+@pytest.mark.parametrize("port", [3300, 6789, 6800, 7000, 7300, 1967, 8765, 9283])
+def test_an_rgw_port_a_ceph_daemon_holds_is_refused(port):
+    raw = raw_stack_config("prod")
+    raw["storage"]["rgw"] = {"port": port}
+    issue = _issues(raw)["storage.rgw.port"]
+    assert str(port) in issue and "fix: " in issue
+
+
+@pytest.mark.parametrize("port", [8080, 7480, 8000, 7301, 6799])
+def test_a_free_rgw_port_passes(port):
+    raw = raw_stack_config("prod")
+    raw["storage"]["rgw"] = {"port": port}
+    assert "storage.rgw.port" not in _issues_if_any(raw)
+
+
+def test_the_reserved_prefix_is_the_backup_buckets():
+    from components.config.storage import BACKUP_BUCKET_PREFIX
+    from components.storage.velero import bucket_of
+
+    assert bucket_of("dc-a") == "velero-dc-a"
+    assert bucket_of("dc-a").startswith(BACKUP_BUCKET_PREFIX)
