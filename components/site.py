@@ -33,7 +33,12 @@ from components.serving.site_serving import SiteServing, SiteServingArgs
 from components.storage.ceph_cluster import BucketUser, CephCluster, CephClusterArgs, StorageNode
 from components.storage.ceph_csi import CephCsi, CephCsiArgs
 from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
-from components.storage.model_cache import ModelCache, ModelCacheArgs, ModelStoreAccess
+from components.storage.model_cache import (
+    CacheHost,
+    ModelCache,
+    ModelCacheArgs,
+    ModelStoreAccess,
+)
 from components.storage.model_cache_manifests import CachedRevision
 from components.storage.velero import BackupTarget, Velero, VeleroArgs
 
@@ -105,6 +110,7 @@ class Site(pulumi.ComponentResource):
         command_provider = pulumi_command.Provider(
             f"{name}-command", opts=pulumi.ResourceOptions(parent=self)
         )
+        self._command_provider = command_provider
         self.hosts = self._hosts(name, args, command_provider)
         # Ceph on the storage hosts: after their own OS steps, apart from Kubernetes.
         storage_hosts = [host.name for host in spec.hosts_with_role("storage")]
@@ -293,7 +299,17 @@ class Site(pulumi.ComponentResource):
         ]
         self.model_cache = ModelCache(
             f"{name}-model-cache",
-            ModelCacheArgs(ctx, config.storage.model_cache, self._model_store(args), revisions),
+            ModelCacheArgs(
+                ctx,
+                config.storage.model_cache,
+                self._model_store(args),
+                revisions,
+                {
+                    name: CacheHost(host.connection, host.last_step)
+                    for name, host in self.hosts.items()
+                },
+                self._command_provider,
+            ),
             pulumi.ResourceOptions(parent=self),
         )
         cache = self.model_cache

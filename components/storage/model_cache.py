@@ -3,18 +3,23 @@ cache directory as one `local` PersistentVolume and its claim, and a fill Job pe
 precision, revision) that copies the revision from the site's model store, pinned to its node
 and run before the rollout that needs it. Weights cross the network once per node and
 revision, not once per pod start; Triton reads the local copy (the serving layer mounts the
-claim read-only)."""
+claim read-only). Each GPU host the volume spans gets the cache's directory first (the
+model-cache-dir step over SSH)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_command import remote
 
 from components import contracts
 from components.config import ModelCache as ModelCacheConfig
 from components.context import SiteContext
+from components.remote.runner import run_script
 from components.storage.model_cache_manifests import (
+    CACHE_UID,
     CLAIM_NAME,
     COMPLETE_MARKER,
     CREDENTIALS_FILE,
@@ -30,6 +35,24 @@ from components.storage.model_cache_manifests import (
     fill_seconds,
     volume_manifest,
 )
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+def cache_nodes(revisions: Sequence[CachedRevision]) -> tuple[str, ...]:
+    """The GPU hosts the cache spans: every host that caches a served revision. The volume's
+    node affinity lists exactly these, and exactly these get the cache's directory."""
+    return tuple(sorted({node for revision in revisions for node in revision.nodes}))
+
+
+@dataclass(frozen=True)
+class CacheHost:
+    """A GPU host as the cache needs it (the metal layer brings it up): how to reach it."""
+
+    connection: remote.ConnectionArgs
+    """SSH to the host."""
+    last_step: pulumi.Resource
+    """The host's final configuration step: its directory is made after it."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,10 @@ class ModelCacheArgs:
     revisions: Sequence[CachedRevision]
     """What the site serves (stable and canary revisions), each with the hosts whose pods may
     serve it: the serving layer's placement, computed by the site."""
+    hosts: Mapping[str, CacheHost]
+    """The site's hosts, by name: those the cache spans get its directory."""
+    command_provider: pulumi.ProviderResource
+    """The site's SSH provider."""
 
 
 class ModelCache(pulumi.ComponentResource):
@@ -89,11 +116,34 @@ class ModelCache(pulumi.ComponentResource):
         super().__init__("deepseek:storage:ModelCache", name, None, opts)
         ctx, cache, store = args.ctx, args.cache, args.store
         site = ctx.site
-        nodes = sorted({node for revision in args.revisions for node in revision.nodes})
+        nodes = cache_nodes(args.revisions)
         if not nodes:
             # The site plan places every served model: reaching here is a bug.
             raise ValueError(f"site {site.name}: no GPU host to cache the served models on")
+        unknown = sorted(set(nodes) - set(args.hosts))
+        if unknown:
+            raise ValueError(
+                f"site {site.name}: the model cache spans hosts {unknown} that were not "
+                "brought up (no CacheHost): their cache directory cannot be made"
+            )
         child = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
+        # The directory on each host the volume names (the kubelet never creates a local
+        # volume's path). An install step, run again when storage.modelCache.path changes:
+        # the volume then names the new path on live hosts too.
+        directories = {
+            node: run_script(
+                f"{name}-{node}-model-cache-dir",
+                SCRIPTS / "model-cache-dir.sh",
+                {"CACHE_PATH": cache.path, "CACHE_UID": str(CACHE_UID)},
+                connection=args.hosts[node].connection,
+                provider=args.command_provider,
+                parent=self,
+                depends_on=[args.hosts[node].last_step],
+                lifecycle="install",
+                rerun=cache.path,
+            )
+            for node in nodes
+        }
         in_namespace = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[ctx.namespace(contracts.INFERENCE)])
         )
@@ -123,7 +173,9 @@ class ModelCache(pulumi.ComponentResource):
             f"{name}-volume",
             metadata=volume_spec["metadata"],
             spec=volume_spec["spec"],
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=list(directories.values()))
+            ),
         )
         claim_spec = claim_manifest(cache)
         claim = k8s.core.v1.PersistentVolumeClaim(
@@ -161,7 +213,14 @@ class ModelCache(pulumi.ComponentResource):
                         opts=pulumi.ResourceOptions.merge(
                             child,
                             pulumi.ResourceOptions(
-                                depends_on=[claim, credentials, script, egress, *store.ready],
+                                depends_on=[
+                                    claim,
+                                    credentials,
+                                    script,
+                                    egress,
+                                    directories[node],
+                                    *store.ready,
+                                ],
                                 # A Job's template cannot change: a new one replaces it, and
                                 # its fixed name must be free first.
                                 delete_before_replace=True,
@@ -189,5 +248,5 @@ class ModelCache(pulumi.ComponentResource):
                 self,
             )
         self.filled = pulumi.Output.from_input(filled)
-        self.nodes = pulumi.Output.from_input(nodes)
+        self.nodes = pulumi.Output.from_input(list(nodes))
         self.register_outputs({"filled": self.filled, "nodes": self.nodes})

@@ -60,11 +60,13 @@ ROTATED = {
     "RGW_ACCESS_KEY": "SANDBOXACCESSKEY0002",
     "RGW_SECRET_KEY": hashlib.sha256(b"deepseek sandbox rotated secret").hexdigest()[:40],
 }
+ETCD_SNAPSHOT_KEY = hashlib.sha256(b"deepseek sandbox etcd snapshot key").hexdigest()
 SECRETS = {
     "KUBEADM_TOKEN": TOKEN,
     "KUBEADM_CERTIFICATE_KEY": CERTIFICATE_KEY,
     "RGW_ACCESS_KEY": RGW_ACCESS_KEY,
     "RGW_SECRET_KEY": RGW_SECRET_KEY,
+    "ETCD_SNAPSHOT_KEY": ETCD_SNAPSHOT_KEY,
 }
 API_VIP = "10.10.0.10:6443"
 
@@ -482,6 +484,16 @@ CASES = [
         secrets=("RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
     ),
     Case("ceph-client-key", "ceph-client-key", FIRST_STORAGE, before=POOLS),
+    # Off-site etcd snapshots: the timer on a control plane (its key and the target's S3
+    # keys on stdin); the model cache's directory on a GPU host.
+    Case(
+        "etcd-snapshot",
+        "etcd-snapshot",
+        "dca-cp-1",
+        before=(*HOST_PREP, "kubeadm-init"),
+        secrets=("ETCD_SNAPSHOT_KEY", "RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
+    ),
+    Case("model-cache-dir", "model-cache-dir", "dca-gpu-a100-1", before=HOST_PREP),
 ]
 CASE_IDS = [case.id for case in CASES]
 BY_ID = {case.id: case for case in CASES}
@@ -746,7 +758,10 @@ def test_a_run_failing_at_any_external_call_is_recovered_by_the_next(harness, ca
     case = BY_ID[case_id]
     clean_run, _ = harness.clean(case)
     points = failure_points(clean_run)
-    assert points or case.step in ("admin-kubeconfig",), "the clean run made no external call"
+    # admin-kubeconfig reads a file; model-cache-dir makes a directory (coreutils' install).
+    assert points or case.step in ("admin-kubeconfig", "model-cache-dir"), (
+        "the clean run made no external call"
+    )
     start = harness.prepared(case)
     # Each case in a sandbox of its own: as many at once as the machine has cores.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

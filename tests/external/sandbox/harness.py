@@ -50,7 +50,7 @@ HISTORY = ("/var/log/deepseek",)
 MUST_BE_STOOD_IN = (
     "apt-get apt-mark dpkg-query systemctl systemd-run modprobe lsmod sysctl swapon swapoff "
     "mount reboot update-initramfs kubeadm kubectl containerd nvidia-smi nvidia-ctk curl "
-    "cephadm ceph rados rbd radosgw-admin podman"
+    "cephadm ceph rados rbd radosgw-admin podman etcdctl"
 ).split()
 # What an SSH session's shell has before sudo resets it.
 SSH_SESSION_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}

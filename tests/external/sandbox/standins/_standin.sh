@@ -300,12 +300,55 @@ standin_unit_config() {
     containerd) standin_tree_digest /etc/containerd ;;
     chrony) standin_tree_digest /etc/chrony ;;
     kubelet) standin_tree_digest /var/lib/kubelet/config.yaml /etc/kubernetes/kubelet.conf ;;
-    *) echo - ;;
+    *)
+      if [[ -f "$(standin_unit_file "$1")" ]]; then standin_unit_loaded "$1"; else echo -; fi
+      ;;
   esac
+}
+
+# A unit of the admin's own (a service or timer a script installs): its file in
+# /etc/systemd/system (UNIT without a suffix is a service). systemd reads such a file when
+# the unit is first used, and again only at `daemon-reload` (or a boot): a unit started
+# after its file changed without one runs the definition loaded before.
+standin_unit_file() {
+  local unit=$1
+  [[ "${unit}" == *.* ]] || unit+=.service
+  printf '/etc/systemd/system/%s\n' "${unit}"
+}
+
+# standin_unit_loaded UNIT: the digest of the definition systemd holds for the unit (loading
+# its file now if it never read it since boot).
+standin_unit_loaded() {
+  local file digest
+  file=$(standin_unit_file "$1")
+  digest=$(awk -v file="${file}" '$1 == file { print $2 }' "${STANDIN_UNITS}/loaded" 2>/dev/null)
+  if [[ -z "${digest}" ]]; then
+    digest=$(sha256sum <"${file}" | cut -c1-16)
+    {
+      cat "${STANDIN_UNITS}/loaded" 2>/dev/null || true
+      printf '%s %s\n' "${file}" "${digest}"
+    } | sort | standin_write "${STANDIN_UNITS}/loaded"
+  fi
+  printf '%s\n' "${digest}"
+}
+
+# standin_daemon_reload: systemd reads every unit file of /etc/systemd/system again.
+standin_daemon_reload() {
+  local file
+  for file in /etc/systemd/system/*.service /etc/systemd/system/*.timer; do
+    [[ -f "${file}" ]] && printf '%s %s\n' "${file}" "$(sha256sum <"${file}" | cut -c1-16)"
+  done | sort | {
+    local loaded
+    loaded=$(cat)
+    if [[ -n "${loaded}" || -f "${STANDIN_UNITS}/loaded" ]]; then
+      printf '%s\n' "${loaded}" | standin_write "${STANDIN_UNITS}/loaded"
+    fi
+  }
 }
 
 standin_unit_known() {
   local package
+  [[ -f "$(standin_unit_file "$1")" ]] && return 0
   package=$(standin_unit_package "$1") && standin_installed "${package}"
 }
 
