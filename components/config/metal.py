@@ -94,11 +94,21 @@ HostPath = Annotated[str, AfterValidator(_host_path)]
 """A directory the platform writes on a host: absolute, normalized, below `HOST_PATH_PREFIXES`."""
 
 
+def _not_a_directory(device: str) -> str:
+    if device.rsplit("/", 1)[1] in (".", ".."):
+        raise FieldError(
+            f"names the directory {posixpath.normpath(device)}, not a device",
+            "name the whole disk, e.g. /dev/nvme0n1 or /dev/disk/by-id/nvme-<model>_<serial>",
+        )
+    return device
+
+
 DiskDevice = Annotated[
     str,
     StringConstraints(
         pattern=r"^/dev/(disk/by-(id|path)/[A-Za-z0-9:._+-]{1,128}|(nvme[0-9]{1,3}n[0-9]{1,3}|[sv]d[a-z]{1,3}))$"
     ),
+    AfterValidator(_not_a_directory),
 ]
 """A whole block device: `/dev/nvme0n1`, `/dev/sdb`, or a stable `/dev/disk/by-id/...` name
 (never a partition: cephadm's OSD spec takes whole devices)."""

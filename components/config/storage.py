@@ -3,6 +3,7 @@ object store and its model bucket), the node-local model cache of the GPU hosts,
 3-2-1 protection (Velero backups, etcd snapshots, the optional HDFS data-lake sync)."""
 
 import posixpath
+import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, NamedTuple
 from urllib.parse import urlsplit
@@ -251,6 +252,14 @@ class SiteStorage(Model):
     storage hosts), in the site's node network: the model store's endpoint."""
 
 
+DATA_LAKE_SYNC_JOB_PREFIX = "data-lake-sync-from-"
+"""A site's sync CronJob of a peer's part of the lake is `data-lake-sync-from-<peer>`."""
+CRONJOB_NAME_MAX = 52
+"""Kubernetes' limit on a CronJob's name (its Jobs add 11 characters, within a label's 63)."""
+BUCKET_NAME_MAX = 63
+"""S3's (and RGW's) limit on a bucket's name."""
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
 HDFS_RPC_PORT = 8020
 """The namenode's RPC port when an `hdfs://` URL names none (Hadoop's default)."""
 
@@ -304,6 +313,13 @@ class DataLake(Model):
     @classmethod
     def _ports_in_range(cls, namenodes: dict[str, str]) -> dict[str, str]:
         for site, url in namenodes.items():
+            host = urlsplit(url).hostname or ""
+            if not all(_DNS_LABEL.fullmatch(label) for label in host.split(".")):
+                raise FieldError(
+                    f"{site}: {host!r} in {url} is not a DNS name (labels of letters, digits "
+                    "and inner hyphens, separated by single dots)",
+                    "write the namenode's host name, e.g. hdfs://nn.dc-a.bank.internal:8020/lake",
+                )
             port = urlsplit(url).netloc.partition(":")[2]
             if port and not 0 < int(port) < 65536:
                 raise FieldError(

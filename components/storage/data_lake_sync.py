@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 from components import contracts
 from components.charts import checkov_skips, mirror
 from components.config import DataLake, Site
-from components.config.storage import HdfsLocation
+from components.config.storage import DATA_LAKE_SYNC_JOB_PREFIX, HdfsLocation
 from components.context import SiteContext
 from components.network_policy import default_deny, dns_egress, ip_blocks, tcp
 
@@ -225,7 +225,7 @@ class DataLakeSync(pulumi.ComponentResource):
             k8s.batch.v1.CronJob(
                 f"{name}-from-{pull.peer}",
                 metadata={
-                    "name": f"{APP}-from-{pull.peer}",
+                    "name": f"{DATA_LAKE_SYNC_JOB_PREFIX}{pull.peer}",
                     "namespace": namespace,
                     "labels": {"app.kubernetes.io/name": APP},
                     "annotations": checkov_skips(

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from components.config import PlatformConfig
+from components.config.storage import BACKUP_BUCKET_PREFIX, BUCKET_NAME_MAX
 from components.validation.issues import ConfigIssue
 
 BASE = "backup.targets"
@@ -37,6 +38,16 @@ def check_backup_targets(config: PlatformConfig) -> Iterator[ConfigIssue]:
             continue
         s, source_site = sites[source]
         _, target_site = sites[target]
+        bucket = f"{BACKUP_BUCKET_PREFIX}{source}"
+        if len(bucket) > BUCKET_NAME_MAX:
+            yield ConfigIssue(
+                path,
+                target,
+                f"{source}'s backups land at {target} in bucket {bucket} (RGW user of the same "
+                f"name), {len(bucket)} characters: a bucket name has at most {BUCKET_NAME_MAX}",
+                f"shorten the site's name to {BUCKET_NAME_MAX - len(BACKUP_BUCKET_PREFIX)} "
+                "characters or fewer",
+            )
         if target == source:
             yield ConfigIssue(
                 path,

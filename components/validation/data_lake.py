@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterator
 
 from components.config import PlatformConfig, inside_domains
+from components.config.storage import CRONJOB_NAME_MAX, DATA_LAKE_SYNC_JOB_PREFIX
 from components.validation.issues import ConfigIssue
 
 BASE = "backup.dataLake"
@@ -35,10 +36,47 @@ def check_data_lake(config: PlatformConfig) -> Iterator[ConfigIssue]:
             "a sync needs a lake at two sites at least",
             "name the lake of each active site, or remove backup.dataLake",
         )
+    yield from _job_names(config, syncing)
+    yield from _one_namenode_each(config)
     yield from _internal_namenodes(config)
     yield from _one_jurisdiction(config, syncing)
     yield from _apart(config)
     yield from _networks_on_egress_lists(config, syncing)
+
+
+def _job_names(config: PlatformConfig, syncing: list[str]) -> Iterator[ConfigIssue]:
+    """Each other site's job pulls a peer's part in a CronJob named for the peer."""
+    data_lake = config.backup.data_lake
+    for name in syncing:
+        job = f"{DATA_LAKE_SYNC_JOB_PREFIX}{name}"
+        if len(job) > CRONJOB_NAME_MAX:
+            yield ConfigIssue(
+                f"{BASE}.namenodes.{name}",
+                data_lake.namenodes[name],
+                f"the other sites copy {name}'s part in CronJob {job}, {len(job)} characters: "
+                f"Kubernetes refuses a CronJob name longer than {CRONJOB_NAME_MAX}",
+                f"shorten the site's name to {CRONJOB_NAME_MAX - len(DATA_LAKE_SYNC_JOB_PREFIX)} "
+                "characters or fewer",
+            )
+
+
+def _one_namenode_each(config: PlatformConfig) -> Iterator[ConfigIssue]:
+    """Two sites naming one namenode have one lake: each site's job would copy the other's
+    part onto itself, and no second copy would exist anywhere."""
+    data_lake = config.backup.data_lake
+    first: dict[tuple[str, int], str] = {}
+    for name in data_lake.namenodes:
+        location = data_lake.location(name)
+        namenode = (location.host, location.port)
+        if namenode in first:
+            yield ConfigIssue(
+                f"{BASE}.namenodes.{name}",
+                data_lake.namenodes[name],
+                f"names namenode {location.host}:{location.port}, as {first[namenode]} does: "
+                "one HDFS is one copy, and the sync would copy each part onto itself",
+                "name each site's own namenode (the lake's part in that data center)",
+            )
+        first.setdefault(namenode, name)
 
 
 def _internal_namenodes(config: PlatformConfig) -> Iterator[ConfigIssue]:

@@ -239,3 +239,106 @@ def test_the_reserved_prefix_is_the_backup_buckets():
 
     assert bucket_of("dc-a") == "velero-dc-a"
     assert bucket_of("dc-a").startswith(BACKUP_BUCKET_PREFIX)
+
+
+# --- Names derived from a site's name ------------------------------------------------------
+# A site's backups land in bucket velero-<site> (RGW user of the same name) at its target: a
+# bucket name has at most 63 characters, so a site name of 57 or more (a DNS label allows 63)
+# passed validation and failed the target's user step on the live cluster. The data-lake sync
+# names a CronJob data-lake-sync-from-<peer>, and a CronJob's name has at most 52 characters.
+
+
+def _renamed_second_site(raw: dict, name: str) -> None:
+    raw["sites"][1]["name"] = name
+    raw["backup"]["targets"] = {"dc-a": name, name: "dc-a"}
+
+
+def test_a_site_name_too_long_for_its_backup_bucket_is_refused():
+    raw = raw_stack_config("prod")
+    _renamed_second_site(raw, "d" * 57)
+    issue = _issues(raw)[f"backup.targets.{'d' * 57}"]
+    assert "velero-" + "d" * 57 in issue and "63" in issue
+
+
+def test_a_site_name_that_fits_its_backup_bucket_passes():
+    raw = raw_stack_config("prod")
+    _renamed_second_site(raw, "d" * 56)
+    assert not [p for p in _issues_if_any(raw) if p.startswith("backup.targets")]
+
+
+def _with_lake(raw: dict, **changes) -> dict:
+    lake = {
+        "namenodes": {
+            "dc-a": "hdfs://nn.dc-a.bank.internal:8020/lake/dc-a",
+            "dc-b": "hdfs://nn.dc-b.bank.internal:8020/lake/dc-b",
+        },
+        "image": "apache/hadoop:3.4.1",
+        "networks": ["10.200.0.0/24"],
+    }
+    raw["backup"]["dataLake"] = {**lake, **changes}
+    return raw
+
+
+def test_a_peer_name_too_long_for_the_sync_cronjob_is_refused():
+    raw = raw_stack_config("prod")
+    long = "d" * 33
+    _renamed_second_site(raw, long)
+    _with_lake(
+        raw,
+        namenodes={
+            "dc-a": "hdfs://nn.dc-a.bank.internal:8020/lake/dc-a",
+            long: "hdfs://nn.dc-b.bank.internal:8020/lake/dc-b",
+        },
+    )
+    issue = _issues(raw)[f"backup.dataLake.namenodes.{long}"]
+    assert "data-lake-sync-from-" + long in issue and "52" in issue
+
+
+# --- backup.dataLake.namenodes: one namenode per site, named as DNS names ------------------
+
+
+def test_two_sites_naming_one_namenode_are_refused():
+    """Each site's job would copy the other's part onto itself (the same HDFS): two
+    CronJobs, no second copy anywhere."""
+    raw = _with_lake(
+        raw_stack_config("prod"),
+        namenodes={
+            "dc-a": "hdfs://nn.bank.internal/lake/dc-a",
+            "dc-b": "hdfs://nn.bank.internal:8020/lake/dc-b",
+        },
+    )
+    issue = _issues(raw)["backup.dataLake.namenodes.dc-b"]
+    assert "nn.bank.internal:8020" in issue and "dc-a" in issue
+
+
+@pytest.mark.parametrize(
+    "host", ["nn..bank.internal", ".bank.internal", "-nn.bank.internal", "nn-.bank.internal"]
+)
+def test_a_namenode_that_is_no_dns_name_is_refused(host):
+    raw = _with_lake(
+        raw_stack_config("prod"),
+        namenodes={
+            "dc-a": f"hdfs://{host}:8020/lake/dc-a",
+            "dc-b": "hdfs://nn.dc-b.bank.internal:8020/lake/dc-b",
+        },
+    )
+    issues = _issues(raw)
+    (path,) = [p for p in issues if p.startswith("backup.dataLake.namenodes")]
+    assert "DNS name" in issues[path]
+
+
+# --- hosts[].disks[].device ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "device", ["/dev/disk/by-id/..", "/dev/disk/by-id/.", "/dev/disk/by-path/.."]
+)
+def test_a_by_id_name_that_is_a_directory_is_refused(device):
+    """/dev/disk/by-id/.. is /dev/disk: no device, and cephadm's OSD spec would name it."""
+    raw = raw_stack_config("prod")
+    next(h for h in raw["sites"][0]["hosts"] if "storage" in h["roles"])["disks"][0]["device"] = (
+        device
+    )
+    issues = _issues(raw)
+    (path,) = [p for p in issues if p.endswith(".disks[0].device")]
+    assert "fix: " in issues[path]
