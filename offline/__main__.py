@@ -68,7 +68,7 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
         kubernetes_upgrade_refusal,
     )
     from offline.blast_radius import render as render_blast_radius
-    from offline.changes import classify, renamed_from, render_summary
+    from offline.changes import classify, protected_refusal, renamed_from, render_summary
 
     before = json.loads(snapshot_path.read_text())
     after = graph.snapshot()
@@ -84,7 +84,10 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     identity = host_identity_refusal(before, after)
     if identity:
         print(f"REFUSED: {identity}")
-    return bool(radius.refused or upgrade or identity)
+    protected = protected_refusal(before, changes)
+    if protected:
+        print(f"REFUSED: {protected}")
+    return bool(radius.refused or upgrade or identity or protected)
 
 
 def _snapshot_stack(path: Path, stacks: list[str]) -> str:

@@ -351,3 +351,26 @@ def render_summary(changes: list[Change]) -> str:
                 line += "  (moved by an alias)"
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def protected_refusal(before: Mapping[str, Any], changes: Iterable[Change]) -> str:
+    """Why the change cannot be applied as it is ('' when it can): it deletes or replaces a
+    resource the deployed graph protects (a Ceph cluster's fsid, the model store's keys, a
+    kopia repository's password). The engine refuses those, so `pulumi up` would stop there
+    after running the changes before them; and losing one is losing what it guards (a new
+    fsid leaves the cluster unreachable, new keys lock every reader and backup out)."""
+    protected = {r["urn"]: r for r in before["resources"] if r.get("protect")}
+    hit = [
+        f"{protected[change.former_urn or change.urn]['name']} ({change.operation})"
+        for change in changes
+        if change.operation in ("delete", "replace")
+        and (change.former_urn or change.urn) in protected
+    ]
+    if not hit:
+        return ""
+    return (
+        f"the change deletes or replaces protected resources: {', '.join(sorted(hit))}. The "
+        "engine refuses it. If it is meant (the data they guard is given up), lift the "
+        "protection first with `pulumi state unprotect <urn>`; otherwise put back what config "
+        "removed or renamed"
+    )

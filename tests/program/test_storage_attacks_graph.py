@@ -1,0 +1,64 @@
+"""Day-2 changes to the data layer, attacked through the recorded graph: what `python -m offline
+preview STACK --against SNAPSHOT` says about a change that would lose data or lock readers out.
+The engine refuses to delete or replace a protected resource (the fsid, the model store's and
+the backups' keys), so `pulumi up` would stop half-way through; the day-2 preview said
+`allowed`."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from offline.changes import classify, protected_refusal
+from tests.bad_stacks import project_with_stack_file
+from tests.cli import run_offline
+from tests.paths import PROJECT_DIR
+
+P = "deepseek-onprem:"
+
+
+def _dr_without_ceph(directory: Path) -> None:
+    """The dr stack with its storage hosts and RGW settings taken out (a tired operator
+    tidying the DR site's inventory, or someone who wants its replicas gone)."""
+    stack_file = yaml.safe_load((PROJECT_DIR / "Pulumi.dr.yaml").read_text())
+    (site,) = stack_file["config"][f"{P}sites"]
+    site["hosts"] = [h for h in site["hosts"] if "storage" not in h["roles"]]
+    del site["storage"]
+    project_with_stack_file(directory, "dr", yaml.safe_dump(stack_file))
+    # dr reads prod through a StackReference.
+    (directory / "Pulumi.prod.yaml").symlink_to(PROJECT_DIR / "Pulumi.prod.yaml")
+
+
+def test_removing_a_sites_ceph_names_the_protected_resources_it_would_delete(dr_graph, tmp_path):
+    from offline.evaluate import record
+
+    _dr_without_ceph(tmp_path)
+    after, error = record("dr", project_dir=tmp_path)
+    assert error is None, error
+    before = dr_graph.snapshot()
+    refusal = protected_refusal(before, classify(before, after.snapshot()))
+    for name in (
+        "deepseek-dr-ber-storage-fsid",
+        "deepseek-dr-ber-storage-model-store-access-key",
+        "deepseek-dr-ber-storage-model-store-secret-key",
+    ):
+        assert f"{name} (delete)" in refusal
+    assert "pulumi state unprotect" in refusal
+
+
+def test_the_day2_preview_refuses_it(dr_graph, tmp_path, capsys):
+    snapshot = tmp_path / "before.json"
+    snapshot.write_text(json.dumps(dr_graph.snapshot()))
+    project = tmp_path / "project"
+    project.mkdir()
+    _dr_without_ceph(project)
+    status, out, _ = run_offline(
+        capsys, "preview", "dr", "--no-policy", "--against", str(snapshot), "-C", str(project)
+    )
+    assert status == 1
+    assert "REFUSED: " in out and "deepseek-dr-ber-storage-fsid (delete)" in out
+
+
+def test_an_unchanged_stack_is_not_refused(dr_graph):
+    before = dr_graph.snapshot()
+    assert protected_refusal(before, classify(before, before)) == ""
