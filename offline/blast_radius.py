@@ -401,6 +401,21 @@ def _init_hosts(snapshot: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def _ceph_bootstrap_hosts(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """Ceph cluster resource name → the host its `ceph-bootstrap` step names (its first
+    storage host), from the step's recorded command line."""
+    found = {}
+    for resource in snapshot["resources"]:
+        name = resource["name"]
+        create = resource.get("inputs", {}).get("create")
+        if resource["type"] in COMMAND_TYPES and name.endswith("-ceph-bootstrap"):
+            if isinstance(create, str):
+                host = parse_shell_command(create).get("HOST_NAME")
+                if host:
+                    found[name.removesuffix("-ceph-bootstrap")] = host
+    return found
+
+
 def host_identity_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """Why a change of which machine a host name stands for cannot be applied ('' when it
     can). A removed node's removal runs `kubeadm reset` on its machine (the engine runs a
@@ -445,5 +460,15 @@ def host_identity_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -
                 f"{site}: the first control plane would change from {old_init[site]} to "
                 f"{new_init[site]}, which joined: kubeadm init runs once, on the host that "
                 f"ran it; keep {old_init[site]} first among the site's control planes"
+            )
+    old_ceph, new_ceph = _ceph_bootstrap_hosts(before), _ceph_bootstrap_hosts(after)
+    for cluster in sorted(old_ceph.keys() & new_ceph.keys()):
+        if old_ceph[cluster] != new_ceph[cluster]:
+            problems.append(
+                f"{cluster}: the first storage host would change from {old_ceph[cluster]} to "
+                f"{new_ceph[cluster]}: {old_ceph[cluster]} ran the Ceph bootstrap (its "
+                "monitor is the one the cluster's monitors are checked against, and the "
+                f"site's Ceph steps run there); keep {old_ceph[cluster]} first among the "
+                "site's storage hosts"
             )
     return "; ".join(problems)

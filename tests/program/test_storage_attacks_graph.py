@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from offline.changes import classify, protected_refusal
-from tests.bad_stacks import project_with_stack_file
+from tests.bad_stacks import evaluate_changed, project_with_stack_file
 from tests.cli import run_offline
 from tests.paths import PROJECT_DIR
 
@@ -62,3 +62,21 @@ def test_the_day2_preview_refuses_it(dr_graph, tmp_path, capsys):
 def test_an_unchanged_stack_is_not_refused(dr_graph):
     before = dr_graph.snapshot()
     assert protected_refusal(before, classify(before, before)) == ""
+
+
+def _storage_hosts_reordered(config: dict) -> None:
+    """dc-a's first storage host (the one that bootstrapped Ceph) moved after the others."""
+    hosts = config["sites"][0]["hosts"]
+    first = next(i for i, h in enumerate(hosts) if "storage" in h["roles"])
+    hosts.append(hosts.pop(first))
+
+
+def test_moving_the_ceph_bootstrap_host_is_refused(prod_graph):
+    """The first storage host bootstrapped the cluster; its monitor is the one CephCluster
+    checks the monitors' placement against (a StepFailed for the whole site at `pulumi up`),
+    and the site-level steps would move to another host. The day-2 preview said `allowed`."""
+    from offline.blast_radius import host_identity_refusal
+
+    after = evaluate_changed(_storage_hosts_reordered)
+    refusal = host_identity_refusal(prod_graph.snapshot(), after.snapshot())
+    assert "dca-ceph-1" in refusal and "dca-ceph-2" in refusal and "bootstrap" in refusal
