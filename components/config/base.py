@@ -3,10 +3,13 @@ project name, names that are DNS labels, GPU model names, chart versions and net
 must stay internal."""
 
 import ipaddress
-from typing import Annotated
+import types
+import typing
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core.core_schema import ValidationInfo
 
 from components.catalog import GPU_MODELS, known_gpu_models
 
@@ -28,6 +31,26 @@ class Model(BaseModel):
         # than surfacing later as an OverflowError in sizing or cost arithmetic.
         allow_inf_nan=False,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads true/false as 1/0 in a number field: `retentionDays:
+        # true` would keep one day of backups. A boolean is refused where a number belongs.
+        if isinstance(value, bool) and info.field_name is not None:
+            if _numeric(cls.model_fields[info.field_name].annotation):
+                raise FieldError(
+                    f"{str(value).lower()} is a boolean, not a number", "write a number"
+                )
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """An int or float field (optional or not) that takes no boolean."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+        return bool not in members and any(_numeric(member) for member in members)
+    return annotation in (int, float)
 
 
 class FieldError(ValueError):

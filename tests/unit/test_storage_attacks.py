@@ -342,3 +342,29 @@ def test_a_by_id_name_that_is_a_directory_is_refused(device):
     issues = _issues(raw)
     (path,) = [p for p in issues if p.endswith(".disks[0].device")]
     assert "fix: " in issues[path]
+
+
+# --- Numbers written as true/false -----------------------------------------------------------
+# pydantic's lax mode reads a YAML boolean as 1 or 0 in a number field: `retentionDays: true`
+# kept one day of backups, `headroomPercent: false` no headroom, `sizeGb: true` a 1 GB disk.
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("backup.retentionDays", True),
+        ("backup.etcdSnapshotHours", True),
+        ("storage.headroomPercent", False),
+        ("storage.revisionsKept", True),
+        ("sites[0].hosts[9].disks[0].sizeGb", True),
+    ],
+)
+def test_a_boolean_in_a_number_field_is_refused(path, value):
+    raw = raw_stack_config("prod")
+    node = raw
+    *parents, last = path.replace("[", ".").replace("]", "").split(".")
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[last] = value
+    issue = _issues(raw)[path]
+    assert "not a number" in issue and "fix: " in issue
