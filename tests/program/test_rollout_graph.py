@@ -183,9 +183,10 @@ def test_a_new_connection_runs_no_install_step_again(prod_graph, what):
             assert operation == "update", (name, operation)
             continue
         # And Ceph's declarative steps on the first storage host (each site's once): they
-        # converge to what they already are (components/storage/scripts).
+        # converge to what they already are (components/storage/scripts); so does each
+        # control plane's etcd snapshot timer.
         assert name.endswith(
-            ("-net-server", "-admin-kubeconfig", "-api-ready", *CEPH_DECLARATIVE)
+            ("-net-server", "-admin-kubeconfig", "-api-ready", "-etcd-snapshot", *CEPH_DECLARATIVE)
         ), (name, operation)
 
 
