@@ -44,6 +44,16 @@ BACKED_UP_NAMESPACES = (*contracts.WORKLOAD_NAMESPACES, contracts.CERT_MANAGER)
 and cert-manager's, where the internal CA's key Secret lives. Operators and the CNI hold
 nothing their config does not recreate."""
 
+EXCLUDED_RESOURCES = ("secrets",)
+"""Never in a backup. Velero encrypts pod volumes (kopia, with the repository password) but
+not a backup's Kubernetes objects: they reach the location as a gzipped tarball as they are
+(Velero has no client-side encryption, velero discussion #7736; RGW's SSE-C needs HTTPS, and
+RGW is plain HTTP here), so a Secret would cross to the other site and sit in its bucket in
+plain text: the internal CA's key (cert-manager), the model store's S3 keys (the cache fill's
+curl config). Each Secret of these namespaces is made again by `pulumi up` (from secret config
+or pulumi-random, kept in state) or by cert-manager (certificates from that CA), and the CA's
+key is kept off-site by the encrypted etcd snapshots."""
+
 SKIPPED_VOLUME_TYPES = ("emptyDir",)
 """Pod volumes never copied off-site: scratch space a pod refills at start."""
 SKIPPED_STORAGE_CLASSES = ("local-path",)
@@ -170,6 +180,7 @@ def velero_values(
                     "ttl": schedule_ttl(backup),
                     "storageLocation": target.site,
                     "includedNamespaces": list(BACKED_UP_NAMESPACES),
+                    "excludedResources": list(EXCLUDED_RESOURCES),
                     "defaultVolumesToFsBackup": True,
                     "resourcePolicy": {"kind": "configmap", "name": VOLUME_POLICY},
                 },

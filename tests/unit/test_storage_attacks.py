@@ -368,3 +368,46 @@ def test_a_boolean_in_a_number_field_is_refused(path, value):
     node[last] = value
     issue = _issues(raw)[path]
     assert "not a number" in issue and "fix: " in issue
+
+
+# --- What Velero's backups carry to the other site --------------------------------------------
+# Velero encrypts pod volumes (kopia, with the repository password), not the Kubernetes objects
+# of a backup: those go as a gzipped tarball to the location as they are (Velero has no
+# client-side encryption, vmware-tanzu/velero discussion #7736; RGW's SSE-C needs HTTPS, and the
+# RGW is plain HTTP here). The backed-up namespaces hold the internal CA's key (cert-manager)
+# and the model store's S3 keys (the cache fill's curl config): every night they crossed to the
+# other site in plain text, and sat readable in its bucket.
+
+
+def test_the_scheduled_backups_leave_secrets_out():
+    from ipaddress import IPv4Address
+
+    import pulumi
+
+    from components.config import Backup, Mirrors
+    from components.storage.velero import BackupTarget, bucket_of, velero_values
+
+    mirrors = Mirrors.model_validate(
+        {
+            "internalDomains": ["bank.internal"],
+            "imageRegistry": "registry.bank.internal/deepseek",
+            "chartRepository": "https://charts.bank.internal/stable",
+            "aptMirror": "https://apt.bank.internal/ubuntu",
+            "kubernetesAptRepo": "https://apt.bank.internal/kubernetes/core/stable/v1.31/deb/",
+        }
+    )
+    key = pulumi.Output.secret("KEY")
+    target = BackupTarget(
+        "dc-b",
+        "de-muc",
+        IPv4Address("10.20.2.10"),
+        8080,
+        pulumi.Output.from_input("http://10.20.2.10:8080"),
+        bucket_of("dc-a"),
+        key,
+        key,
+    )
+    values = velero_values(Backup(targets={"dc-a": "dc-b"}), mirrors, "1.31.4", "dc-a", target)
+    for schedule in values["schedules"].values():
+        assert "secrets" in schedule["template"]["excludedResources"]
+        assert "secrets" not in schedule["template"].get("includedResources", [])
