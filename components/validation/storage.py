@@ -139,6 +139,12 @@ def _rgw_virtual_ip(s: int, site: Site) -> Iterator[ConfigIssue]:
             f"is outside the site's node network {net.node_cidr}: keepalived announces it there",
             fix,
         )
+    for own, address in (
+        ("network address", net.node_cidr.network_address),
+        ("broadcast address", net.node_cidr.broadcast_address),
+    ):
+        if vip == address and net.node_cidr.prefixlen < 31:
+            yield ConfigIssue(path, str(vip), f"is the {own} of {net.node_cidr}: no host's", fix)
     for h, host in enumerate(site.hosts):
         if host.address == vip:
             yield ConfigIssue(

@@ -411,3 +411,20 @@ def test_the_scheduled_backups_leave_secrets_out():
     for schedule in values["schedules"].values():
         assert "secrets" in schedule["template"]["excludedResources"]
         assert "secrets" not in schedule["template"].get("includedResources", [])
+
+
+# --- sites[].storage.rgwVirtualIp: an address keepalived can hold ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("vip", "named"), [("10.10.0.0", "network address"), ("10.10.3.255", "broadcast address")]
+)
+def test_the_node_networks_own_addresses_are_refused_as_the_rgw_vip(vip, named):
+    """10.10.0.0/22's network and broadcast addresses are no host's: keepalived cannot hold
+    them, and the model store and the other site's backups would have no RGW."""
+    raw = raw_stack_config("prod")
+    raw["sites"][0]["storage"]["rgwVirtualIp"] = vip
+    allow = raw["sites"][1]["network"]["egressAllowList"]
+    allow[allow.index("10.10.2.10/32")] = f"{vip}/32"
+    issue = _issues(raw)["sites[0].storage.rgwVirtualIp"]
+    assert named in issue and "fix: pick a free address in 10.10.0.0/22" in issue
