@@ -186,6 +186,9 @@ class ModelCache(Model):
 
 BACKUP_BUCKET_PREFIX = "velero-"
 """The buckets of the sites' backups at their targets are `velero-<site>`."""
+SNAPSHOT_BUCKET_PREFIX = "etcd-"
+"""The buckets of the sites' etcd snapshots at their targets are `etcd-<site>`
+(components/kubernetes/etcd_snapshot_spec.py)."""
 
 
 def _bucket_name(bucket: str) -> str:
@@ -199,13 +202,15 @@ def _bucket_name(bucket: str) -> str:
     groups = bucket.split(".")
     if len(groups) == 4 and all(group.isdigit() for group in groups):
         raise FieldError("is shaped like an IP address, which RGW refuses (InvalidBucketName)", fix)
-    if bucket.startswith(BACKUP_BUCKET_PREFIX):
-        raise FieldError(
-            f"starts with {BACKUP_BUCKET_PREFIX}: the backup buckets at each site are "
-            f"{BACKUP_BUCKET_PREFIX}<site>, and the model store's user would be refused one "
-            "of them",
-            fix,
-        )
+    for prefix in (BACKUP_BUCKET_PREFIX, SNAPSHOT_BUCKET_PREFIX):
+        if bucket.startswith(prefix):
+            raise FieldError(
+                f"starts with {prefix}: the buckets of the other sites' backups and etcd "
+                f"snapshots at each site are {BACKUP_BUCKET_PREFIX}<site> and "
+                f"{SNAPSHOT_BUCKET_PREFIX}<site>, and the model store's user would be refused "
+                "one of them",
+                fix,
+            )
     return bucket
 
 

@@ -197,12 +197,14 @@ def test_a_bucket_name_rgw_refuses_is_refused(bucket, named):
     assert named in issue and "fix: " in issue
 
 
-@pytest.mark.parametrize("bucket", ["velero-dc-a", "velero-dc-b"])
+@pytest.mark.parametrize("bucket", ["velero-dc-a", "velero-dc-b", "etcd-dc-a", "etcd-dc-b"])
 def test_the_model_bucket_cannot_take_a_backup_buckets_name(bucket):
+    """etcd-dc-a as the model bucket made the program fail with a traceback (two RGW users
+    for dc-a's snapshot bucket at dc-b), after registering dc-a."""
     raw = raw_stack_config("prod")
     raw["storage"]["modelBucket"] = bucket
     issue = _issues(raw)["storage.modelBucket"]
-    assert "backup" in issue and "velero-" in issue
+    assert "backups and etcd snapshots" in issue and bucket.split("-")[0] + "-" in issue
 
 
 @pytest.mark.parametrize("bucket", ["deepseek-models", "models.v2", "a1b", "10.20.2.10x"])
@@ -239,6 +241,13 @@ def test_the_reserved_prefix_is_the_backup_buckets():
 
     assert bucket_of("dc-a") == "velero-dc-a"
     assert bucket_of("dc-a").startswith(BACKUP_BUCKET_PREFIX)
+
+
+def test_the_reserved_prefix_is_the_etcd_snapshot_buckets():
+    from components.config.storage import SNAPSHOT_BUCKET_PREFIX
+    from components.kubernetes.etcd_snapshot_spec import snapshot_bucket
+
+    assert snapshot_bucket("dc-a") == f"{SNAPSHOT_BUCKET_PREFIX}dc-a"
 
 
 # --- Names derived from a site's name ------------------------------------------------------
