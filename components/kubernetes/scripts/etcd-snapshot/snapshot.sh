@@ -132,11 +132,11 @@ rm -f "${sealed}"
 # the new upload's LastModified minus the retention.
 listing=${work}/listing
 : >"${listing}"
-token=""
+resume=""
 while :; do
   query="list-type=2&prefix=${NODE}%2F"
-  if [[ -n "${token}" ]]; then
-    query="continuation-token=${token}&${query}"
+  if [[ -n "${resume}" ]]; then
+    query="continuation-token=${resume}&${query}"
   fi
   answer=$(s3 GET "?${query}" --header "x-amz-content-sha256: UNSIGNED-PAYLOAD")
   if [[ "${answer##*$'\n'}" != 200 ]]; then
@@ -144,7 +144,7 @@ while :; do
     die "listing ${NODE}/ in ${ENDPOINT}/${BUCKET} answered ${answer##*$'\n'} (above); nothing was deleted"
   fi
   # One line per object (LastModified as seconds, then its key), then `next TOKEN` if the
-  # listing goes on (TOKEN percent-encoded).
+  # listing goes on (its continuation token, percent-encoded).
   page=$(printf '%s' "${answer%$'\n'*}" | python3 -c '
 import calendar, sys, time, urllib.parse, xml.etree.ElementTree as ET
 ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -156,12 +156,12 @@ for item in root.findall(ns + "Contents"):
 if root.findtext(ns + "IsTruncated") == "true":
     print("next", urllib.parse.quote(root.findtext(ns + "NextContinuationToken"), safe=""))
 ') || die "the listing of ${NODE}/ is not ListObjectsV2's XML; nothing was deleted"
-  token=""
+  resume=""
   while read -r first rest; do
     [[ -n "${first}" ]] || continue
-    if [[ "${first}" == next ]]; then token=${rest}; else printf '%s %s\n' "${first}" "${rest}" >>"${listing}"; fi
+    if [[ "${first}" == next ]]; then resume=${rest}; else printf '%s %s\n' "${first}" "${rest}" >>"${listing}"; fi
   done <<<"${page}"
-  [[ -n "${token}" ]] || break
+  [[ -n "${resume}" ]] || break
 done
 uploaded=$(awk -v key="${key}" '$2 == key { print $1 }' "${listing}")
 [[ -n "${uploaded}" ]] || die "${key} is not listed in ${ENDPOINT}/${BUCKET} after its upload; nothing was deleted"
