@@ -186,6 +186,8 @@ def test_the_timers_script_uploads_an_encrypted_snapshot_and_expires_only_its_ow
     rgw.put(expired, b"old", days_old=31)
     for key, days in kept.items():
         rgw.put(key, b"other", days_old=days)
+    # Pages of two keys: the listing of this host's prefix takes two (continuation token).
+    (rgw.root / "page-size").write_text("2\n")
     expected = members_snapshot(sandbox)
     before = sandbox.state()
 
@@ -207,6 +209,10 @@ def test_the_timers_script_uploads_an_encrypted_snapshot_and_expires_only_its_ow
     # The keys reached curl on its stdin and openssl from a file: never a command line or an
     # environment of any process the run started.
     assert any(p.argv[:1] == ("curl",) for p in processes)
+    listings = [
+        p.argv[-1] for p in processes if p.argv[:1] == ("curl",) and "list-type=2" in p.argv[-1]
+    ]
+    assert len(listings) == 2 and "?continuation-token=" in listings[1], listings
     assert any(p.argv[:2] == ("openssl", "enc") for p in processes)
     for name, secret in SECRETS.items():
         for process in processes:

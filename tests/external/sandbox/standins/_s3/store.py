@@ -9,7 +9,8 @@ percent-encoded (curl signs the query as written).
 
 Layout under the store (`STORE`): `endpoint` (http://ADDRESS:PORT), `users` (a line
 `ACCESS SECRET BUCKET` per user and the one bucket it owns), `objects/BUCKET/<key,
-percent-encoded>` and `objects/BUCKET/.index.json` (key → LastModified, size, ETag).
+percent-encoded>` and `objects/BUCKET/.index.json` (key → LastModified, size, ETag); and
+`page-size`, if there, the most keys a listing's page holds.
 
 Usage: `store.py STORE METHOD URL SIGV4 UPLOAD [HEADER...]` (UPLOAD: the file of --upload-file, or
 ""), credentials on stdin; prints the HTTP status on a line, then the body.
@@ -117,6 +118,9 @@ def answer(
         return error("NotImplemented", 501, path)
     prefix = urllib.parse.unquote(raw.get("prefix", ""))
     max_keys = int(raw.get("max-keys", "1000"))
+    # A server may return fewer keys than asked (a page size the test sets): clients page on.
+    if (store / "page-size").is_file():
+        max_keys = min(max_keys, int((store / "page-size").read_text()))
     token = urllib.parse.unquote(raw.get("continuation-token", ""))
     keys = sorted(k for k in index if k.startswith(prefix) and (not token or k > token))
     page, truncated = keys[:max_keys], len(keys) > max_keys
