@@ -366,7 +366,14 @@ class SimulatedHardware:
             ),
             "ceph-pools": lambda host, fault, address, env: (
                 f"ceph-pools: pool {env.get('RBD_POOL', '')}",
-                {"pool": env.get("RBD_POOL", ""), "crushRule": env.get("CRUSH_RULE", "")},
+                {
+                    "pool": env.get("RBD_POOL", ""),
+                    "crushRule": f"{env.get('CRUSH_RULE', '')}-"
+                    + (env.get("DEVICE_CLASSES", "").split() or [""])[0],
+                    "backupPlacement": env.get("BACKUP_PLACEMENT", ""),
+                    "backupPool": f"default.rgw.{env.get('BACKUP_PLACEMENT', '')}.data",
+                    "backupCrushRule": f"{env.get('CRUSH_RULE', '')}-{env.get('BACKUP_CLASS', '')}",
+                },
             ),
             "ceph-rgw": lambda host, fault, address, env: (
                 f"ceph-rgw: S3 answers at {env.get('RGW_ENDPOINT', '')}",
@@ -374,7 +381,11 @@ class SimulatedHardware:
             ),
             "ceph-rgw-user": lambda host, fault, address, env: (
                 "",
-                {"user": env.get("RGW_USER", ""), "bucket": env.get("BUCKET", "")},
+                {
+                    "user": env.get("RGW_USER", ""),
+                    "bucket": env.get("BUCKET", ""),
+                    "placement": env.get("PLACEMENT", ""),
+                },
             ),
             "ceph-client-key": lambda host, fault, address, env: (
                 f"ceph-client-key: client.{env.get('CSI_USER', '')}",

@@ -73,6 +73,14 @@ def render_tree(graph: Graph) -> str:
                 f"({c['copies']:g} copies, {c['headroomPercent']:g} % headroom), "
                 f"{c['plannedGb']:,.0f} GB planned"
             )
+            # Each device class holds what lands on it: weights and volumes on the fastest,
+            # other sites' backups on the backup class.
+            for name, d in (c.get("deviceClasses") or {}).items():
+                lands = ", ".join(d["planned"]) or "nothing"
+                lines.append(
+                    f"      {name}: {d['usableGb']:,.0f} GB usable of {d['rawGb']:,.0f} GB raw, "
+                    f"{d['plannedGb']:,.0f} GB planned ({lands})"
+                )
     protection = graph.plain_outputs.get("dataProtection")
     if protection:
         held = [d["dataset"] for d in protection if d["holds321"]]

@@ -18,6 +18,11 @@ class Mirrors(Model):
     apt_mirror: AptUrl
     kubernetes_apt_repo: AptUrl
     """Mirror of the Kubernetes package repository for the pinned minor version."""
+    ceph_apt_repo: AptUrl | None = None
+    """Mirror of Ceph's package repository for the release of `storage.cephVersion` (e.g.
+    https://apt.bank.internal/ceph/debian-reef, as download.ceph.com/debian-reef): cephadm and
+    ceph-common on the storage hosts come from it, at the Ceph image's version. Required when
+    a site has storage hosts."""
 
     @field_validator("image_registry")
     @classmethod

@@ -1,15 +1,22 @@
-"""What a site's Ceph can hold and what the stack plans to keep there, in GB (10^9 bytes, as
-disk vendors and `sizeGb` count). Pure: preview refuses a site whose plan does not fit.
+"""What a site's Ceph can hold and what the stack plans to keep there, per device class, in GB
+(10^9 bytes, as disk vendors and `sizeGb` count). Pure: preview refuses a site whose plan does
+not fit on one of its classes.
 
-Usable = what Ceph can place with one copy per host (failure domain `host`), divided among
-`storage.replicaSize` copies, minus `storage.headroomPercent` kept free (Ceph stops writes at
-95 % full, and a lost host's data must re-replicate somewhere). With hosts of equal size that
-is raw ÷ copies × (1 − headroom); with unequal hosts it is less, since a host holds at most
-one copy of each object: the space of a host larger than the per-copy share stays unused
-(`per_copy_gb`).
+Each device class is a capacity of its own: its pools' CRUSH rule (components/storage/
+ceph_spec.py) places their copies on that class's OSDs only. On the fastest class: the model
+weights (RGW's default placement) and the volume claims (the RBD pool). On the backup class
+(HDD where the site has it, else the fastest): what other sites back up here (the `backups`
+placement: their volume claims × restore points, their etcd snapshots).
 
-Planned = the model weights served at the site × the revisions kept, plus what other sites
-back up here (their declared volume claims × restore points, their etcd snapshots)."""
+Usable = what Ceph can place with one copy per host (failure domain `host`) on the class's
+disks, divided among `storage.replicaSize` copies, minus `storage.headroomPercent` kept free
+(Ceph stops writes at 95 % full, and a lost host's data must re-replicate somewhere). With
+hosts of equal size that is raw ÷ copies × (1 − headroom); with unequal hosts it is less,
+since a host holds at most one copy of each object: the space of a host larger than the
+per-copy share stays unused (`per_copy_gb`); with fewer hosts than copies it is nothing.
+
+Planned = the model weights served at the site × the revisions kept and the declared volume
+claims, plus what other sites back up here."""
 
 import math
 from collections.abc import Sequence
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 
 from components.catalog import MODELS, PRECISION_BYTES
 from components.config import PlatformConfig, Site
+from components.storage import ceph_spec
 
 GB = 10**9
 ETCD_SNAPSHOT_MAX_GB = 2 * 2**30 / GB
@@ -64,10 +72,12 @@ class Term:
 
 
 @dataclass(frozen=True)
-class SiteCapacity:
-    site: str
+class ClassCapacity:
+    """One device class of a site's Ceph: its disks, and what lands on it."""
+
+    device_class: str
     host_raw_gb: tuple[tuple[str, int], ...]
-    """Storage host → the sum of its disks."""
+    """Storage host → the sum of its disks of this class (hosts without any left out)."""
     copies: int
     headroom_percent: int
     per_copy_gb: float
@@ -92,8 +102,16 @@ class SiteCapacity:
 
     def usable_arithmetic(self) -> str:
         hosts = ", ".join(f"{name} {gb:,}" for name, gb in self.host_raw_gb)
-        text = f"{self.raw_gb:,} GB raw on {len(self.host_raw_gb)} storage hosts ({hosts})"
-        if self.balanced:
+        text = (
+            f"{self.raw_gb:,} GB raw of {self.device_class} on {len(self.host_raw_gb)} storage "
+            f"hosts ({hosts})"
+        )
+        if len(self.host_raw_gb) < self.copies:
+            text += (
+                f": fewer hosts than {self.copies} copies, each on another host, so 0 GB "
+                f"(give {self.copies} storage hosts {self.device_class} disks)"
+            )
+        elif self.balanced:
             text += f" ÷ {self.copies} copies = {self.per_copy_gb:,.0f} GB"
         else:
             text += (
@@ -106,7 +124,58 @@ class SiteCapacity:
 
     def planned_arithmetic(self) -> str:
         terms = "; ".join(f"{t.what} {t.gb:,.0f} GB ({t.arithmetic})" for t in self.planned)
-        return f"{self.planned_gb:,.0f} GB planned: {terms}"
+        return f"{self.planned_gb:,.0f} GB planned on {self.device_class}: {terms or 'nothing'}"
+
+    def output(self) -> dict[str, object]:
+        return {
+            "rawGb": self.raw_gb,
+            "usableGb": round(self.usable_gb),
+            "plannedGb": round(self.planned_gb),
+            "planned": {t.what: round(t.gb, 1) for t in self.planned},
+            "arithmetic": f"usable: {self.usable_arithmetic()}; {self.planned_arithmetic()}",
+        }
+
+
+@dataclass(frozen=True)
+class SiteCapacity:
+    """A site's Ceph, one capacity per device class (fastest first)."""
+
+    site: str
+    copies: int
+    headroom_percent: int
+    classes: tuple[ClassCapacity, ...]
+    fast_class: str
+    """Where the weights and volumes land (the fastest class)."""
+    backup_class: str
+    """Where other sites' backups land (HDD where the site has it, else the fastest)."""
+
+    def of(self, device_class: str) -> ClassCapacity:
+        return next(c for c in self.classes if c.device_class == device_class)
+
+    @property
+    def raw_gb(self) -> int:
+        return sum(c.raw_gb for c in self.classes)
+
+    @property
+    def usable_gb(self) -> float:
+        return sum(c.usable_gb for c in self.classes)
+
+    @property
+    def planned(self) -> tuple[Term, ...]:
+        return tuple(t for c in self.classes for t in c.planned)
+
+    @property
+    def planned_gb(self) -> float:
+        return sum(c.planned_gb for c in self.classes)
+
+    @property
+    def fits(self) -> bool:
+        return all(c.fits for c in self.classes)
+
+    @property
+    def short(self) -> tuple[ClassCapacity, ...]:
+        """The classes whose plan does not fit."""
+        return tuple(c for c in self.classes if not c.fits)
 
     def output(self) -> dict[str, object]:
         return {
@@ -116,26 +185,62 @@ class SiteCapacity:
             "usableGb": round(self.usable_gb),
             "plannedGb": round(self.planned_gb),
             "planned": {t.what: round(t.gb, 1) for t in self.planned},
-            "arithmetic": f"usable: {self.usable_arithmetic()}; {self.planned_arithmetic()}",
+            "fastClass": self.fast_class,
+            "backupClass": self.backup_class,
+            "deviceClasses": {c.device_class: c.output() for c in self.classes},
+            "arithmetic": "; ".join(
+                f"{c.device_class}: {c.output()['arithmetic']}" for c in self.classes
+            ),
         }
 
 
 def site_capacity(config: PlatformConfig, site: Site) -> SiteCapacity | None:
-    """The site's Ceph capacity and plan; None for a site without storage hosts."""
+    """The site's Ceph capacity and plan per device class; None for a site without storage
+    hosts (or without disks: validation refuses that)."""
     storage_hosts = site.hosts_with_role("storage")
-    if not storage_hosts:
+    fast = ceph_spec.fastest_class(storage_hosts)
+    backup_class = ceph_spec.backup_class(storage_hosts)
+    if fast is None or backup_class is None:
         return None
     storage = config.storage
-    host_raw = tuple((h.name, sum(d.size_gb for d in h.disks)) for h in storage_hosts)
-    per_copy = per_copy_gb([gb for _, gb in host_raw], storage.replica_size)
+    lands: dict[str, list[Term]] = {c: [] for c in ceph_spec.device_classes(storage_hosts)}
+    lands[fast] += [_model_weights(config, site), _volume_claims()]
+    lands[backup_class] += _backups_landing(config, site)
+    classes = []
+    for device_class, planned in lands.items():
+        host_raw = tuple(
+            (h.name, gb)
+            for h in storage_hosts
+            if (gb := sum(d.size_gb for d in h.disks if d.media == device_class))
+        )
+        per_copy = per_copy_gb([gb for _, gb in host_raw], storage.replica_size)
+        classes.append(
+            ClassCapacity(
+                device_class=device_class,
+                host_raw_gb=host_raw,
+                copies=storage.replica_size,
+                headroom_percent=storage.headroom_percent,
+                per_copy_gb=per_copy,
+                usable_gb=usable_gb(per_copy, storage.headroom_percent),
+                planned=tuple(planned),
+            )
+        )
     return SiteCapacity(
         site=site.name,
-        host_raw_gb=host_raw,
         copies=storage.replica_size,
         headroom_percent=storage.headroom_percent,
-        per_copy_gb=per_copy,
-        usable_gb=usable_gb(per_copy, storage.headroom_percent),
-        planned=(_model_weights(config, site), *_backups_landing(config, site)),
+        classes=tuple(classes),
+        fast_class=fast,
+        backup_class=backup_class,
+    )
+
+
+def _volume_claims() -> Term:
+    """The site's own volume claims on `ceph-rbd` (the RBD pool), one copy each here."""
+    return Term(
+        "volume claims",
+        DECLARED_VOLUME_CLAIMS_GB,
+        f"declared volume claims {DECLARED_VOLUME_CLAIMS_GB:g} GB (none declared in config)",
     )
 
 

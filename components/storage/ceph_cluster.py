@@ -1,9 +1,12 @@
 """A site's Ceph cluster on its storage hosts, brought up by cephadm over SSH: each host
 prepared (cephadm, podman, the image), the cluster bootstrapped on the first one, the others
-added, the monitors and OSDs placed, replication set (CRUSH rule, pool defaults, the RBD
-pool), RGW behind the site's RGW virtual IP, its S3 users and buckets (the model store's
-first), and the cephx key ceph-csi maps volumes with. Every step is a script of
-`components/storage/scripts/`, run through the remote-step runner like the other layers'."""
+added, the monitors and OSDs placed (each OSD's device class from its disk's `media`),
+replication set (a CRUSH rule per device class, the pool defaults and the RBD pool on the
+fastest class, RGW's `backups` placement on HDD where the site has it), RGW behind the site's
+RGW virtual IP, its S3 users and buckets (the model store's first, on the default placement;
+other sites' backups on `backups`), and the cephx key ceph-csi maps volumes with. Every step
+is a script of `components/storage/scripts/`, run through the remote-step runner like the
+other layers'."""
 
 import uuid
 from collections.abc import Mapping
@@ -35,7 +38,8 @@ CSI_USER = "csi-rbd"
 RBD_POOL = "kubernetes"
 """The pool of the Kubernetes volumes ceph-csi provisions."""
 CRUSH_RULE = "replicated-host"
-"""Every pool's rule: replicated, one copy per host."""
+"""The rules' common name: `replicated-host-<device class>`, replicated, one copy per host,
+over one device class's OSDs (ceph_spec.rule_name)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,10 @@ class BucketUser:
     bucket: str
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
+    placement: str = ceph_spec.BACKUP_PLACEMENT
+    """The RGW placement target its bucket is made on (and the user's default). A bucket
+    user is another site's data landing here (Velero's backups, etcd snapshots): on the
+    backup placement, whose pool lives on HDD where the site has it, unless said otherwise."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,13 @@ def check_args(args: CephClusterArgs) -> None:
             f"{where}: storage hosts but no {args.plan.config_path}.storage.rgwVirtualIp: "
             "set the RGW virtual IP to a free address in the node network"
         )
+    if not ceph_spec.device_classes(hosts):
+        raise ValueError(f"{where}: no storage host has disks: there is no OSD to place data on")
+    if args.mirrors.ceph_apt_repo is None:
+        raise ValueError(
+            f"{where}: mirrors.cephAptRepo is not set: the storage hosts install cephadm and "
+            "ceph-common from it"
+        )
     missing = sorted({h.name for h in hosts} - set(args.hosts))
     if missing:
         raise ValueError(f"{where}: storage hosts {missing} were not brought up (no StorageNode)")
@@ -121,7 +136,11 @@ class CephCluster(pulumi.ComponentResource):
     csi_key: pulumi.Output[str]
     """Its cephx key: a secret."""
     rbd_pool: str
-    """The pool of the site's Kubernetes volumes."""
+    """The pool of the site's Kubernetes volumes (on the fastest device class)."""
+    fast_device_class: str
+    """The device class of the RBD pool and RGW's default placement (the model store)."""
+    backup_device_class: str
+    """The device class of RGW's backup placement (`ceph_spec.BACKUP_PLACEMENT`)."""
     rgw_endpoint: pulumi.Output[str]
     """The site's S3 endpoint (http://<RGW virtual IP>:<port>), once RGW answers there."""
     model_bucket: str
@@ -158,6 +177,9 @@ class CephCluster(pulumi.ComponentResource):
         self.csi_user = CSI_USER
         self.rbd_pool = RBD_POOL
         self.model_bucket = storage.model_bucket
+        classes = ceph_spec.device_classes(hosts)
+        self.fast_device_class = classes[0]
+        self.backup_device_class = ceph_spec.backup_class(hosts) or classes[0]
         # Removing these from config must never take the data with them: a new fsid would
         # leave the cluster unreachable (the bootstrap refuses another fsid), new keys would
         # lock every reader of the bucket out. `protect` refuses their deletion and their
@@ -184,6 +206,7 @@ class CephCluster(pulumi.ComponentResource):
         image = ceph_spec.ceph_image(args.mirrors, storage.ceph_version)
         prep_inputs = {
             "CEPH_VERSION": ceph_spec.package_version(storage.ceph_version),
+            "CEPH_APT_REPO": str(args.mirrors.ceph_apt_repo),
             "CEPH_IMAGE": image,
             "IMAGE_REGISTRY": args.mirrors.image_registry,
             "MIRRORED_REGISTRIES": " ".join(ceph_spec.MIRRORED_REGISTRIES),
@@ -243,7 +266,8 @@ class CephCluster(pulumi.ComponentResource):
             lambda values: self._monitors(values[0], values[1], where)
         )
 
-        # 4. Replication: the rule, the pool defaults, the RBD pool.
+        # 4. Replication by device class: a rule per class, the pool defaults and the RBD
+        # pool on the fastest, RGW's backup placement on the backup class.
         pools = self._step(
             "ceph-pools",
             f"{name}-ceph-pools",
@@ -252,6 +276,9 @@ class CephCluster(pulumi.ComponentResource):
                 "MIN_SIZE": str(storage.min_size),
                 "CRUSH_RULE": CRUSH_RULE,
                 "RBD_POOL": RBD_POOL,
+                "DEVICE_CLASSES": " ".join(classes),
+                "BACKUP_CLASS": self.backup_device_class,
+                "BACKUP_PLACEMENT": ceph_spec.BACKUP_PLACEMENT,
             },
             [osds],
         )
@@ -276,15 +303,16 @@ class CephCluster(pulumi.ComponentResource):
             lambda out: str(read_result("ceph-rgw", out, where)["endpoint"])
         )
 
-        # 6. The S3 users and their buckets (the model store's first), in parallel. Their
-        # Commands delete nothing when removed from config (a removed user keeps its data),
-        # and are retained so that never changes.
+        # 6. The S3 users and their buckets (the model store's first, on the default
+        # placement), in parallel. Their Commands delete nothing when removed from config (a
+        # removed user keeps its data), and are retained so that never changes.
         users = [
             BucketUser(
                 MODEL_STORE_USER,
                 storage.model_bucket,
                 self.model_store_access_key_id,
                 self.model_store_secret_access_key,
+                ceph_spec.DEFAULT_PLACEMENT,
             ),
             *args.bucket_users,
         ]
@@ -292,7 +320,12 @@ class CephCluster(pulumi.ComponentResource):
             self._step(
                 "ceph-rgw-user",
                 f"{name}-{user.name}-ceph-rgw-user",
-                {"RGW_USER": user.name, "BUCKET": user.bucket, "RGW_ENDPOINT": self.rgw_endpoint},
+                {
+                    "RGW_USER": user.name,
+                    "BUCKET": user.bucket,
+                    "PLACEMENT": user.placement,
+                    "RGW_ENDPOINT": self.rgw_endpoint,
+                },
                 [rgw],
                 secret_stdin=with_secrets(
                     SCRIPTS / "ceph-rgw-user.sh",

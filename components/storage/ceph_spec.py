@@ -1,7 +1,9 @@
 """What cephadm is given for a site's storage hosts: the image names on the internal registry,
-the monitors' placement, the OSD service specs from each host's disks, the RGW service and
-its ingress (haproxy + keepalived on the site's RGW virtual IP). Pure: the CephCluster
-component passes the results to the scripts that apply them.
+the monitors' placement, the OSD service specs from each host's disks (each OSD's CRUSH
+device class from its disk's `media`), the RGW service and its ingress (haproxy + keepalived
+on the site's RGW virtual IP); and where data lands by device class: the RBD pool and RGW's
+default placement on the fastest class, the backup placement (`backups`) on HDD when there
+is one. Pure: the CephCluster component passes the results to the scripts that apply them.
 
 cephadm's service specification format: https://docs.ceph.com/en/reef/cephadm/services/
 (`service_type`, `service_id`, `placement.hosts`, `spec`); OSDs from explicit device paths:
@@ -31,6 +33,32 @@ MAX_MONITORS = 5
 """More monitors slow every map update; five survive two lost hosts (Ceph's advice)."""
 INGRESS_MONITOR_PORT = 1967
 """haproxy's status port on the storage hosts (the port cephadm's documentation uses)."""
+
+
+DEVICE_CLASSES = ("nvme", "ssd", "hdd")
+"""CRUSH device classes, fastest first: a disk's `media` is its OSD's class."""
+BACKUP_DEVICE_CLASS = "hdd"
+"""Where backups land when the site has it: a medium other than the fast class the data
+they copy lives on, and the cheapest per terabyte."""
+DEFAULT_PLACEMENT = "default-placement"
+"""RGW's placement target of a bucket created without one (the model store's)."""
+BACKUP_PLACEMENT = "backups"
+"""RGW's placement target of the buckets that hold other sites' backups."""
+CEPH_RELEASES = {
+    "15": "octopus",
+    "16": "pacific",
+    "17": "quincy",
+    "18": "reef",
+    "19": "squid",
+    "20": "tentacle",
+}
+"""Ceph's release names by major version: its package repositories are named for them
+(download.ceph.com/debian-reef)."""
+
+
+def ceph_release(ceph_version: str) -> str | None:
+    """The release name of a Ceph version (v18.2.4 → reef); None for an unknown major."""
+    return CEPH_RELEASES.get(package_version(ceph_version).split(".")[0])
 
 
 def package_version(ceph_version: str) -> str:
@@ -64,15 +92,50 @@ def monitor_addresses(hosts: Sequence[Host]) -> list[str]:
     return [f"{host.address}:{MON_PORT}" for host in monitor_hosts(hosts)]
 
 
-def osd_spec(host: Host) -> dict:
-    """One OSD service per host: its declared disks, by path, and nothing else (cephadm would
-    otherwise take every empty device it finds)."""
-    return {
-        "service_type": "osd",
-        "service_id": host.name,
-        "placement": {"hosts": [host.name]},
-        "spec": {"data_devices": {"paths": [disk.device for disk in host.disks]}},
-    }
+def device_classes(hosts: Sequence[Host]) -> tuple[str, ...]:
+    """The device classes of the hosts' disks, fastest first."""
+    present = {disk.media for host in hosts for disk in host.disks}
+    return tuple(c for c in DEVICE_CLASSES if c in present)
+
+
+def fastest_class(hosts: Sequence[Host]) -> str | None:
+    """Where the RBD pool (the Kubernetes volumes) and RGW's default placement (the model
+    store) live: the fastest class present. None without disks."""
+    classes = device_classes(hosts)
+    return classes[0] if classes else None
+
+
+def backup_class(hosts: Sequence[Host]) -> str | None:
+    """Where the backup placement's data pool lives: HDD when the site has it, else the
+    fastest class (the same medium as the data: the 3-2-1 audit says so)."""
+    classes = device_classes(hosts)
+    return BACKUP_DEVICE_CLASS if BACKUP_DEVICE_CLASS in classes else fastest_class(hosts)
+
+
+def rule_name(base: str, device_class: str) -> str:
+    """The replicated CRUSH rule (failure domain host) over one device class's OSDs."""
+    return f"{base}-{device_class}"
+
+
+def osd_specs(host: Host) -> list[dict]:
+    """One OSD service per host and device class: its declared disks of that class, by path,
+    and nothing else (cephadm would otherwise take every empty device it finds), created with
+    that CRUSH device class (`crush_device_class`: config says what a disk is, where Ceph
+    would guess from the rotational flag, and call an NVMe drive `ssd`)."""
+    return [
+        {
+            "service_type": "osd",
+            "service_id": f"{host.name}-{device_class}",
+            "placement": {"hosts": [host.name]},
+            "spec": {
+                "data_devices": {
+                    "paths": [d.device for d in host.disks if d.media == device_class]
+                },
+                "crush_device_class": device_class,
+            },
+        }
+        for device_class in device_classes([host])
+    ]
 
 
 def monitor_spec(hosts: Sequence[Host]) -> dict:
@@ -82,8 +145,8 @@ def monitor_spec(hosts: Sequence[Host]) -> dict:
 
 
 def cluster_specs(hosts: Sequence[Host]) -> list[dict]:
-    """The monitors, then one OSD service per storage host that has disks."""
-    return [monitor_spec(hosts), *(osd_spec(host) for host in hosts if host.disks)]
+    """The monitors, then one OSD service per storage host and device class of its disks."""
+    return [monitor_spec(hosts), *(spec for host in hosts for spec in osd_specs(host))]
 
 
 def expected_osds(hosts: Sequence[Host]) -> int:

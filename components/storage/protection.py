@@ -12,13 +12,16 @@ replica at once. The copy at another site (a backup, a separate upload) is what 
 that.
 
 What a medium is: the storage system and the device class that hold a copy, written
-`<system>/<device classes>`: `ceph/nvme` (RBD or RGW: both are RADOS objects on the same
-OSDs, so one medium), `ceph/hdd+nvme` (a pool over mixed classes: its replicas may all land
-on one class, so it is not a second medium beside either), `host-disk` (a host's local
-filesystem: etcd's data, the model cache). Two copies are on different media when their
-systems differ, or both are Ceph on device classes that do not overlap: a defect of one
-system (a Ceph bug, a full or lost pool) or of one device class (drives of one model and
-firmware failing together, at two sites alike) does not reach the other.
+`<system>/<device classes>`: `ceph/nvme` (RBD or RGW's default placement: RADOS objects on
+the same OSDs, so one medium), `ceph/hdd` (RGW's `backups` placement at a site with HDDs:
+its pool's CRUSH rule takes the HDD OSDs only, components/storage/ceph_spec.py, the same
+functions the Ceph steps are given their classes by), `ceph/hdd+nvme` (a pool over mixed
+classes: its replicas may all land on one class, so it is not a second medium beside either),
+`host-disk` (a host's local filesystem: etcd's data, the model cache). Two copies are on
+different media when their systems differ, or both are Ceph on device classes that do not
+overlap: a defect of one system (a Ceph bug, a full or lost pool) or of one device class
+(drives of one model and firmware failing together, at two sites alike) does not reach the
+other.
 
 What must be built before a shortfall can be closed is said per shortfall (`waits_for`):
 such a shortfall is a warning, not a refusal, until that part exists."""
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 from components import contracts
 from components.config import PlatformConfig, Site
+from components.storage import ceph_spec
 
 RULE_COPIES, RULE_MEDIA, RULE_OFF_SITE, RULE_JURISDICTION = (
     "copies",
@@ -43,8 +47,8 @@ NOT_BUILT_OTHER_STACK = (
     "jurisdiction)"
 )
 NOT_BUILT_DEVICE_CLASS = (
-    "a backup pool on another device class than the data's (e.g. HDD OSDs at the target and a "
-    "setting that places the backup bucket on them): not built"
+    "disks of another device class than the data's at the backup target (media: hdd on its "
+    "storage hosts: its backup placement then keeps the backups on them): not built"
 )
 NOT_BUILT_BUCKET_REPLICATION = (
     "replication of the model bucket to another site or medium (RGW multisite, e.g. "
@@ -198,10 +202,18 @@ def judge(
 
 
 def ceph_medium(site: Site) -> Medium:
-    """The medium of a site's Ceph pools: the device classes of its OSDs (one CRUSH rule
-    over every class: a pool's replicas may land on any of them)."""
-    classes = {d.media for h in site.hosts_with_role("storage") for d in h.disks}
-    return Medium("ceph", frozenset(classes))
+    """The medium of a site's RBD pool and RGW's default placement: the fastest device class
+    of its OSDs (their CRUSH rule takes that class only)."""
+    fast = ceph_spec.fastest_class(site.hosts_with_role("storage"))
+    return Medium("ceph", frozenset({fast} if fast else ()))
+
+
+def backup_medium(site: Site) -> Medium:
+    """The medium of RGW's backup placement at a site (where other sites' backups and etcd
+    snapshots land: their buckets are made on it): HDD where the site has it, else the
+    fastest class, the same medium as the default placement."""
+    backup = ceph_spec.backup_class(site.hosts_with_role("storage"))
+    return Medium("ceph", frozenset({backup} if backup else ()))
 
 
 class _Stack:
@@ -275,16 +287,26 @@ def audit(config: PlatformConfig) -> tuple[Dataset, ...]:
     return tuple(datasets)
 
 
-def _ceph_copy(stack: _Stack, site: Site, store: str, note: str = "") -> Copy:
+def _ceph_copy(
+    stack: _Stack, site: Site, store: str, note: str = "", *, backups: bool = False
+) -> Copy:
+    """A copy in the site's Ceph: on RGW's backup placement (`backups`), or on the default
+    placement and RBD pool."""
     replicas = f"{stack.replicas} replicas on {stack.replicas} hosts: {REPLICA_LIMIT}"
     return Copy(
         store,
         site.name,
         site.jurisdiction,
-        ceph_medium(site),
+        backup_medium(site) if backups else ceph_medium(site),
         stack.replicas,
         f"{note}; {replicas}" if note else replicas,
     )
+
+
+def _backup_placement(site: Site) -> str:
+    """Where a bucket of the backup placement keeps its objects, in words."""
+    device_class = ceph_spec.backup_class(site.hosts_with_role("storage"))
+    return f"on RGW placement {ceph_spec.BACKUP_PLACEMENT}, its pool on {device_class}"
 
 
 def _etcd_members(site: Site) -> Copy:
@@ -308,8 +330,7 @@ def etcd_snapshot_targets(config: PlatformConfig) -> dict[str, str]:
     return {
         site.name: target.name
         for site in config.sites
-        if site.hosts_with_role("control-plane")
-        and (target := stack.target(site.name)) is not None
+        if site.hosts_with_role("control-plane") and (target := stack.target(site.name)) is not None
     }
 
 
@@ -324,8 +345,10 @@ def _etcd_snapshots(stack: _Stack, site: Site) -> list[Copy]:
             stack,
             target,
             f"etcd snapshots of {site.name} in {target.name}'s RGW",
-            f"every {backup.etcd_snapshot_hours} h from each control plane, kept "
-            f"{backup.retention_days} days, encrypted (AES-256, the site's key)",
+            f"{_backup_placement(target)}; every {backup.etcd_snapshot_hours} h from each "
+            f"control plane, kept {backup.retention_days} days, encrypted (AES-256, the site's "
+            "key)",
+            backups=True,
         )
     ]
 
@@ -365,7 +388,9 @@ def _volumes(stack: _Stack, site: Site) -> list[Dataset]:
                     stack,
                     target,
                     f"Velero backups (kopia) in {target.name}'s RGW",
-                    f"schedule {backup.schedule}, kept {backup.retention_days} days, encrypted",
+                    f"{_backup_placement(target)}; schedule {backup.schedule}, kept "
+                    f"{backup.retention_days} days, encrypted",
+                    backups=True,
                 )
             )
         datasets.append(
@@ -517,7 +542,9 @@ def _backups(stack: _Stack) -> list[Dataset]:
                 stack,
                 site,
                 f"backup bucket in {site.name}'s RGW (of {', '.join(sources)})",
-                "restore points older than the live data exist only here",
+                f"{_backup_placement(site)}; restore points older than the live data exist "
+                "only here",
+                backups=True,
             ),
         )
         remedy = {

@@ -165,18 +165,22 @@ def _rgw_virtual_ip(s: int, site: Site) -> Iterator[ConfigIssue]:
 
 
 def _capacity(config: PlatformConfig, s: int, site: Site) -> Iterator[ConfigIssue]:
+    """Per device class: each holds what lands on it (capacity.py), no class another's."""
     capacity = site_capacity(config, site)
-    if capacity is None or capacity.fits:
+    if capacity is None:
         return
-    short = capacity.planned_gb - capacity.usable_gb
-    yield ConfigIssue(
-        f"sites[{s}].hosts",
-        f"{capacity.usable_gb:,.0f} GB usable",
-        f"{site.name}'s Ceph cannot hold what the stack keeps there, {short:,.0f} GB short. "
-        f"Usable: {capacity.usable_arithmetic()}. Planned: {capacity.planned_arithmetic()}",
-        f"add disks to {site.name}'s storage hosts (evenly: copies sit on different hosts), "
-        "or keep less: storage.revisionsKept, backup.retentionDays, storage.headroomPercent",
-    )
+    for c in capacity.short:
+        short = c.planned_gb - c.usable_gb
+        yield ConfigIssue(
+            f"sites[{s}].hosts",
+            f"{c.usable_gb:,.0f} GB usable on {c.device_class}",
+            f"{site.name}'s Ceph cannot hold what the stack keeps on its {c.device_class} "
+            f"OSDs, {short:,.0f} GB short. Usable: {c.usable_arithmetic()}. "
+            f"Planned: {c.planned_arithmetic()}",
+            f"add {c.device_class} disks to {site.name}'s storage hosts (evenly: copies sit on "
+            "different hosts), or keep less: storage.revisionsKept, backup.retentionDays, "
+            "storage.headroomPercent",
+        )
 
 
 def _sites_without_target(config: PlatformConfig) -> Iterator[ConfigIssue]:

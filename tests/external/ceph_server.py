@@ -2,7 +2,9 @@
 
 `start()` boots, in a fresh directory of its own, one monitor, one manager, three OSDs on
 memstore, each under a CRUSH host bucket of its own (host0..host2 under root=default), and
-radosgw (beast) answering S3 on a free loopback port; it returns once every placement group
+radosgw (beast) answering S3 on a free loopback port (`start(device_classes=("nvme", "hdd"))`:
+one OSD of each class under each host, six in all, their CRUSH device classes set before they
+start, as cephadm's `crush_device_class` sets them); it returns once every placement group
 is active+clean and radosgw answers, and `CephCluster.stop()` kills every process it started.
 The steps of the data layer run the real `ceph` and `radosgw-admin` against it with
 `CEPH_CONF` in their environment (`CephCluster.env`).
@@ -68,7 +70,9 @@ INSTALL_HINT = (
     "install them as root with `bash tools/system-packages.sh` (what `make tools` runs), or "
     f"`apt-get install --no-install-recommends {' '.join(PACKAGES)}`"
 )
+HOSTS = 3
 OSD_COUNT = 3
+"""OSDs of a cluster started without device classes: one per host."""
 MEMSTORE_BYTES = 512 * 1024 * 1024
 BOOT_TIMEOUT = 120.0
 PARENT_DIR = Path("/dev/shm")
@@ -127,6 +131,20 @@ class CephCluster:
     boot_timeout: float = BOOT_TIMEOUT
     boot_seconds: float = 0.0
     stopped: bool = False
+    device_classes: tuple[str, ...] = ()
+    """The classes of each host's OSDs (one OSD each), in order; empty: one OSD per host, of
+    the class Ceph detects (memstore: hdd)."""
+
+    @property
+    def osd_count(self) -> int:
+        return HOSTS * max(len(self.device_classes), 1)
+
+    def osd_class(self, n: int) -> str | None:
+        """The device class osd.n was given (None: Ceph's own)."""
+        return self.device_classes[n % len(self.device_classes)] if self.device_classes else None
+
+    def osd_host(self, n: int) -> str:
+        return f"host{n // max(len(self.device_classes), 1)}"
 
     @property
     def conf(self) -> Path:
@@ -346,7 +364,7 @@ rgw data = {root}/rgw/$name
                 "mgr": "allow *",
             },
             f"mgr.{MGR_ID}": {"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"},
-            **{f"osd.{n}": osd_caps for n in range(OSD_COUNT)},
+            **{f"osd.{n}": osd_caps for n in range(self.osd_count)},
             RGW_NAME: {"mon": "allow rw", "osd": "allow rwx", "mgr": "allow rw"},
         }
         lines = []
@@ -370,28 +388,43 @@ rgw data = {root}/rgw/$name
         self._spawn(f"mon.{MON_ID}", ["ceph-mon", "-f", "-i", MON_ID])
         self._spawn(f"mgr.{MGR_ID}", ["ceph-mgr", "-f", "-i", MGR_ID])
         self._spawn(RGW_NAME, ["radosgw", "-f", "-n", RGW_NAME])
-        uuids = [str(uuid.uuid4()) for _ in range(OSD_COUNT)]
+        uuids = [str(uuid.uuid4()) for _ in range(self.osd_count)]
         for n, osd_uuid in enumerate(uuids):
             (root / "osd" / f"osd.{n}").mkdir()
             self._spawn(
                 f"osd.{n}-mkfs", ["ceph-osd", "-i", str(n), "--mkfs", "--osd-uuid", osd_uuid]
             )
 
-        def place(n: int) -> None:
-            # Each OSD under a host bucket of its own: the failure domain the layer's pools use.
+        def place(h: int) -> None:
+            # Each host's OSDs under a host bucket of their own: the failure domain the
+            # layer's pools use; each of its class, set before it starts (an OSD sets its
+            # class at start only when it has none).
             connect = ["--connect-timeout", str(max(int(deadline - time.monotonic()), 1))]
             name = f"mon.{MON_ID}"
-            self._step(name, ["ceph", *connect, "osd", "new", uuids[n], str(n)], deadline)
-            self._step(name, ["ceph", "osd", "crush", "add-bucket", f"host{n}", "host"], deadline)
-            self._step(name, ["ceph", "osd", "crush", "move", f"host{n}", "root=default"], deadline)
-            self._step(
-                name, ["ceph", "osd", "crush", "add", f"osd.{n}", "1.0", f"host=host{n}"], deadline
-            )
+            host = f"host{h}"
+            self._step(name, ["ceph", "osd", "crush", "add-bucket", host, "host"], deadline)
+            self._step(name, ["ceph", "osd", "crush", "move", host, "root=default"], deadline)
+            for n in range(self.osd_count):
+                if self.osd_host(n) != host:
+                    continue
+                self._step(name, ["ceph", *connect, "osd", "new", uuids[n], str(n)], deadline)
+                self._step(
+                    name,
+                    ["ceph", "osd", "crush", "add", f"osd.{n}", "1.0", f"host={host}"],
+                    deadline,
+                )
+                device_class = self.osd_class(n)
+                if device_class:
+                    self._step(
+                        name,
+                        ["ceph", "osd", "crush", "set-device-class", device_class, f"osd.{n}"],
+                        deadline,
+                    )
 
-        with ThreadPoolExecutor(OSD_COUNT) as pool:
-            for placed in [pool.submit(place, n) for n in range(OSD_COUNT)]:
+        with ThreadPoolExecutor(HOSTS) as pool:
+            for placed in [pool.submit(place, h) for h in range(HOSTS)]:
                 placed.result()
-        for n in range(OSD_COUNT):
+        for n in range(self.osd_count):
             mkfs = self.processes[f"osd.{n}-mkfs"]
             try:
                 code = mkfs.wait(timeout=max(deadline - time.monotonic(), 1))
@@ -431,8 +464,11 @@ rgw data = {root}/rgw/$name
                 waiting_for = "the monitor"
             elif not status.get("mgrmap", {}).get("available"):
                 waiting_for = f"mgr.{MGR_ID}"
-            elif osdmap.get("num_up_osds") != OSD_COUNT or osdmap.get("num_in_osds") != OSD_COUNT:
-                waiting_for = "osd." + ",".join(str(n) for n in range(OSD_COUNT))
+            elif (
+                osdmap.get("num_up_osds") != self.osd_count
+                or osdmap.get("num_in_osds") != self.osd_count
+            ):
+                waiting_for = "osd." + ",".join(str(n) for n in range(self.osd_count))
             elif not _all_active_clean(status):
                 waiting_for = "placement groups"
             elif not self._rgw_answers():
@@ -442,9 +478,9 @@ rgw data = {root}/rgw/$name
             if time.monotonic() > deadline:
                 names = {
                     "the monitor": [f"mon.{MON_ID}"],
-                    "placement groups": [f"osd.{n}" for n in range(OSD_COUNT)],
-                    "osd." + ",".join(str(n) for n in range(OSD_COUNT)): [
-                        f"osd.{n}" for n in range(OSD_COUNT)
+                    "placement groups": [f"osd.{n}" for n in range(self.osd_count)],
+                    "osd." + ",".join(str(n) for n in range(self.osd_count)): [
+                        f"osd.{n}" for n in range(self.osd_count)
                     ],
                 }.get(waiting_for, [waiting_for])
                 raise CephBootError(
@@ -453,6 +489,26 @@ rgw data = {root}/rgw/$name
                     f" (osdmap {osdmap}, pgs {status.get('pgmap', {}).get('pgs_by_state')})\n"
                     + self._logs(*names)
                 )
+            time.sleep(0.25)
+
+    def restart_rgw(self, timeout: float = 60) -> None:
+        """Stops radosgw and starts it again (as `ceph orch restart rgw.<id>` does in
+        production: RGW reads its zone's placement targets at start); returns once it answers
+        S3 again."""
+        process = self.processes[RGW_NAME]
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        self._spawn(RGW_NAME, ["radosgw", "-f", "-n", RGW_NAME])
+        deadline = time.monotonic() + timeout
+        while not self._rgw_answers():
+            if self.processes[RGW_NAME].poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"radosgw did not answer again\n{self._logs(RGW_NAME)}")
             time.sleep(0.25)
 
     def _rgw_answers(self) -> bool:
@@ -486,9 +542,14 @@ def _remove_orphans(parent: Path) -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def start(parent: Path = PARENT_DIR, timeout: float = BOOT_TIMEOUT) -> CephCluster:
-    """Boots a cluster in a new directory under `parent`; on any failure every process it
-    started is killed and CephBootError (or the error) says why, with the logs' tails."""
+def start(
+    parent: Path = PARENT_DIR,
+    timeout: float = BOOT_TIMEOUT,
+    device_classes: Sequence[str] = (),
+) -> CephCluster:
+    """Boots a cluster in a new directory under `parent` (with `device_classes`, one OSD of
+    each under each host); on any failure every process it started is killed and
+    CephBootError (or the error) says why, with the logs' tails."""
     missing = missing_binaries()
     if missing:
         raise CephBootError(
@@ -499,7 +560,12 @@ def start(parent: Path = PARENT_DIR, timeout: float = BOOT_TIMEOUT) -> CephClust
     root = Path(tempfile.mkdtemp(prefix="deepseek-ceph-", dir=parent))
     (root / "owner.pid").write_text(f"{os.getpid()}\n")
     cluster = CephCluster(
-        root=root, fsid=str(uuid.uuid4()), mon_port=0, rgw_port=0, boot_timeout=timeout
+        root=root,
+        fsid=str(uuid.uuid4()),
+        mon_port=0,
+        rgw_port=0,
+        boot_timeout=timeout,
+        device_classes=tuple(device_classes),
     )
     cluster.mon_port = _free_port()
     cluster.rgw_port = _free_port()

@@ -1,8 +1,11 @@
 """What the Ceph steps must get right, one by one, in the host-script sandbox (the generic
 converge / re-run / recovery / shape tests of tests/external/test_host_scripts.py cover them
-too): the bootstrap's guard (its own cluster left alone, another refused, a half-done one
-removed and done again), a host added once, the OSD specs as config declares the disks, the
-pools' rule, and an S3 user's keys rotated without a secret ever on a command line."""
+too): Ceph's packages from its own repository at the image's version, the bootstrap's guard
+(its own cluster left alone, another refused, a half-done one removed and done again), a host
+added once, the OSD specs as config declares the disks and their device classes, the pools'
+rules per device class and the backup placement on HDD, RGW restarted when its placements
+change, and an S3 user's keys rotated without a secret ever on a command line, its bucket on
+its placement."""
 
 import json
 import os
@@ -16,6 +19,8 @@ import yaml
 from tests.external.sandbox import Failure, Sandbox
 from tests.external.test_host_scripts import (
     BY_ID,
+    FIRST_STORAGE,
+    POOLS,
     RGW_ACCESS_KEY,
     RGW_SECRET_KEY,
     ROTATED,
@@ -170,6 +175,44 @@ def test_a_host_is_added_once_and_moved_when_its_address_changes(harness):
     harness.stop(sandbox)
 
 
+def test_host_prep_installs_cephs_packages_from_its_repository_at_the_images_version(harness):
+    case, sandbox = fresh(harness, "ceph-host-prep-first")
+    environment = case.environment(harness.graph)
+    repository, version = environment["CEPH_APT_REPO"], environment["CEPH_VERSION"]
+    assert repository == "https://apt.bank.internal/ceph/debian-reef" and version == "18.2.4"
+    run = harness.run(sandbox, case)
+    codename = next(
+        line.split("=", 1)[1].strip('"')
+        for line in sandbox.path("/etc/os-release").read_text().splitlines()
+        if line.startswith("VERSION_CODENAME=")
+    )
+    assert sandbox.path("/etc/apt/sources.list.d/deepseek-ceph.list").read_text().splitlines() == [
+        "# Managed by deepseek-onprem: Ceph's packages from the internal mirror of its repository.",
+        f"deb {repository} {codename} main",
+    ]
+    pin = sandbox.path("/etc/apt/preferences.d/deepseek-ceph").read_text()
+    assert f"\nPin: version {version}-*\nPin-Priority: 1001\n" in pin
+    assert "|cephadm|" in pin.replace("(", "|") and "|ceph-common|" in pin
+    # apt read the new source before installing, and Ceph's packages came from it.
+    calls = [" ".join([c.tool, *c.argv[:2]]) for c in run.calls if c.tool == "apt-get"]
+    assert calls.index("apt-get update") < next(
+        n for n, c in enumerate(calls) if c.startswith("apt-get install")
+    )
+    packages = {
+        line.split("\t")[0]: line.split("\t")
+        for line in sandbox.path("/var/lib/standin/dpkg/status").read_text().splitlines()
+    }
+    for name in ("cephadm", "ceph-common"):
+        assert packages[name][4] == repository, packages[name]
+        assert packages[name][1].startswith(f"{version}-"), packages[name]
+    assert packages["podman"][4] != repository
+    assert run.result["cephadm"].startswith(version)
+    refused = sandbox.run(case.step, {**environment, "CEPH_APT_REPO": "https://x/$(id)"})
+    assert not refused.ok and "CEPH_APT_REPO refused" in refused.stderr, refused.explain()
+    assert not refused.calls and not refused.host_changed
+    harness.stop(sandbox)
+
+
 def test_host_prep_authorizes_cephadms_key_beside_the_keys_already_there(harness):
     case, sandbox = fresh(harness, "ceph-host-prep-other")
     keys = sandbox.path("/root/.ssh/authorized_keys")
@@ -209,21 +252,31 @@ def test_the_osd_specs_are_applied_as_config_declares_the_disks(harness):
         "service_type": "mon",
         "placement": {"hosts": ["dca-ceph-1", "dca-ceph-2", "dca-ceph-3"]},
     }
-    disks = [f"/dev/nvme{n}n1" for n in range(4)]
-    for number, document in enumerate(documents[1:], start=1):
-        host = f"dca-ceph-{number}"
+    # One OSD service per host and device class, each naming its class: prod's storage hosts
+    # have four NVMe drives and two HDDs.
+    disks = {"nvme": [f"/dev/nvme{n}n1" for n in range(4)], "hdd": ["/dev/sda", "/dev/sdb"]}
+    services = [(f"dca-ceph-{n}", device_class) for n in (1, 2, 3) for device_class in disks]
+    assert len(documents) == 1 + len(services)
+    for (host, device_class), document in zip(services, documents[1:], strict=True):
         assert document == {
             "service_type": "osd",
-            "service_id": host,
+            "service_id": f"{host}-{device_class}",
             "placement": {"hosts": [host]},
-            "spec": {"data_devices": {"paths": disks}},
+            "spec": {
+                "data_devices": {"paths": disks[device_class]},
+                "crush_device_class": device_class,
+            },
         }
-        applied = (store(sandbox) / f"services/osd.{host}.json").read_text()
+        applied = (store(sandbox) / f"services/osd.{host}-{device_class}.json").read_text()
         assert json.loads(applied) == document
-    assert (run.result["osdsExpected"], run.result["osdsUp"]) == ("12", "12")
+    assert (run.result["osdsExpected"], run.result["osdsUp"]) == ("18", "18")
+    # The OSDs carry the class config gives (Ceph would call the NVMe drives ssd).
+    tree = json.loads(sandbox.exec("sudo", "ceph", "osd", "tree", "--format", "json").stdout)
+    classes = {(n["device_class"]) for n in tree["nodes"] if n["type"] == "osd"}
+    assert classes == {"nvme", "hdd"}
     # Applied again only when the specs differ from what was applied, or a service is gone.
     assert not [c for c in harness.run(sandbox, case).calls if c.argv[:2] == ("orch", "apply")]
-    (store(sandbox) / "services/osd.dca-ceph-3.json").unlink()
+    (store(sandbox) / "services/osd.dca-ceph-3-hdd.json").unlink()
     back = harness.run(sandbox, case)
     assert [c.argv[:2] for c in back.calls if c.argv[:2] == ("orch", "apply")] == [
         ("orch", "apply")
@@ -247,10 +300,10 @@ def test_the_osd_step_fails_naming_the_count_when_osds_do_not_come_up(harness):
     case, sandbox = fresh(harness, "ceph-osds")
     run = sandbox.run(
         case.step,
-        {**case.environment(harness.graph), "OSDS_EXPECTED": "13"},
+        {**case.environment(harness.graph), "OSDS_EXPECTED": "19"},
         tuning={"OSD_READY_SECONDS": "1"},
     )
-    assert not run.ok and "12 of 13 OSDs up after 1s" in run.stderr, run.explain()
+    assert not run.ok and "18 of 19 OSDs up after 1s" in run.stderr, run.explain()
     harness.stop(sandbox)
 
 
@@ -258,23 +311,26 @@ def test_the_osd_step_fails_naming_the_count_when_osds_do_not_come_up(harness):
 def test_the_pool_follows_config_and_a_rule_of_another_failure_domain_is_refused(harness):
     case, sandbox = fresh(harness, "ceph-pools")
     environment = case.environment(harness.graph)
+    assert (environment["DEVICE_CLASSES"], environment["BACKUP_CLASS"]) == ("nvme hdd", "hdd")
     harness.run(sandbox, case)
+    base = environment["CRUSH_RULE"]
     pool = (store(sandbox) / f"pools/{environment['RBD_POOL']}").read_text()
     assert "size=3\n" in pool and "min_size=2\n" in pool
-    assert f"crush_rule={environment['CRUSH_RULE']}\n" in pool and "applications=rbd\n" in pool
+    assert f"crush_rule={base}-nvme\n" in pool and "applications=rbd\n" in pool
     rules = (store(sandbox) / "rules").read_text()
-    assert f"\t{environment['CRUSH_RULE']}\tdefault\thost\n" in rules
-    # Four copies, three to write: size first (Ceph resets min_size with it), then min_size.
-    changed = sandbox.run(case.step, {**environment, "REPLICA_SIZE": "4", "MIN_SIZE": "3"})
+    for device_class in ("nvme", "hdd"):
+        assert f"\t{base}-{device_class}\tdefault\thost\t{device_class}\n" in rules
+    # Two copies, both to write: size first (Ceph resets min_size with it, to 1), then min_size.
+    changed = sandbox.run(case.step, {**environment, "REPLICA_SIZE": "2", "MIN_SIZE": "2"})
     assert changed.ok and changed.result["changed"] is True, changed.explain()
     sets = [c.argv[3:] for c in changed.calls if c.argv[:3] == ("osd", "pool", "set")]
-    assert sets == [
-        (environment["RBD_POOL"], "size", "4"),
-        (environment["RBD_POOL"], "min_size", "3"),
+    assert [s for s in sets if s[0] == environment["RBD_POOL"]] == [
+        (environment["RBD_POOL"], "size", "2"),
+        (environment["RBD_POOL"], "min_size", "2"),
     ]
     # A rule of that name placing copies per OSD: nothing changes.
     sandbox.exec(
-        "sudo", "ceph", "osd", "crush", "rule", "create-replicated", "by-osd", "default", "osd"
+        "sudo", "ceph", "osd", "crush", "rule", "create-replicated", "by-osd-nvme", "default", "osd"
     )
     refused = sandbox.run(case.step, {**environment, "CRUSH_RULE": "by-osd"})
     assert not refused.ok and "failure domain 'osd'" in refused.stderr, refused.explain()
@@ -296,10 +352,11 @@ def test_a_users_keys_are_rotated_and_its_bucket_kept(harness):
         "changed": True,
         "user": "model-store",
         "bucket": environment["BUCKET"],
+        "placement": "default-placement",
     }
     assert user_keys(sandbox, "model-store") == [(RGW_ACCESS_KEY, RGW_SECRET_KEY)]
     bucket = store(sandbox) / "rgw" / "buckets" / environment["BUCKET"]
-    assert bucket.read_text() == "owner=model-store\n"
+    assert bucket.read_text() == "owner=model-store\nplacement=default-placement\n"
     (put,) = [c for c in first.calls if c.tool == "curl"]
     assert put.argv[-1] == f"{environment['RGW_ENDPOINT']}/{environment['BUCKET']}"
 
@@ -309,7 +366,7 @@ def test_a_users_keys_are_rotated_and_its_bucket_kept(harness):
         (ROTATED["RGW_ACCESS_KEY"], ROTATED["RGW_SECRET_KEY"])
     ]
     # The bucket stays, and is not created again.
-    assert bucket.read_text() == "owner=model-store\n"
+    assert bucket.read_text() == "owner=model-store\nplacement=default-placement\n"
     assert not [c for c in rotated.calls if c.tool == "curl"]
     assert [c.argv[:2] for c in rotated.calls if c.tool == "radosgw-admin"] == [
         ("metadata", "get"),
@@ -330,7 +387,7 @@ def test_a_bucket_owned_by_another_user_is_refused(harness):
     assert not refused.ok, refused.explain()
     assert f"bucket {environment['BUCKET']} exists, owned by model-store" in refused.stderr
     bucket = store(sandbox) / "rgw" / "buckets" / environment["BUCKET"]
-    assert bucket.read_text() == "owner=model-store\n"
+    assert bucket.read_text() == "owner=model-store\nplacement=default-placement\n"
     harness.stop(sandbox)
 
 
@@ -341,4 +398,161 @@ def test_secret_keys_that_do_not_fit_are_refused_without_showing_them(harness):
     assert not refused.ok and "RGW_SECRET_KEY refused" in refused.stderr, refused.explain()
     assert bad["RGW_SECRET_KEY"] not in refused.stderr + refused.stdout
     assert not refused.calls and not refused.host_changed
+    harness.stop(sandbox)
+
+
+def test_backups_get_an_rgw_placement_whose_pool_is_on_the_hdd_rule(harness):
+    case, sandbox = fresh(harness, "ceph-pools")
+    environment = case.environment(harness.graph)
+    run = harness.run(sandbox, case)
+    base = environment["CRUSH_RULE"]
+    assert run.result == {
+        "changed": True,
+        "pool": environment["RBD_POOL"],
+        "crushRule": f"{base}-nvme",
+        "backupPlacement": "backups",
+        "backupPool": "default.rgw.backups.data",
+        "backupCrushRule": f"{base}-hdd",
+    }
+    backup_pool = (store(sandbox) / "pools/default.rgw.backups.data").read_text()
+    assert f"crush_rule={base}-hdd\n" in backup_pool and "applications=rgw\n" in backup_pool
+    zone = json.loads((store(sandbox) / "rgw/zone.json").read_text())
+    (backups,) = [p["val"] for p in zone["placement_pools"] if p["key"] == "backups"]
+    assert backups["storage_classes"] == {"STANDARD": {"data_pool": "default.rgw.backups.data"}}
+    # Its index and multipart parts share the default placement's pools (on the fast class).
+    assert (backups["index_pool"], backups["data_extra_pool"]) == (
+        "default.rgw.buckets.index",
+        "default.rgw.buckets.non-ec",
+    )
+    zonegroup = json.loads((store(sandbox) / "rgw/zonegroup.json").read_text())
+    assert [t["name"] for t in zonegroup["placement_targets"]] == ["default-placement", "backups"]
+    # RGW's own pools, made with the zone before RGW ran, took the fast rule as the default.
+    for name in (".rgw.root", "default.rgw.meta"):
+        assert f"crush_rule={base}-nvme\n" in (store(sandbox) / f"pools/{name}").read_text()
+    defaults = dict(
+        line.split("\t")[1:] for line in (store(sandbox) / "config").read_text().splitlines()
+    )
+    nvme_id = next(
+        line.split("\t")[0]
+        for line in (store(sandbox) / "rules").read_text().splitlines()
+        if line.split("\t")[1] == f"{base}-nvme"
+    )
+    assert defaults["osd_pool_default_crush_rule"] == nvme_id
+
+    # An RGW pool moved to another rule by hand goes back to the fast one; the backup pool
+    # stays on HDD.
+    sandbox.exec(
+        "sudo", "ceph", "osd", "pool", "set", "default.rgw.meta", "crush_rule", f"{base}-hdd"
+    )
+    moved = harness.run(sandbox, case)
+    assert moved.result["changed"] is True
+    assert [c.argv[3:] for c in moved.calls if c.argv[:3] == ("osd", "pool", "set")] == [
+        ("default.rgw.meta", "crush_rule", f"{base}-nvme")
+    ]
+    assert harness.run(sandbox, case).result["changed"] is False
+    harness.stop(sandbox)
+
+
+def test_a_device_class_on_fewer_hosts_than_copies_is_refused_before_any_change(harness):
+    case, sandbox = fresh(harness, "ceph-pools")
+    # dca-ceph-3's HDDs are not OSDs (their service gone): HDD pools could hold 2 copies.
+    (store(sandbox) / "services/osd.dca-ceph-3-hdd.json").unlink()
+    refused = sandbox.run(case.step, case.environment(harness.graph))
+    assert not refused.ok, refused.explain()
+    assert "device class hdd has OSDs on 2 host(s), and its pools need 3" in refused.stderr
+    assert "hdd on dca-ceph-1, dca-ceph-2; nvme on dca-ceph-1, dca-ceph-2, dca-ceph-3" in (
+        refused.stderr
+    ), refused.stderr
+    assert "ceph osd crush set-device-class hdd osd.<id>" in refused.stderr
+    assert not refused.host_changed
+    harness.stop(sandbox)
+
+
+def test_rgw_is_restarted_when_its_placements_change_and_only_then(harness):
+    case, sandbox = fresh(harness, "ceph-rgw")
+    first = harness.run(sandbox, case)
+    # Deployed just now: it read the placements at its start (backups included); no restart.
+    assert not [c for c in first.calls if c.argv[:2] == ("orch", "restart")]
+    running = store(sandbox) / "rgw/running-placements"
+    assert running.read_text().split() == ["backups", "default-placement"]
+    assert harness.run(sandbox, case).result["changed"] is False
+    # A placement added while RGW runs (as ceph-pools adds one to a running cluster).
+    for argv in (
+        ("zonegroup", "placement", "add", "--placement-id", "archive"),
+        ("zone", "placement", "add", "--placement-id", "archive", "--data-pool", "archive.data"),
+    ):
+        sandbox.exec("sudo", "radosgw-admin", *argv)
+    assert "archive" not in running.read_text().split()
+    restarted = harness.run(sandbox, case)
+    assert restarted.result["changed"] is True
+    assert [c.argv for c in restarted.calls if c.argv[:2] == ("orch", "restart")] == [
+        ("orch", "restart", "rgw.dc-a")
+    ]
+    assert "archive" in running.read_text().split()
+    again = harness.run(sandbox, case)
+    assert again.result["changed"] is False
+    assert not [c for c in again.calls if c.argv[:2] == ("orch", "restart")]
+    harness.stop(sandbox)
+
+
+KEYS = {"RGW_ACCESS_KEY": RGW_ACCESS_KEY, "RGW_SECRET_KEY": RGW_SECRET_KEY}
+
+
+def backup_user_case() -> Case:
+    """dc-b's Velero user at dc-a's first storage host, as the graph builds it."""
+    return Case(
+        "ceph-rgw-user-velero",
+        "ceph-rgw-user",
+        FIRST_STORAGE,
+        before=(*POOLS, "ceph-rgw"),
+        node="velero-dc-b",
+        secrets=("RGW_ACCESS_KEY", "RGW_SECRET_KEY"),
+    )
+
+
+def test_a_backup_users_bucket_is_made_on_the_backup_placement(harness):
+    case = backup_user_case()
+    sandbox = harness.clone(harness.prepared(BY_ID["ceph-rgw-user"]), case)
+    environment = case.environment(harness.graph)
+    assert (environment["RGW_USER"], environment["PLACEMENT"]) == ("velero-dc-b", "backups")
+    first = sandbox.run(case.step, environment, KEYS)
+    assert first.ok, first.explain()
+    assert first.result == {
+        "changed": True,
+        "user": "velero-dc-b",
+        "bucket": "velero-dc-b",
+        "placement": "backups",
+    }
+    (put,) = [c for c in first.calls if c.tool == "curl"]
+    body = put.argv[put.argv.index("--data-binary") + 1]
+    assert "<LocationConstraint>:backups</LocationConstraint>" in body
+    bucket = store(sandbox) / "rgw/buckets/velero-dc-b"
+    assert bucket.read_text() == "owner=velero-dc-b\nplacement=backups\n"
+    user = json.loads((store(sandbox) / "rgw/users/velero-dc-b.json").read_text())
+    assert user["default_placement"] == "backups"
+    again = sandbox.run(case.step, environment, KEYS)
+    assert again.ok and again.result["changed"] is False and not again.host_changed
+    harness.stop(sandbox)
+
+
+def test_a_bucket_on_another_placement_is_refused_and_a_stale_rgw_named(harness):
+    case, sandbox = fresh(harness, "ceph-rgw-user")
+    environment = case.environment(harness.graph)
+    assert environment["PLACEMENT"] == "default-placement"
+    harness.run(sandbox, case)
+    # The model bucket asked for on the backup placement: it exists on the default one.
+    moved = sandbox.run(case.step, {**environment, "PLACEMENT": "backups"}, ROTATED)
+    assert not moved.ok, moved.explain()
+    assert (
+        f"bucket {environment['BUCKET']} exists on placement default-placement, not backups"
+        in moved.stderr
+    )
+    assert not [c for c in moved.calls if c.tool == "curl"]
+    # A placement the running RGW did not read at its start: RGW's answer, named.
+    (store(sandbox) / "rgw/running-placements").write_text("default-placement\n")
+    stale = sandbox.run(
+        case.step, {**environment, "BUCKET": "other-bucket", "PLACEMENT": "backups"}, ROTATED
+    )
+    assert not stale.ok and "InvalidLocationConstraint" in stale.stderr, stale.explain()
+    assert "creating bucket other-bucket at" in stale.stderr
     harness.stop(sandbox)

@@ -2,7 +2,10 @@
 prepared after its own OS steps, the cluster bootstrapped on the first one, the others added
 after their own preparation, then monitors and OSDs, pools, RGW, the S3 users and the client
 key, in that order; no edge across sites or between unrelated storage hosts; the keys secret
-end to end and protected; the fsid and the other attributes read from the steps' results."""
+end to end and protected; the fsid and the other attributes read from the steps' results; and
+where data lands by device class: the OSDs' classes from their disks, the RBD pool on the
+fastest class, every bucket of another site's backups (Velero's, etcd snapshots') on the backup
+placement whose pool ceph-pools puts on HDD, as the 3-2-1 audit counts them."""
 
 import re
 import uuid
@@ -12,10 +15,13 @@ import pytest
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 
+from components.config import PlatformConfig
 from components.remote.runner import StepFailed
 from components.remote.steps import parse_shell_command, step_by_digest
+from components.storage.protection import audit
 from offline.evaluate import record
 from offline.hardware import HardwareFaults
+from tests.stacks import raw_stack_config
 
 CEPH = "deepseek:storage:CephCluster"
 HOST = "deepseek:metal:Host"
@@ -164,7 +170,7 @@ def test_the_keys_are_secret_in_every_recorded_input_and_output(prod_graph):
         # The keys reach the script as `export` lines on its stdin, a secret.
         assert user.inputs["stdin"] == "[secret]"
         environment = parse_shell_command(user.inputs["create"])
-        assert set(environment) == {"RGW_USER", "BUCKET", "RGW_ENDPOINT"}
+        assert set(environment) == {"RGW_USER", "BUCKET", "PLACEMENT", "RGW_ENDPOINT"}
         for command in (user, s["ceph-client-key"]):
             assert "stdout" in command.additional_secret_outputs, command.name
             assert command.inputs["logging"] == "stderr"
@@ -206,11 +212,59 @@ def test_the_attributes_come_from_the_steps_results(prod_graph):
 
 def test_the_osd_specs_name_each_hosts_declared_disks(prod_graph):
     environment = parse_shell_command(steps(prod_graph, "dc-a")["ceph-osds"].inputs["create"])
-    assert environment["OSDS_EXPECTED"] == "12"
-    assert environment["SERVICES"] == "mon osd.dca-ceph-1 osd.dca-ceph-2 osd.dca-ceph-3"
+    assert environment["OSDS_EXPECTED"] == "18"
+    assert environment["SERVICES"] == " ".join(
+        ["mon", *(f"osd.dca-ceph-{n}-{c}" for n in (1, 2, 3) for c in ("nvme", "hdd"))]
+    )
     specs = environment["SERVICE_SPECS"]
-    assert "service_id: dca-ceph-2" in specs
-    assert specs.count("- /dev/nvme3n1") == 3
+    assert "service_id: dca-ceph-2-hdd" in specs
+    assert specs.count("- /dev/nvme3n1") == 3 and specs.count("- /dev/sdb") == 3
+    assert specs.count("crush_device_class: hdd") == 3
+    assert specs.count("crush_device_class: nvme") == 3
+
+
+@pytest.mark.parametrize("site", SITES)
+def test_volumes_on_the_fastest_class_and_backups_on_the_hdd_placement(prod_graph, site):
+    """The graph puts the backups where the 3-2-1 audit counts them: every bucket user other
+    than the model store's (another site's Velero backups or etcd snapshots) on placement
+    `backups`, whose data pool ceph-pools puts on the HDD rule."""
+    s = steps(prod_graph, site)
+    pools = parse_shell_command(s["ceph-pools"].inputs["create"])
+    assert (pools["DEVICE_CLASSES"], pools["BACKUP_CLASS"], pools["BACKUP_PLACEMENT"]) == (
+        "nvme hdd",
+        "hdd",
+        "backups",
+    )
+    users = {
+        name.removesuffix("-ceph-rgw-user"): parse_shell_command(c.inputs["create"])
+        for name, c in s.items()
+        if name.endswith("-ceph-rgw-user")
+    }
+    assert users["model-store"]["PLACEMENT"] == "default-placement"
+    other = next(o for o in SITES if o != site)
+    velero = users[f"velero-{other}"]
+    assert (velero["BUCKET"], velero["PLACEMENT"]) == (f"velero-{other}", "backups")
+    for name, environment in users.items():
+        if name != "model-store":
+            assert environment["PLACEMENT"] == "backups", name
+
+
+def test_the_audit_counts_the_backups_where_the_graph_puts_them(prod_graph):
+    """prod's volumes hold 3-2-1 because their backup copy is on the target's HDD: the audit's
+    medium is the one the target's steps are given (the bucket's placement, its pool's class)."""
+    datasets = {d.name: d for d in audit(PlatformConfig.model_validate(raw_stack_config("prod")))}
+    for site in SITES:
+        other = next(o for o in SITES if o != site)
+        target_pools = parse_shell_command(steps(prod_graph, other)["ceph-pools"].inputs["create"])
+        backup_user = parse_shell_command(
+            steps(prod_graph, other)[f"velero-{site}-ceph-rgw-user"].inputs["create"]
+        )
+        volumes = datasets[f"volumes/{site}/inference"]
+        _, backup = volumes.copies
+        assert backup.site == other
+        assert backup_user["PLACEMENT"] == target_pools["BACKUP_PLACEMENT"]
+        assert str(backup.medium) == f"ceph/{target_pools['BACKUP_CLASS']}" == "ceph/hdd"
+        assert volumes.holds321
 
 
 @pytest.mark.parametrize(

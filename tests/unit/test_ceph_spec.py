@@ -67,34 +67,88 @@ def test_the_monitor_placement_always_names_every_monitor_host():
     }
 
 
-def test_one_osd_service_per_host_naming_its_disks_by_path():
-    storage = [storage_host(1, disks=4), storage_host(2, disks=1), storage_host(3, disks=0)]
+def test_one_osd_service_per_host_and_device_class_naming_its_disks_and_their_class():
+    mixed = Host.model_validate(
+        {
+            **storage_host(1, disks=2).model_dump(by_alias=True, mode="json"),
+            "disks": [
+                {"device": "/dev/nvme0n1", "sizeGb": 7680, "media": "nvme"},
+                {"device": "/dev/sda", "sizeGb": 16000, "media": "hdd"},
+                {"device": "/dev/nvme1n1", "sizeGb": 7680, "media": "nvme"},
+                {"device": "/dev/sdb", "sizeGb": 16000, "media": "hdd"},
+            ],
+        }
+    )
+    storage = [mixed, storage_host(2, disks=1), storage_host(3, disks=0)]
     documents = list(yaml.safe_load_all(ceph_spec.specs_yaml(ceph_spec.cluster_specs(storage))))
     assert documents[0]["service_type"] == "mon"
     assert documents[1:] == [
         {
             "service_type": "osd",
-            "service_id": "ceph-1",
+            "service_id": "ceph-1-nvme",
             "placement": {"hosts": ["ceph-1"]},
             "spec": {
-                "data_devices": {
-                    "paths": ["/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1", "/dev/nvme3n1"]
-                }
+                "data_devices": {"paths": ["/dev/nvme0n1", "/dev/nvme1n1"]},
+                "crush_device_class": "nvme",
             },
         },
         {
             "service_type": "osd",
-            "service_id": "ceph-2",
+            "service_id": "ceph-1-hdd",
+            "placement": {"hosts": ["ceph-1"]},
+            "spec": {
+                "data_devices": {"paths": ["/dev/sda", "/dev/sdb"]},
+                "crush_device_class": "hdd",
+            },
+        },
+        {
+            "service_type": "osd",
+            "service_id": "ceph-2-nvme",
             "placement": {"hosts": ["ceph-2"]},
-            "spec": {"data_devices": {"paths": ["/dev/nvme0n1"]}},
+            "spec": {"data_devices": {"paths": ["/dev/nvme0n1"]}, "crush_device_class": "nvme"},
         },
     ]
     assert ceph_spec.expected_osds(storage) == 5
     assert ceph_spec.service_names(ceph_spec.cluster_specs(storage)) == [
         "mon",
-        "osd.ceph-1",
-        "osd.ceph-2",
+        "osd.ceph-1-nvme",
+        "osd.ceph-1-hdd",
+        "osd.ceph-2-nvme",
     ]
+
+
+def _with_media(number: int, *media: str) -> Host:
+    raw = storage_host(number, disks=0).model_dump(by_alias=True, mode="json")
+    raw["disks"] = [
+        {"device": f"/dev/sd{chr(97 + n)}", "sizeGb": 1000, "media": m} for n, m in enumerate(media)
+    ]
+    return Host.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("media", "classes", "fast", "backup"),
+    [
+        (("nvme",), ("nvme",), "nvme", "nvme"),  # no HDD: backups on the data's class
+        (("hdd", "nvme"), ("nvme", "hdd"), "nvme", "hdd"),
+        (("ssd", "hdd", "nvme"), ("nvme", "ssd", "hdd"), "nvme", "hdd"),
+        (("hdd", "ssd"), ("ssd", "hdd"), "ssd", "hdd"),
+        (("hdd",), ("hdd",), "hdd", "hdd"),  # the dr stack: HDD only
+        ((), (), None, None),
+    ],
+)
+def test_the_fastest_class_holds_the_data_and_hdd_the_backups(media, classes, fast, backup):
+    hosts = [_with_media(1, *media), _with_media(2, *media[:1])]
+    assert ceph_spec.device_classes(hosts) == classes
+    assert ceph_spec.fastest_class(hosts) == fast
+    assert ceph_spec.backup_class(hosts) == backup
+    assert ceph_spec.rule_name("replicated-host", "hdd") == "replicated-host-hdd"
+
+
+def test_ceph_releases_name_their_package_repositories():
+    assert ceph_spec.ceph_release("v18.2.4") == "reef"
+    assert ceph_spec.ceph_release("16.2.15") == "pacific"
+    assert ceph_spec.ceph_release("v19.2.1") == "squid"
+    assert ceph_spec.ceph_release("v99.1.0") is None
 
 
 def test_rgw_on_every_host_behind_an_ingress_on_the_virtual_ip():

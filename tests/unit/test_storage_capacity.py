@@ -1,5 +1,6 @@
-"""Ceph capacity per site (components/storage/capacity.py): what one copy per host can place,
-the headroom, and what the stack plans to keep (weights × revisions, backups landing here)."""
+"""Ceph capacity per site and device class (components/storage/capacity.py): what one copy per
+host can place, the headroom, and what the stack plans to keep on each class (weights and
+volumes on the fastest, backups landing here on HDD where there is some)."""
 
 import math
 import random
@@ -65,21 +66,68 @@ def test_weights_are_parameters_times_bytes_per_weight():
     assert weights_gb("DeepSeek-R1", "fp8") == pytest.approx(671)
 
 
-def test_prod_sites_numbers():
+def test_prod_sites_numbers_per_device_class():
     config = _config()
     capacity = site_capacity(config, config.sites[0])
-    assert capacity.raw_gb == 3 * 4 * 7680
-    assert capacity.usable_gb == pytest.approx(3 * 4 * 7680 / 3 * 0.8)
-    planned = {term.what: term.gb for term in capacity.planned}
-    # Qwen-32B: 2 revisions kept + the canary's; Llama-8B: 2 revisions kept.
-    assert planned["model weights"] == pytest.approx(65.6 * 3 + 16.06 * 2)
-    assert planned["backups of dc-b"] == 0  # no volume claims are declared in config
-    assert planned["etcd snapshots of dc-b"] == pytest.approx(120 * ETCD_SNAPSHOT_MAX_GB)
-    assert capacity.fits
-    assert capacity.output()["usableGb"] == 24_576
-    assert "÷ 3 copies = 30,720 GB, minus 20 % headroom = 24,576 GB" in (
-        capacity.usable_arithmetic()
-    )
+    assert (capacity.fast_class, capacity.backup_class) == ("nvme", "hdd")
+    nvme, hdd = capacity.classes
+    assert (nvme.device_class, hdd.device_class) == ("nvme", "hdd")
+    assert nvme.raw_gb == 3 * 4 * 7680 and hdd.raw_gb == 3 * 2 * 16_000
+    assert nvme.usable_gb == pytest.approx(3 * 4 * 7680 / 3 * 0.8)
+    assert hdd.usable_gb == pytest.approx(3 * 2 * 16_000 / 3 * 0.8)
+    # Weights and volumes on the fastest class; dc-b's backups and snapshots on HDD.
+    fast = {term.what: term.gb for term in nvme.planned}
+    assert fast == {
+        # Qwen-32B: 2 revisions kept + the canary's; Llama-8B: 2 revisions kept.
+        "model weights": pytest.approx(65.6 * 3 + 16.06 * 2),
+        "volume claims": 0,  # no volume claims are declared in config
+    }
+    slow = {term.what: term.gb for term in hdd.planned}
+    assert slow == {
+        "backups of dc-b": 0,
+        "etcd snapshots of dc-b": pytest.approx(120 * ETCD_SNAPSHOT_MAX_GB),
+    }
+    assert capacity.fits and nvme.fits and hdd.fits
+    output = capacity.output()
+    assert output["usableGb"] == 24_576 + 25_600
+    assert output["deviceClasses"]["nvme"]["usableGb"] == 24_576
+    assert output["deviceClasses"]["hdd"]["plannedGb"] == 258
+    assert (output["fastClass"], output["backupClass"]) == ("nvme", "hdd")
+    assert "92,160 GB raw of nvme on 3 storage hosts" in nvme.usable_arithmetic()
+    assert "÷ 3 copies = 30,720 GB, minus 20 % headroom = 24,576 GB" in nvme.usable_arithmetic()
+    assert "96,000 GB raw of hdd on 3 storage hosts" in hdd.usable_arithmetic()
+    assert hdd.planned_arithmetic().startswith("258 GB planned on hdd: backups of dc-b 0 GB")
+
+
+def test_without_hdd_the_backups_land_on_the_fastest_class():
+    def change(raw):
+        for host in raw["sites"][0]["hosts"][9:12]:
+            host["disks"] = [d for d in host["disks"] if d["media"] != "hdd"]
+
+    config = _config(change)
+    capacity = site_capacity(config, config.sites[0])
+    assert (capacity.fast_class, capacity.backup_class) == ("nvme", "nvme")
+    (nvme,) = capacity.classes
+    assert [t.what for t in nvme.planned] == [
+        "model weights",
+        "volume claims",
+        "backups of dc-b",
+        "etcd snapshots of dc-b",
+    ]
+
+
+def test_a_class_on_fewer_hosts_than_copies_holds_nothing_and_says_so():
+    def change(raw):
+        raw["sites"][1]["hosts"][11]["disks"] = raw["sites"][1]["hosts"][11]["disks"][:4]
+
+    config = _config(change)
+    capacity = site_capacity(config, config.sites[1])
+    hdd = capacity.of("hdd")
+    assert hdd.usable_gb == 0 and not hdd.fits
+    assert capacity.short == (hdd,)
+    assert "64,000 GB raw of hdd on 2 storage hosts" in hdd.usable_arithmetic()
+    assert "fewer hosts than 3 copies, each on another host, so 0 GB" in hdd.usable_arithmetic()
+    assert capacity.of("nvme").fits
 
 
 def test_a_canary_of_the_same_revision_adds_nothing_and_revisions_kept_multiply():
@@ -90,6 +138,7 @@ def test_a_canary_of_the_same_revision_adds_nothing_and_revisions_kept_multiply(
 
     config = _config(change)
     weights = site_capacity(config, config.sites[1]).planned[0]
+    assert weights.what == "model weights"
     assert weights.gb == pytest.approx(65.6 * 5 + 16.06 * 5)
     assert "storage.revisionsKept 5" in weights.arithmetic
 
@@ -109,12 +158,14 @@ def test_only_the_sites_that_target_this_one_land_here():
 
     config = _config(change)
     dc_a, dc_b = (site_capacity(config, site) for site in config.sites)
-    assert [t.what for t in dc_a.planned] == ["model weights"]
+    assert [t.what for t in dc_a.planned] == ["model weights", "volume claims"]
     assert [t.what for t in dc_b.planned] == [
         "model weights",
+        "volume claims",
         "backups of dc-a",
         "etcd snapshots of dc-a",
     ]
+    assert [t.what for t in dc_b.of("hdd").planned] == ["backups of dc-a", "etcd snapshots of dc-a"]
 
 
 def test_snapshots_kept_follow_retention_and_interval():
@@ -122,7 +173,7 @@ def test_snapshots_kept_follow_retention_and_interval():
         raw["backup"].update(retentionDays=7, etcdSnapshotHours=24)
 
     config = _config(change)
-    snapshots = site_capacity(config, config.sites[0]).planned[2]
+    snapshots = site_capacity(config, config.sites[0]).of("hdd").planned[1]
     assert snapshots.gb == pytest.approx(7 * ETCD_SNAPSHOT_MAX_GB)
     assert snapshots.arithmetic.startswith("7 snapshots (7 days every 24 h)")
 
@@ -132,22 +183,26 @@ def test_no_backup_no_backups_planned():
         del raw["backup"]
 
     config = _config(change)
-    assert [t.what for t in site_capacity(config, config.sites[0]).planned] == ["model weights"]
+    capacity = site_capacity(config, config.sites[0])
+    assert [t.what for t in capacity.planned] == ["model weights", "volume claims"]
+    assert capacity.of("hdd").planned == ()
 
 
 def test_unbalanced_hosts_say_what_is_lost():
     def change(raw):
         raw["sites"][1]["hosts"][11]["disks"] = [
-            {"device": "/dev/nvme0n1", "sizeGb": 300, "media": "nvme"}
+            {"device": "/dev/nvme0n1", "sizeGb": 200, "media": "nvme"},
+            *raw["sites"][1]["hosts"][11]["disks"][4:],
         ]
 
     config = _config(change)
     capacity = site_capacity(config, config.sites[1])
-    assert not capacity.balanced
-    assert capacity.usable_gb == pytest.approx(240)
-    assert not capacity.fits
-    assert "holds 300 GB per copy" in capacity.usable_arithmetic()
-    assert "not 20,580 (raw ÷ copies)" in capacity.usable_arithmetic()
+    nvme = capacity.of("nvme")
+    assert not nvme.balanced and capacity.of("hdd").balanced
+    assert nvme.usable_gb == pytest.approx(160)
+    assert not nvme.fits and capacity.short == (nvme,)
+    assert "holds 200 GB per copy" in nvme.usable_arithmetic()
+    assert "not 20,547 (raw ÷ copies)" in nvme.usable_arithmetic()
 
 
 def test_a_site_without_storage_hosts_has_no_ceph():
@@ -156,4 +211,4 @@ def test_a_site_without_storage_hosts_has_no_ceph():
 
     config = _config(change)
     assert site_capacity(config, config.sites[1]) is None
-    assert math.isclose(site_capacity(config, config.sites[0]).raw_gb, 92_160)
+    assert math.isclose(site_capacity(config, config.sites[0]).raw_gb, 92_160 + 96_000)

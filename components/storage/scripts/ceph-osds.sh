@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The site's monitors and OSDs, as cephadm service specifications (SERVICE_SPECS, YAML from
 # components/storage/ceph_spec.py: the monitors on every monitor host, one OSD service per
-# storage host naming its declared disks by path), applied with `ceph orch apply -i` on the
+# storage host and device class naming its declared disks of that class by path, with that
+# `crush_device_class`), applied with `ceph orch apply -i` on the
 # first storage host. `ceph orch apply` is declarative: they are applied again whenever they
 # differ from what this step last applied here, or a service of SERVICES is missing from
 # `ceph orch ls`. cephadm then creates the OSDs in the background: the step waits, up to
@@ -27,8 +28,8 @@ if [[ -z "${types}" ]] || grep -qvxE 'mon|osd' <<<"${types}"; then
 fi
 read -r -d '' -a services <<<"${SERVICES}" || true
 for service in "${services[@]}"; do
-  if [[ ! "${service}" =~ ^(mon|osd\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$ ]]; then
-    refuse ceph-osds SERVICES "${service}" "a service name (mon, osd.<host>)"
+  if [[ ! "${service}" =~ ^(mon|osd\.[a-z0-9]([a-z0-9-]{0,70}[a-z0-9])?)$ ]]; then
+    refuse ceph-osds SERVICES "${service}" "a service name (mon, osd.<host>-<device class>)"
   fi
 done
 

@@ -5,7 +5,9 @@
 # `ceph orch apply -i` on the first storage host whenever they differ from what this step
 # last applied here, or a service of SERVICES is missing from `ceph orch ls`. haproxy's and
 # keepalived's images come from the internal registry (HAPROXY_IMAGE, KEEPALIVED_IMAGE, set
-# as cephadm's `container_image_*` before the ingress is deployed). cephadm deploys them in
+# as cephadm's `container_image_*` before the ingress is deployed). RGW reads its zone's
+# placement targets (ceph-pools adds the backups') when it starts: a running RGW is restarted
+# (`ceph orch restart`) when they changed since it last started. cephadm deploys them in
 # the background: the step waits, up to RGW_READY_SECONDS, until RGW_ENDPOINT answers S3.
 # Runs after lib.sh (sent ahead of it by the component). Idempotent.
 set -euo pipefail
@@ -80,9 +82,34 @@ for component in haproxy keepalived; do
   fi
 done
 
+# The zonegroup's and zone's placement targets, as RGW reads them at start.
+placements() {
+  radosgw-admin zonegroup placement list
+  radosgw-admin zone placement list
+}
+rgw_service=""
+for service in "${services[@]}"; do
+  [[ "${service}" != rgw.* ]] || rgw_service=${service}
+done
+running=$(ceph orch ls --format json | json_query '[s["service_name"] for s in d]')
+
 specs=/etc/deepseek/ceph/rgw-services.yaml
 printf '%s\n' "${RGW_SPECS}" | write_if_changed "${specs}" 0600
 apply_specs ceph-rgw-services "${specs}" "${services[@]}"
+
+# A service applied just now starts with the placements as they are; one that ran before is
+# restarted when they changed since it last started (the record is written after the
+# restart, so a run cut short between the two restarts it again).
+record=/var/lib/deepseek/applied/ceph-rgw-placements
+placed=$(placements | sha256sum | cut -d' ' -f1)
+if [[ -n "${rgw_service}" && (! -f "${record}" || "$(<"${record}")" != "${placed}") ]]; then
+  if grep -qxF -- "${rgw_service}" <<<"${running}"; then
+    tool_output ceph orch restart "${rgw_service}"
+    say "ceph-rgw: restarted ${rgw_service}: its zone's placement targets changed"
+    note_change
+  fi
+  printf '%s\n' "${placed}" | write_if_changed "${record}" 0644 >/dev/null
+fi
 
 deadline=$((SECONDS + RGW_READY_SECONDS))
 until code=$(curl --silent --output /dev/null --max-time 5 --write-out '%{http_code}' "${RGW_ENDPOINT}/") &&

@@ -8,8 +8,10 @@ harness fails half-way.
 The cluster's state is kept where its monitor keeps its store on the host that bootstrapped
 it, /var/lib/ceph/FSID/mon.HOST/standin/ (so `cephadm rm-cluster` removes it with the rest),
 as plain files: `config`, `hosts` and `pools/`, `rules`, `auth/`, `services/`, `objects/`,
-`rgw/`. Everything it writes is derived from its inputs (keys from names, no clock, no
-counter that depends on the path taken), so two runs that converge leave identical hosts.
+`rgw/` (its users, buckets, zonegroup and zone, and the placement targets the running RGW read
+when it last started: RGW reads them at start only). Everything it writes is derived from its
+inputs (keys from names, no clock, no counter that depends on the path taken), so two runs that
+converge leave identical hosts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,29 @@ PUB = ETC / "ceph.pub"
 DATA = Path("/var/lib/ceph")
 IMAGES = Path("/var/lib/containers/storage/standin-images")
 LATE = os.environ.get("STANDIN_LATE") == "1"
+POOL_DETAIL_TEMPLATE = json.loads(
+    '{"application_metadata":{"rbd":{}},"auid":0,"cache_min_evict_age":0,"cache_min_flush'
+    '_age":0,"cache_mode":"none","cache_target_dirty_high_ratio_micro":600000,"cache_targ'
+    'et_dirty_ratio_micro":400000,"cache_target_full_ratio_micro":800000,"create_time":"2'
+    '026-11-29T17:06:16.053420+0000","crush_rule":1,"erasure_code_profile":"","expected_n'
+    'um_objects":0,"fast_read":false,"flags":1,"flags_names":"hashpspool","grade_table":['
+    '],"hit_set_count":0,"hit_set_grade_decay_rate":0,"hit_set_params":{"type":"none"},"h'
+    'it_set_period":0,"hit_set_search_last_n":0,"last_change":"36","last_force_op_resend"'
+    ':"0","last_force_op_resend_preluminous":"0","last_force_op_resend_prenautilus":"0","'
+    'last_pg_merge_meta":{"last_epoch_clean":0,"last_epoch_started":0,"ready_epoch":0,"so'
+    'urce_pgid":"0.0","source_version":"0\'0","target_version":"0\'0"},"min_read_recency_fo'
+    'r_promote":0,"min_size":2,"min_write_recency_for_promote":0,"object_hash":2,"options'
+    '":{},"peering_crush_bucket_barrier":0,"peering_crush_bucket_count":0,"peering_crush_'
+    'bucket_mandatory_member":2147483647,"peering_crush_bucket_target":0,"pg_autoscale_mo'
+    'de":"off","pg_num":8,"pg_num_pending":8,"pg_num_target":8,"pg_placement_num":8,"pg_p'
+    'lacement_num_target":8,"pool_id":6,"pool_name":"test-rbd","pool_snaps":[],"quota_max'
+    '_bytes":0,"quota_max_objects":0,"read_tier":-1,"removed_snaps":"[]","size":3,"snap_e'
+    'poch":0,"snap_mode":"selfmanaged","snap_seq":0,"stripe_width":0,"target_max_bytes":0'
+    ',"target_max_objects":0,"tier_of":-1,"tiers":[],"type":1,"use_gmt_hitset":true,"writ'
+    'e_tier":-1}'
+)
+"""A pool of `ceph osd pool ls detail --format json` as Ceph 16.2.15 printed it
+(tests/fixtures/ceph/ceph-osd-pool-ls-detail.json, its last pool): the stand-in's template."""
 DEFAULTS = {
     ("mgr", "mgr/cephadm/container_image_haproxy"): "quay.io/ceph/haproxy:2.3",
     ("mgr", "mgr/cephadm/container_image_keepalived"): "quay.io/ceph/keepalived:2.2.4",
@@ -146,16 +171,79 @@ def service_name(spec: dict) -> str:
     )
 
 
-def osds(s: Path) -> int:
-    """One OSD per device an OSD service names on a host of the cluster."""
+def osd_list(s: Path) -> list[dict]:
+    """One OSD per device an OSD service names on a host of the cluster, numbered in the order
+    of the services and their hosts and devices; its CRUSH device class the service's
+    `crush_device_class`, or what Ceph detects from the rotational flag (sd*: hdd, else ssd)."""
     known = {h["hostname"] for h in hosts(s)}
-    count = 0
+    found = []
     for spec in services(s).values():
         if spec["service_type"] != "osd":
             continue
-        devices = spec.get("spec", spec).get("data_devices", {}).get("paths", [])
-        count += len(devices) * len(set(spec.get("placement", {}).get("hosts", [])) & known)
-    return count
+        body = spec.get("spec", spec)
+        devices = body.get("data_devices", {}).get("paths", [])
+        for host in sorted(set(spec.get("placement", {}).get("hosts", [])) & known):
+            for device in devices:
+                detected = "hdd" if re.fullmatch(r"/dev/sd[a-z]+", device) else "ssd"
+                found.append(
+                    {
+                        "id": len(found),
+                        "host": host,
+                        "device": device,
+                        "class": body.get("crush_device_class") or detected,
+                    }
+                )
+    return found
+
+
+def osds(s: Path) -> int:
+    return len(osd_list(s))
+
+
+def osd_tree(s: Path) -> dict:
+    """`ceph osd tree --format json`, shaped as tests/fixtures/ceph/ceph-osd-tree.json."""
+    listed = osd_list(s)
+    host_names = sorted({o["host"] for o in listed})
+    host_ids = {name: -2 - n for n, name in enumerate(host_names)}
+    nodes: list[dict] = [
+        {
+            "id": -1,
+            "name": "default",
+            "type": "root",
+            "type_id": 11,
+            "children": sorted(host_ids.values()),
+        }
+    ]
+    for name in host_names:
+        nodes.append(
+            {
+                "id": host_ids[name],
+                "name": name,
+                "type": "host",
+                "type_id": 1,
+                "pool_weights": {},
+                "children": [o["id"] for o in listed if o["host"] == name],
+            }
+        )
+        for o in listed:
+            if o["host"] == name:
+                nodes.append(
+                    {
+                        "id": o["id"],
+                        "device_class": o["class"],
+                        "name": f"osd.{o['id']}",
+                        "type": "osd",
+                        "type_id": 0,
+                        "crush_weight": 1,
+                        "depth": 2,
+                        "pool_weights": {},
+                        "exists": 1,
+                        "status": "up",
+                        "reweight": 1,
+                        "primary_affinity": 1,
+                    }
+                )
+    return {"nodes": nodes, "stray": []}
 
 
 def config_rows(s: Path) -> list[list[str]]:
@@ -178,10 +266,19 @@ def config_set(s: Path, who: str, name: str, value: str) -> None:
 
 
 def rules(s: Path) -> dict[str, dict]:
-    found = {"replicated_rule": {"id": "0", "root": "default", "type": "host"}}
-    for rule_id, name, root, kind in table(s / "rules"):
-        found[name] = {"id": rule_id, "root": root, "type": kind}
+    found = {"replicated_rule": {"id": "0", "root": "default", "type": "host", "class": ""}}
+    for rule_id, name, root, kind, *device_class in table(s / "rules"):
+        found[name] = {
+            "id": rule_id,
+            "root": root,
+            "type": kind,
+            "class": device_class[0] if device_class else "",
+        }
     return found
+
+
+def rule_by_id(s: Path, rule_id: str) -> str:
+    return next((name for name, r in rules(s).items() if r["id"] == rule_id), "replicated_rule")
 
 
 def pool(s: Path, name: str) -> dict[str, str]:
@@ -260,8 +357,29 @@ def ceph(args: list[str]) -> int:
                 )
         for spec in documents:
             name = service_name(spec)
-            write(s / "services" / f"{name}.json", json.dumps(spec, sort_keys=True) + "\n")
+            path = s / "services" / f"{name}.json"
+            text = json.dumps(spec, sort_keys=True) + "\n"
+            # cephadm (re)deploys a service's daemons when its spec is new or changed.
+            redeployed = not path.is_file() or path.read_text() != text
+            write(path, text)
+            if redeployed and spec["service_type"] == "rgw":
+                rgw_started(s)
             print(f"Scheduled {name} update...")
+    elif words[:2] == ["osd", "tree"]:
+        dump(osd_tree(s))
+    elif words[:2] == ["orch", "restart"]:
+        name = words[2]
+        spec = services(s).get(name)
+        if spec is None:
+            raise ToolError(
+                22,
+                f'Error EINVAL: No daemons exist under service name "{name}". View currently '
+                'running services using "ceph orch ls"',
+            )
+        for host in spec.get("placement", {}).get("hosts", []):
+            print(f"Scheduled to restart {name}.{host} on host '{host}'")
+        if spec["service_type"] == "rgw":
+            rgw_started(s)
     elif words[:2] == ["osd", "stat"]:
         n = osds(s)
         dump(
@@ -342,7 +460,13 @@ def crush_rule(s: Path, words: list[str]) -> int:
                 "min_size": 1,
                 "max_size": 10,
                 "steps": [
-                    {"op": "take", "item": -1, "item_name": rule["root"]},
+                    {
+                        "op": "take",
+                        "item": -1 - 10 * len(rule["class"]),
+                        "item_name": f"{rule['root']}~{rule['class']}"
+                        if rule["class"]
+                        else rule["root"],
+                    },
                     {"op": "chooseleaf_firstn", "num": 0, "type": rule["type"]},
                     {"op": "emit"},
                 ],
@@ -352,24 +476,53 @@ def crush_rule(s: Path, words: list[str]) -> int:
         dump(sorted(rules(s), key=lambda n: int(rules(s)[n]["id"])))
     elif words[0] == "create-replicated":
         name, root, kind = words[1], words[2], words[3]
+        device_class = words[4] if len(words) > 4 else ""
         if name in rules(s):
             print(f"rule {name} already exists", file=sys.stderr)
             return 0
+        if device_class and device_class not in {o["class"] for o in osd_list(s)}:
+            raise ToolError(22, f"Error EINVAL: device class {device_class} does not exist")
         rows = table(s / "rules")
-        write_table(s / "rules", [*rows, [str(len(rows) + 1), name, root, kind]])
+        write_table(s / "rules", [*rows, [str(len(rows) + 1), name, root, kind, device_class]])
     else:
         raise ToolError(22, f"the stand-in does not know `ceph osd crush rule {' '.join(words)}`")
     return 0
 
 
+def pool_detail(s: Path) -> list[dict]:
+    """`ceph osd pool ls detail --format json`: each pool as the real record (the template)
+    with its own name, id, size, rule and applications."""
+    template = POOL_DETAIL_TEMPLATE
+    records = []
+    for path in sorted((s / "pools").glob("*"), key=lambda p: int(fields(p)["id"])):
+        values = fields(path)
+        applications = [a for a in values.get("applications", "").split(",") if a]
+        records.append(
+            {
+                **template,
+                "pool_id": int(values["id"]),
+                "pool_name": path.name,
+                "size": int(values["size"]),
+                "min_size": int(values["min_size"]),
+                "crush_rule": int(rules(s)[values["crush_rule"]]["id"]),
+                "application_metadata": {a: {} for a in applications},
+            }
+        )
+    return records
+
+
 def osd_pool(s: Path, words: list[str]) -> int:
     verb = words[0]
+    if verb == "ls" and words[1:2] == ["detail"]:
+        dump(pool_detail(s))
+        return 0
     if verb == "create":
         name = words[1]
         if (s / "pools" / name).is_file():
             print(f"pool '{name}' already exists", file=sys.stderr)
             return 0
-        rule = words[3] if len(words) > 3 else "replicated_rule"
+        default_rule = rule_by_id(s, config_get(s, "mon", "osd_pool_default_crush_rule"))
+        rule = words[3] if len(words) > 3 else default_rule
         if rule not in rules(s):
             raise ToolError(2, f"Error ENOENT: specified rule {rule} doesn't exist")
         size = int(config_get(s, "mon", "osd_pool_default_size"))
@@ -572,13 +725,176 @@ def pretty(value: object) -> None:
     print(json.dumps(value, indent=4))
 
 
+ZONE_POOLS = (".rgw.root", "default.rgw.log", "default.rgw.control", "default.rgw.meta")
+
+
+def zone_paths(s: Path) -> tuple[Path, Path]:
+    return s / "rgw" / "zonegroup.json", s / "rgw" / "zone.json"
+
+
+def rgw_defaults(s: Path) -> None:
+    """What radosgw (or a radosgw-admin command that reads users) makes when the cluster has
+    no zone yet: the zonegroup and zone `default` with the placement `default-placement`, and
+    their pools (on the default rule, application rgw)."""
+    zonegroup_path, zone_path = zone_paths(s)
+    if zonegroup_path.is_file():
+        return
+    for name in ZONE_POOLS:
+        if not (s / "pools" / name).is_file():
+            size = int(config_get(s, "mon", "osd_pool_default_size"))
+            min_size = int(config_get(s, "mon", "osd_pool_default_min_size")) or size - size // 2
+            write_fields(
+                s / "pools" / name,
+                {
+                    "id": str(max(pool_ids(s).values(), default=0) + 1),
+                    "size": str(size),
+                    "min_size": str(min_size),
+                    "crush_rule": rule_by_id(
+                        s, config_get(s, "mon", "osd_pool_default_crush_rule")
+                    ),
+                    "applications": "rgw",
+                },
+            )
+    zone_id = hashlib.sha256(conf_value("fsid").encode()).hexdigest()
+    zone = {
+        "id": f"{zone_id[:8]}-{zone_id[8:12]}-{zone_id[12:16]}-{zone_id[16:20]}-{zone_id[20:32]}",
+        "name": "default",
+        "domain_root": "default.rgw.meta:root",
+        "control_pool": "default.rgw.control",
+        "log_pool": "default.rgw.log",
+        "system_key": {"access_key": "", "secret_key": ""},
+        "placement_pools": [
+            {
+                "key": "default-placement",
+                "val": {
+                    "index_pool": "default.rgw.buckets.index",
+                    "storage_classes": {"STANDARD": {"data_pool": "default.rgw.buckets.data"}},
+                    "data_extra_pool": "default.rgw.buckets.non-ec",
+                    "index_type": 0,
+                },
+            }
+        ],
+        "realm_id": "",
+        "notif_pool": "default.rgw.log:notif",
+    }
+    zonegroup = {
+        "id": zone["id"][::-1],
+        "name": "default",
+        "api_name": "default",
+        "is_master": "true",
+        "endpoints": [],
+        "master_zone": zone["id"],
+        "zones": [{"id": zone["id"], "name": "default", "endpoints": []}],
+        "placement_targets": [
+            {"name": "default-placement", "tags": [], "storage_classes": ["STANDARD"]}
+        ],
+        "default_placement": "default-placement",
+        "realm_id": "",
+    }
+    write(zone_path, json.dumps(zone, indent=4) + "\n")
+    write(zonegroup_path, json.dumps(zonegroup, indent=4) + "\n")
+
+
+def zone_document(s: Path, kind: str) -> dict:
+    path = zone_paths(s)[0 if kind == "zonegroup" else 1]
+    if not path.is_file():
+        raise ToolError(2, f"failed to init {kind}: (2) No such file or directory")
+    return json.loads(path.read_text())
+
+
+def placements(s: Path) -> list[str]:
+    """The placement targets RGW serves: the zonegroup's that the zone has pools for."""
+    try:
+        zonegroup, zone = zone_document(s, "zonegroup"), zone_document(s, "zone")
+    except ToolError:
+        return []
+    pooled = {p["key"] for p in zone["placement_pools"]}
+    return sorted(t["name"] for t in zonegroup["placement_targets"] if t["name"] in pooled)
+
+
+def rgw_started(s: Path) -> None:
+    """RGW (re)started: it makes the default zone if there is none, and serves the placement
+    targets there are now until its next start."""
+    rgw_defaults(s)
+    write(s / "rgw" / "running-placements", "".join(f"{t}\n" for t in placements(s)))
+
+
+def placement_command(s: Path, words: list[str], options: dict[str, str]) -> None:
+    """`radosgw-admin zonegroup|zone placement list|add|modify`."""
+    kind, verb = words[0], words[2]
+    document = zone_document(s, kind)
+    path = zone_paths(s)[0 if kind == "zonegroup" else 1]
+    if kind == "zonegroup":
+        entries = document["placement_targets"]
+        if verb == "list":
+            pretty([{"key": t["name"], "val": t} for t in sorted(entries, key=lambda t: t["name"])])
+            return
+        name = options["--placement-id"]
+        if verb == "add" and not any(t["name"] == name for t in entries):
+            entries.append({"name": name, "tags": [], "storage_classes": ["STANDARD"]})
+        write(path, json.dumps(document, indent=4) + "\n")
+        pretty([{"key": t["name"], "val": t} for t in sorted(entries, key=lambda t: t["name"])])
+        return
+    entries = document["placement_pools"]
+    if verb == "list":
+        pretty(sorted(entries, key=lambda p: p["key"]))
+        return
+    name = options["--placement-id"]
+    if not any(t["name"] == name for t in zone_document(s, "zonegroup")["placement_targets"]):
+        raise ToolError(
+            2, f"ERROR: placement id {name} is not configured in zonegroup placement targets"
+        )
+    entry = next((p for p in entries if p["key"] == name), None)
+    if entry is None:
+        if verb == "modify":
+            raise ToolError(2, f"ERROR: zone placement target {name} does not exist")
+        entry = {
+            "key": name,
+            "val": {
+                "index_pool": "",
+                "storage_classes": {},
+                "data_extra_pool": "",
+                "index_type": 0,
+            },
+        }
+        entries.append(entry)
+    if "--data-pool" in options:
+        entry["val"]["storage_classes"]["STANDARD"] = {"data_pool": options["--data-pool"]}
+    if "--index-pool" in options:
+        entry["val"]["index_pool"] = options["--index-pool"]
+    if "--data-extra-pool" in options:
+        entry["val"]["data_extra_pool"] = options["--data-extra-pool"]
+    write(path, json.dumps(document, indent=4) + "\n")
+    pretty(document)
+
+
 def radosgw_admin(args: list[str]) -> int:
     words, options = parse(
-        args, {"--uid", "--display-name", "--bucket", "--access-key", "--secret-key"}
+        args,
+        {
+            "--uid",
+            "--display-name",
+            "--bucket",
+            "--access-key",
+            "--secret-key",
+            "--rgw-zonegroup",
+            "--rgw-zone",
+            "--placement-id",
+            "--data-pool",
+            "--index-pool",
+            "--data-extra-pool",
+        },
     )
     s = store()
     users = s / "rgw" / "users"
-    if words[:2] == ["metadata", "get"]:
+    if words in (["zonegroup", "get"], ["zone", "get"]):
+        pretty(zone_document(s, words[0]))
+    elif words[:2] in (["zonegroup", "placement"], ["zone", "placement"]):
+        placement_command(s, words, options)
+    elif words[:2] == ["user", "list"]:
+        rgw_defaults(s)
+        pretty(sorted(p.stem for p in users.glob("*.json")))
+    elif words[:2] == ["metadata", "get"]:
         uid = words[2].removeprefix("user:")
         path = users / f"{uid}.json"
         if not path.is_file():
@@ -638,7 +954,7 @@ def radosgw_admin(args: list[str]) -> int:
                 "num_shards": 11,
                 "tenant": "",
                 "zonegroup": "standin-zonegroup",
-                "placement_rule": "default-placement",
+                "placement_rule": bucket.get("placement", "default-placement"),
                 "explicit_placement": {"data_pool": "", "data_extra_pool": "", "index_pool": ""},
                 "id": f"standin.{marker}",
                 "marker": f"standin.{marker}",
@@ -778,7 +1094,7 @@ def bootstrap(options: dict[str, str]) -> int:
 
 
 # --- S3 (curl against RGW) -----------------------------------------------------------------
-def s3(method: str, url: str, headers: list[str], sigv4: str) -> tuple[int, str]:
+def s3(method: str, url: str, headers: list[str], sigv4: str, payload: str = "") -> tuple[int, str]:
     """(HTTP status, body) of an S3 request to the cluster's RGW endpoint, or ToolError(7) when
     nothing listens there. The credentials come from curl's configuration on stdin."""
     match = re.fullmatch(r"http://([^/:]+):([0-9]+)(/.*)?", url)
@@ -845,7 +1161,27 @@ def s3(method: str, url: str, headers: list[str], sigv4: str) -> tuple[int, str]
         existing = fields(s / "rgw" / "buckets" / bucket)
         if existing and existing["owner"] != owner:
             return error("BucketAlreadyExists", 409, bucket)
-        write_fields(s / "rgw" / "buckets" / bucket, {"owner": owner})
+        # The placement: the location constraint's part after `:` (before it the zonegroup's
+        # API name), else the user's default placement, else the zonegroup's; one the running
+        # RGW did not read at its start does not exist for it.
+        constraint = re.search(r"<LocationConstraint>([^<]*)</LocationConstraint>", payload)
+        user_default = json.loads((s / "rgw" / "users" / f"{owner}.json").read_text()).get(
+            "default_placement", ""
+        )
+        placement = (constraint.group(1).partition(":")[2] if constraint else "") or (
+            user_default or "default-placement"
+        )
+        started = s / "rgw" / "running-placements"
+        running = started.read_text().split() if started.is_file() else []
+        if placement not in running:
+            return 400, (
+                '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidLocationConstraint'
+                "</Code><Message>The specified placement target does not exist</Message>"
+                f"<BucketName>{bucket}</BucketName><RequestId>{request}</RequestId>"
+                "<HostId>standin-default-default</HostId></Error>"
+            )
+        if not existing:
+            write_fields(s / "rgw" / "buckets" / bucket, {"owner": owner, "placement": placement})
         return 200, ""
     return error("NotImplemented", 501)
 
@@ -855,7 +1191,7 @@ def main() -> int:
     try:
         if tool == "s3":
             method, url, sigv4, *headers = args
-            status, body = s3(method, url, headers, sigv4)
+            status, body = s3(method, url, headers, sigv4, os.environ.get("STANDIN_BODY", ""))
             sys.stdout.write(f"{status}\n{body}")
             return 0
         return {
