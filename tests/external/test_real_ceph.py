@@ -4,7 +4,10 @@ failure domain host on three host buckets goes active+clean, a client key reache
 and no other, radosgw-admin prints a user's keys, and S3 through curl's --aws-sigv4 works
 (with the header and query-string rules Ceph 16.2's radosgw and Debian 12's curl 7.88 need);
 and that the data layer's steps acting on a live cluster (ceph-pools, ceph-client-key,
-ceph-rgw-user) converge on it for real: a second run changes nothing, drift is put back.
+ceph-rgw-user) converge on it for real: a second run changes nothing, drift is put back. On a
+second cluster whose hosts each have an `nvme` and an `hdd` OSD: the RBD pool on the NVMe rule
+and the backup placement's pool on the HDD rule, a running RGW that knows the placement only
+once restarted, and a backup user's bucket whose objects land in the HDD pool.
 
 The outputs the host-script sandbox's stand-ins imitate are kept under tests/fixtures/ceph/
 (README there): each test checks that the live output still has the saved one's shape (JSON
@@ -641,19 +644,35 @@ def converges(cluster, name: str, inputs: dict[str, str], **kwargs) -> dict[str,
 
 
 def test_the_ceph_pools_step_converges_on_the_real_cluster(real_ceph):
+    # This cluster's memstore OSDs are of the class Ceph gives them: hdd, one per host.
     inputs = {
         "REPLICA_SIZE": "3",
         "MIN_SIZE": "2",
         "CRUSH_RULE": "step-host",
         "RBD_POOL": "step-rbd",
+        "DEVICE_CLASSES": "hdd",
+        "BACKUP_CLASS": "hdd",
+        "BACKUP_PLACEMENT": "step-backups",
     }
     result = converges(real_ceph, "ceph-pools", inputs)
-    assert result == {"changed": True, "pool": "step-rbd", "crushRule": "step-host"}
+    assert result == {
+        "changed": True,
+        "pool": "step-rbd",
+        "crushRule": "step-host-hdd",
+        "backupPlacement": "step-backups",
+        "backupPool": "default.rgw.step-backups.data",
+        "backupCrushRule": "step-host-hdd",
+    }
 
-    rule = real_ceph.ceph("osd", "crush", "rule", "dump", "step-host")
+    rule = real_ceph.ceph("osd", "crush", "rule", "dump", "step-host-hdd")
     assert [s.get("type") for s in rule["steps"] if s["op"].startswith("choose")] == ["host"]
+    assert rule["steps"][0]["item_name"] == "default~hdd"
     settings = real_ceph.ceph("osd", "pool", "get", "step-rbd", "all")
-    assert (settings["size"], settings["min_size"], settings["crush_rule"]) == (3, 2, "step-host")
+    assert (settings["size"], settings["min_size"], settings["crush_rule"]) == (
+        3,
+        2,
+        "step-host-hdd",
+    )
     assert real_ceph.ceph("osd", "pool", "application", "get", "step-rbd") == {"rbd": {}}
     real_ceph.run("rados -p step-rbd stat rbd_info")  # rbd pool init ran
     defaults = {
@@ -674,11 +693,14 @@ def test_the_ceph_pools_step_converges_on_the_real_cluster(real_ceph):
     assert run_step(real_ceph, "ceph-pools", inputs).result["changed"] is False
 
     # A rule of that name placing copies per OSD is refused, and nothing is changed.
-    real_ceph.run("ceph osd crush rule create-replicated step-per-osd default osd")
+    real_ceph.run("ceph osd crush rule create-replicated step-per-osd-hdd default osd hdd")
     before = real_ceph.run("ceph osd pool ls").stdout
     refused = run_step(real_ceph, "ceph-pools", {**inputs, "CRUSH_RULE": "step-per-osd"})
     assert refused.returncode == 1
-    assert "failure domain 'osd', not 'default' with 'host'" in refused.stderr, refused.stderr
+    assert (
+        "taking 'default~hdd' with failure domain 'osd', not 'default~hdd' (class hdd under "
+        "root default) with 'host'" in refused.stderr
+    ), refused.stderr
     assert real_ceph.run("ceph osd pool ls").stdout == before
 
 
@@ -722,11 +744,17 @@ def test_the_ceph_rgw_user_step_converges_on_the_real_cluster(real_ceph, s3_user
     inputs = {
         "RGW_USER": "step-cache",
         "BUCKET": "step-models",
+        "PLACEMENT": "default-placement",
         "RGW_ENDPOINT": real_ceph.rgw_endpoint,
     }
     keys = _rgw_keys()
     result = converges(real_ceph, "ceph-rgw-user", inputs, secrets=keys)
-    assert result == {"changed": True, "user": "step-cache", "bucket": "step-models"}
+    assert result == {
+        "changed": True,
+        "user": "step-cache",
+        "bucket": "step-models",
+        "placement": "default-placement",
+    }
     user = json.loads(real_ceph.run("radosgw-admin user info --uid step-cache").stdout)
     assert user["keys"] == [
         {
@@ -758,3 +786,155 @@ def test_the_ceph_rgw_user_step_converges_on_the_real_cluster(real_ceph, s3_user
     foreign = run_step(real_ceph, "ceph-rgw-user", foreign_inputs, secrets=rotated)
     assert foreign.returncode == 1
     assert f"owned by {s3_user.uid}, not step-cache" in foreign.stderr, foreign.stderr
+
+
+# --- device classes: data on the fastest, backups on HDD ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_class_ceph():
+    """A cluster of its own whose hosts each have an nvme and an hdd OSD (six in all): each
+    class has a copy's host per host, as prod's storage hosts."""
+    try:
+        cluster = ceph_server.start(device_classes=("nvme", "hdd"))
+    except ceph_server.CephBootError as error:
+        pytest.fail(f"the two-class cluster did not boot: {error}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+CLASS_INPUTS = {
+    "REPLICA_SIZE": "3",
+    "MIN_SIZE": "2",
+    "CRUSH_RULE": "replicated-host",
+    "RBD_POOL": "kubernetes",
+    "DEVICE_CLASSES": "nvme hdd",
+    "BACKUP_CLASS": "hdd",
+    "BACKUP_PLACEMENT": "backups",
+}
+
+
+def _osds_of(cluster, pool: str) -> set[int]:
+    return {osd for pg in _pgs_of(cluster, pool) for osd in pg["acting"]}
+
+
+def test_a_class_without_osds_on_enough_hosts_is_refused_unchanged(two_class_ceph):
+    before = two_class_ceph.run("ceph osd pool ls").stdout
+    refused = run_step(
+        two_class_ceph,
+        "ceph-pools",
+        {**CLASS_INPUTS, "DEVICE_CLASSES": "nvme ssd hdd", "BACKUP_CLASS": "ssd"},
+    )
+    assert refused.returncode == 1
+    assert "device class ssd has OSDs on 0 host(s), and its pools need 3" in refused.stderr
+    assert "hdd on host0, host1, host2; nvme on host0, host1, host2" in refused.stderr
+    assert two_class_ceph.run("ceph osd pool ls").stdout == before
+    assert two_class_ceph.ceph("osd", "crush", "rule", "ls") == ["replicated_rule"]
+
+
+def test_volumes_land_on_nvme_and_a_backup_users_bucket_on_the_hdd_pool(two_class_ceph, tmp_path):
+    cluster = two_class_ceph
+    tree_text = cluster.run("ceph osd tree --format json").stdout
+    nodes = json.loads(tree_text)["nodes"]
+    by_class = {c: {n["id"] for n in nodes if n.get("device_class") == c} for c in ("nvme", "hdd")}
+    assert len(by_class["nvme"]) == len(by_class["hdd"]) == 3
+    keep("ceph-osd-tree-device-classes.json", tree_text, json_shape)
+
+    # A running RGW was started before the placement existed.
+    result = converges(cluster, "ceph-pools", CLASS_INPUTS)
+    assert (result["crushRule"], result["backupCrushRule"]) == (
+        "replicated-host-nvme",
+        "replicated-host-hdd",
+    )
+    rule_text = cluster.run("ceph osd crush rule dump replicated-host-hdd --format json").stdout
+    assert json.loads(rule_text)["steps"][0]["item_name"] == "default~hdd"
+    keep("ceph-osd-crush-rule-dump-device-class.json", rule_text, json_shape)
+    rules = {r["rule_name"]: r["rule_id"] for r in cluster.ceph("osd", "crush", "rule", "dump")}
+    detail = {p["pool_name"]: p for p in cluster.ceph("osd", "pool", "ls", "detail")}
+    assert detail["kubernetes"]["crush_rule"] == rules["replicated-host-nvme"]
+    assert detail["default.rgw.backups.data"]["crush_rule"] == rules["replicated-host-hdd"]
+    for name, pool in detail.items():
+        if "rgw" in pool["application_metadata"] and name != "default.rgw.backups.data":
+            assert pool["crush_rule"] == rules["replicated-host-nvme"], name
+    # The rules are real: each pool's copies sit on its class's OSDs only, one per host.
+    _wait_pgs_active_clean(cluster, "kubernetes", detail["kubernetes"]["pg_num"])
+    _wait_pgs_active_clean(cluster, "default.rgw.backups.data", 8)
+    assert _osds_of(cluster, "kubernetes") == by_class["nvme"]
+    assert _osds_of(cluster, "default.rgw.backups.data") == by_class["hdd"]
+    for kind in ("zonegroup", "zone"):
+        listed = cluster.run(f"radosgw-admin {kind} placement list").stdout
+        assert "backups" in listed
+        keep(f"radosgw-admin-{kind}-placement-list.json", listed, json_shape)
+        keep(
+            f"radosgw-admin-{kind}-get.json",
+            cluster.run(f"radosgw-admin {kind} get").stdout,
+            json_shape,
+        )
+
+    backup_inputs = {
+        "RGW_USER": "velero-dc-b",
+        "BUCKET": "velero-dc-b",
+        "PLACEMENT": "backups",
+        "RGW_ENDPOINT": cluster.rgw_endpoint,
+    }
+    keys = _rgw_keys()
+    # RGW reads its placements at start: until restarted it refuses the new one, by name.
+    stale = run_step(cluster, "ceph-rgw-user", backup_inputs, secrets=keys)
+    assert stale.returncode == 1
+    assert "<Code>InvalidLocationConstraint</Code>" in stale.stderr, stale.stderr
+    assert "creating bucket velero-dc-b at" in stale.stderr
+    error = stale.stderr[stale.stderr.index("<?xml") : stale.stderr.index("</Error>") + 8]
+    keep("s3-error-invalid-location-constraint.xml", error, xml_shape)
+    cluster.restart_rgw()  # what ceph-rgw does (`ceph orch restart rgw.<site>`)
+
+    result = converges(cluster, "ceph-rgw-user", backup_inputs, secrets=keys)
+    assert result == {
+        "changed": True,
+        "user": "velero-dc-b",
+        "bucket": "velero-dc-b",
+        "placement": "backups",
+    }
+    stats_text = cluster.run("radosgw-admin bucket stats --bucket=velero-dc-b").stdout
+    stats = json.loads(stats_text)
+    assert (stats["owner"], stats["placement_rule"]) == ("velero-dc-b", "backups")
+    keep("radosgw-admin-bucket-stats.json", stats_text, json_shape)
+    user = json.loads(cluster.run("radosgw-admin user info --uid velero-dc-b").stdout)
+    assert user["default_placement"] == "backups"
+
+    # The model store's bucket on the default placement, beside it.
+    model_keys = _rgw_keys()
+    model_inputs = {**backup_inputs, "RGW_USER": "model-store", "BUCKET": "deepseek-models"}
+    model_inputs["PLACEMENT"] = "default-placement"
+    converges(cluster, "ceph-rgw-user", model_inputs, secrets=model_keys)
+
+    # An object written to each: the backup lands in the HDD pool, the weights in the NVMe one.
+    payload = tmp_path / "payload"
+    for user_keys, bucket, key in (
+        (keys, "velero-dc-b", "backups/daily/velero-backup.json"),
+        (model_keys, "deepseek-models", "r1/bf16/rev1/config.json"),
+    ):
+        payload.write_bytes(os.urandom(4096))
+        digest = hashlib.sha256(payload.read_bytes()).hexdigest()
+        writer = S3User(bucket, user_keys["RGW_ACCESS_KEY"], user_keys["RGW_SECRET_KEY"])
+        put = s3(cluster, writer, "PUT", f"/{bucket}/{key}", upload=payload, payload_hash=digest)
+        assert put.status == 200, put.text
+    backup_objects = cluster.run("rados -p default.rgw.backups.data ls").stdout.splitlines()
+    model_objects = cluster.run("rados -p default.rgw.buckets.data ls").stdout.splitlines()
+    assert [o for o in backup_objects if o.endswith("_backups/daily/velero-backup.json")]
+    assert not [o for o in backup_objects if "config.json" in o]
+    assert [o for o in model_objects if o.endswith("_r1/bf16/rev1/config.json")]
+    assert not [o for o in model_objects if "velero-backup" in o]
+    # RGW made the default placement's data pool itself, on the default rule: NVMe.
+    made = {p["pool_name"]: p for p in cluster.ceph("osd", "pool", "ls", "detail")}
+    assert made["default.rgw.buckets.data"]["crush_rule"] == rules["replicated-host-nvme"]
+    _wait_pgs_active_clean(cluster, "default.rgw.buckets.data", 8)
+    assert _osds_of(cluster, "default.rgw.buckets.data") == by_class["nvme"]
+
+    # The model bucket asked for on the backup placement: refused, the bucket untouched.
+    moved = run_step(
+        cluster, "ceph-rgw-user", {**model_inputs, "PLACEMENT": "backups"}, secrets=model_keys
+    )
+    assert moved.returncode == 1
+    assert "exists on placement default-placement, not backups" in moved.stderr, moved.stderr

@@ -29,6 +29,7 @@ from tests.external.test_host_scripts import (
     converged,
     describe_difference,
 )
+from tests.paths import LOCAL_FIXTURES
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None,
@@ -555,4 +556,56 @@ def test_a_bucket_on_another_placement_is_refused_and_a_stale_rgw_named(harness)
     )
     assert not stale.ok and "InvalidLocationConstraint" in stale.stderr, stale.explain()
     assert "creating bucket other-bucket at" in stale.stderr
+    harness.stop(sandbox)
+
+
+def key_paths(value: object, path: str = "") -> set[tuple[str, str]]:
+    """Every (key path, JSON type) of a document, list items merged under `[]`."""
+    kind = {dict: "object", list: "array", str: "string", bool: "bool", type(None): "null"}.get(
+        type(value), "number"
+    )
+    found = {(path, kind)}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found |= key_paths(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            found |= key_paths(item, f"{path}[]")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("argv", "fixture"),
+    [
+        (("ceph", "osd", "tree", "--format", "json"), "ceph-osd-tree-device-classes.json"),
+        (
+            ("ceph", "osd", "crush", "rule", "dump", "replicated-host-hdd", "--format", "json"),
+            "ceph-osd-crush-rule-dump-device-class.json",
+        ),
+        (
+            ("ceph", "osd", "pool", "ls", "detail", "--format", "json"),
+            "ceph-osd-pool-ls-detail.json",
+        ),
+        (("radosgw-admin", "zone", "get"), "radosgw-admin-zone-get.json"),
+        (("radosgw-admin", "zonegroup", "get"), "radosgw-admin-zonegroup-get.json"),
+        (("radosgw-admin", "zone", "placement", "list"), "radosgw-admin-zone-placement-list.json"),
+        (
+            ("radosgw-admin", "zonegroup", "placement", "list"),
+            "radosgw-admin-zonegroup-placement-list.json",
+        ),
+        (
+            ("radosgw-admin", "bucket", "stats", "--bucket=deepseek-models"),
+            "radosgw-admin-bucket-stats.json",
+        ),
+    ],
+)
+def test_the_stand_ins_print_only_what_ceph_prints(harness, argv, fixture):
+    """The stand-ins' outputs the Ceph steps read have the real tools' keys and types
+    (tests/fixtures/ceph, captured from Ceph 16.2.15 by test_real_ceph.py): nothing the real
+    output lacks, so a script that works on them reads real fields."""
+    case, sandbox = fresh(harness, "ceph-rgw-user")
+    harness.run(sandbox, case)
+    printed = json.loads(sandbox.exec("sudo", *argv).stdout)
+    real = json.loads((LOCAL_FIXTURES / "ceph" / fixture).read_text())
+    assert key_paths(printed) <= key_paths(real), sorted(key_paths(printed) - key_paths(real))
     harness.stop(sandbox)
