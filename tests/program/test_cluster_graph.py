@@ -56,9 +56,15 @@ def test_each_join_waits_for_its_own_host_only(prod_graph):
 
 def test_addons_depend_on_the_provider_not_on_hosts(prod_graph):
     # Ceph's steps are the data layer's: ceph-csi and Velero wait for their Outputs (fsid,
-    # monitors, client key, RGW endpoint), which is the point of passing Outputs.
-    ceph = {c.urn for c in prod_graph.by_type("deepseek:storage:CephCluster")}
-    host_urns = {c.urn for c in prod_graph.by_type(COMMAND) if c.parent not in ceph}
+    # monitors, client key, RGW endpoint), which is the point of passing Outputs. So is the
+    # model cache's directory on each GPU host: its volume and fill Jobs wait for it (the
+    # kubelet never makes a local volume's path).
+    data_layer = {
+        c.urn
+        for kind in ("deepseek:storage:CephCluster", "deepseek:storage:ModelCache")
+        for c in prod_graph.by_type(kind)
+    }
+    host_urns = {c.urn for c in prod_graph.by_type(COMMAND) if c.parent not in data_layer}
     providers = {p.urn: p for p in prod_graph.by_type("pulumi:providers:kubernetes")}
     in_cluster = [r for r in prod_graph.resources if r.type.startswith("kubernetes:")]
     assert len(in_cluster) > 50
