@@ -172,6 +172,25 @@ def test_the_step_installs_the_script_and_units_the_program_renders(control_plan
 
 
 @in_the_sandbox
+def test_a_new_schedule_reaches_the_running_timer(harness, control_plane):
+    """backup.etcdSnapshotHours changed: the timer file is rewritten, systemd reloads it and
+    the timer restarts on it (a file rewritten alone would leave the old schedule running)."""
+    sandbox, environment = control_plane
+    case = BY_ID["etcd-snapshot"]
+    twelve = timer_unit(12)
+    run = sandbox.run(case.step, {**environment, "TIMER_UNIT": twelve}, case.secret_values())
+    assert run.ok and run.result["changed"] is True, run.explain()
+    assert [c.argv for c in run.calls if c.tool == "systemctl"][:2] == [
+        ("daemon-reload",),
+        ("restart", f"{UNIT}.timer"),
+    ]
+    running = sandbox.path(f"/run/standin-systemd/{UNIT}.timer.active").read_text()
+    assert running == f"config={hashlib.sha256(twelve.encode()).hexdigest()[:16]}\n"
+    again = sandbox.run(case.step, {**environment, "TIMER_UNIT": twelve}, case.secret_values())
+    assert again.ok and again.result["changed"] is False and not again.host_changed
+
+
+@in_the_sandbox
 def test_the_timers_script_uploads_an_encrypted_snapshot_and_expires_only_its_own(
     harness, control_plane, tmp_path
 ):

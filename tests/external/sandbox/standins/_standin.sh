@@ -332,18 +332,18 @@ standin_unit_loaded() {
   printf '%s\n' "${digest}"
 }
 
-# standin_daemon_reload: systemd reads every unit file of /etc/systemd/system again.
+# standin_daemon_reload: systemd reads the unit files again. Only the units it holds are
+# recorded (those used since boot); any other is read from its file when first used anyway
+# (and the machine's own units under the sandbox's /etc never enter the record).
 standin_daemon_reload() {
-  local file
-  for file in /etc/systemd/system/*.service /etc/systemd/system/*.timer; do
-    [[ -f "${file}" ]] && printf '%s %s\n' "${file}" "$(sha256sum <"${file}" | cut -c1-16)"
-  done | sort | {
-    local loaded
-    loaded=$(cat)
-    if [[ -n "${loaded}" || -f "${STANDIN_UNITS}/loaded" ]]; then
-      printf '%s\n' "${loaded}" | standin_write "${STANDIN_UNITS}/loaded"
+  local file digest loaded
+  [[ -f "${STANDIN_UNITS}/loaded" ]] || return 0
+  loaded=$(<"${STANDIN_UNITS}/loaded")
+  while read -r file digest; do
+    if [[ -f "${file}" ]]; then
+      printf '%s %s\n' "${file}" "$(sha256sum <"${file}" | cut -c1-16)"
     fi
-  }
+  done <<<"${loaded}" | sort | standin_write "${STANDIN_UNITS}/loaded"
 }
 
 standin_unit_known() {
