@@ -35,15 +35,18 @@ def _run_with_recorded_install(script: Path, environment: dict[str, str], tmp_pa
 
 
 @pytest.mark.skipif(not MODEL_CACHE_DIR.exists(), reason="model-cache-dir.sh not written yet")
-@pytest.mark.xfail(
-    strict=True,
-    reason="model-cache-dir.sh (routed: its owner's file) refuses a short list of system "
-    "directories only: /opt/cni/bin, /var/lib/kubelet and /var/lib/containerd pass, and "
-    "`install -d -o 10001` hands them to the fill Jobs' user (config refuses them since "
-    "storage.modelCache.path is checked; the script should too: below /var/lib/deepseek, "
-    "/srv, /data or /mnt only)",
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opt/cni/bin",
+        "/var/lib/kubelet",
+        "/var/lib/containerd",
+        "/var/lib/deepseek",
+        "/var/lib/deepseek/applied",
+        "/var/lib/deepseek/local-path/pvc-1",
+        "/mnt",
+    ],
 )
-@pytest.mark.parametrize("path", ["/opt/cni/bin", "/var/lib/kubelet", "/var/lib/containerd"])
 def test_the_cache_directory_step_refuses_another_programs_directory(path, tmp_path):
     status, stderr, installs = _run_with_recorded_install(
         MODEL_CACHE_DIR, {"CACHE_PATH": path, "CACHE_UID": "10001"}, tmp_path
@@ -56,10 +59,10 @@ def test_the_cache_directory_step_refuses_another_programs_directory(path, tmp_p
 def test_the_stand_in_sees_what_the_step_would_do(tmp_path):
     """The control: for a data directory the step does run install, so the refusal above is
     the script's and not the stand-in's."""
+    # A data area's directory (config's default area); install is the stand-in's.
+    cache = "/var/lib/deepseek/attack-control-cache"
     status, stderr, installs = _run_with_recorded_install(
-        MODEL_CACHE_DIR,
-        {"CACHE_PATH": str(tmp_path / "cache"), "CACHE_UID": "10001"},
-        tmp_path,
+        MODEL_CACHE_DIR, {"CACHE_PATH": cache, "CACHE_UID": "10001"}, tmp_path
     )
     assert status == 0, stderr
-    assert installs == [f"-d -o 10001 -g 10001 -m 0755 {tmp_path / 'cache'}"]
+    assert installs == [f"-d -o 10001 -g 10001 -m 0755 {cache}"]

@@ -14,10 +14,17 @@ set -euo pipefail
 if [[ ! "${CACHE_PATH}" =~ ^(/[A-Za-z0-9._-]+)+$ || "/${CACHE_PATH}/" == *"/../"* || "/${CACHE_PATH}/" == *"/./"* ]]; then
   refuse model-cache-dir CACHE_PATH "${CACHE_PATH}" "an absolute path of letters, digits, . _ - (no . or .. parts)"
 fi
+# Only a directory of its own in a data area, as config allows (storage.modelCache.path,
+# components/config/storage.py): elsewhere under /var/lib and /opt live other programs' state
+# and software (the kubelet's pods and Secrets, containerd, the CNI plugins run as root), which
+# `install -d -o` would hand to the cache's user; nor the platform's own host directories.
 case "${CACHE_PATH}" in
-  /bin | /boot | /dev | /etc | /home | /lib | /lib64 | /opt | /proc | /root | /run | /sbin | /srv | \
-    /sys | /tmp | /usr | /usr/* | /var | /var/lib | /var/log | /etc/* | /boot/* | /proc/* | /sys/* | /dev/*)
-    refuse model-cache-dir CACHE_PATH "${CACHE_PATH}" "a directory of its own (not a system directory)"
+  /var/lib/deepseek/applied | /var/lib/deepseek/applied/* | /var/lib/deepseek/local-path | /var/lib/deepseek/local-path/*)
+    refuse model-cache-dir CACHE_PATH "${CACHE_PATH}" "a directory of its own (not one the platform keeps)"
+    ;;
+  /var/lib/deepseek/?* | /srv/?* | /data/?* | /mnt/?*) ;;
+  *)
+    refuse model-cache-dir CACHE_PATH "${CACHE_PATH}" "a directory below /var/lib/deepseek, /srv, /data or /mnt"
     ;;
 esac
 if [[ ! "${CACHE_UID}" =~ ^[1-9][0-9]{0,9}$ ]]; then
