@@ -66,6 +66,7 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
         blast_radius,
         host_identity_refusal,
         kubernetes_upgrade_refusal,
+        osd_removal_notice,
     )
     from offline.blast_radius import render as render_blast_radius
     from offline.changes import classify, protected_refusal, renamed_from, render_summary
@@ -87,6 +88,9 @@ def _against(stack: str, graph, snapshot_path: Path, project_dir: Path) -> bool:
     protected = protected_refusal(before, changes)
     if protected:
         print(f"REFUSED: {protected}")
+    osds = osd_removal_notice(before, after)
+    if osds:
+        print(f"ACTION NEEDED: {osds}")
     return bool(radius.refused or upgrade or identity or protected)
 
 

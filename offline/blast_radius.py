@@ -472,3 +472,50 @@ def host_identity_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -
                 "site's storage hosts"
             )
     return "; ".join(problems)
+
+
+def _osd_devices(snapshot: Mapping[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """Ceph cluster resource name → the (host, device) pairs its `ceph-osds` step gives Ceph,
+    read from the OSD service specs on the step's recorded command line."""
+    import yaml
+
+    found: dict[str, set[tuple[str, str]]] = {}
+    for resource in snapshot["resources"]:
+        name = resource["name"]
+        create = resource.get("inputs", {}).get("create")
+        if resource["type"] not in COMMAND_TYPES or not name.endswith("-ceph-osds"):
+            continue
+        if not isinstance(create, str):
+            continue
+        devices = found.setdefault(name.removesuffix("-ceph-osds"), set())
+        specs = parse_shell_command(create).get("SERVICE_SPECS", "")
+        for spec in yaml.safe_load_all(specs):
+            if not isinstance(spec, dict) or spec.get("service_type") != "osd":
+                continue
+            hosts = (spec.get("placement") or {}).get("hosts") or []
+            paths = ((spec.get("spec") or {}).get("data_devices") or {}).get("paths") or []
+            devices.update((str(host), str(path)) for host in hosts for path in paths)
+    return found
+
+
+def osd_removal_notice(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What an operator must do by hand when config stops giving Ceph a disk or a storage
+    host ('' when nothing was taken away). `ceph orch apply` of the new specs removes no OSD:
+    the disk keeps its OSD and its data, and config no longer says so. Nothing is lost, so the
+    change is not refused; the preview says how to really take the disk out."""
+    old, new = _osd_devices(before), _osd_devices(after)
+    lines = []
+    for cluster in sorted(old):
+        gone = sorted(old[cluster] - new.get(cluster, set()))
+        if not gone:
+            continue
+        listed = ", ".join(f"{host}:{device}" for host, device in gone)
+        lines.append(
+            f"{cluster}: config no longer gives Ceph {listed}, but applying it removes no OSD "
+            "(its data stays where it is). To take a disk out: on the first storage host, "
+            "`ceph orch osd rm <id> --zap` (find the id with `ceph device ls-by-host <host>`), "
+            "wait until `ceph orch osd rm status` is empty (Ceph copies its data to the other "
+            "OSDs first), then `pulumi up` this change. A whole host: `ceph orch host drain "
+            "<host>` first, then `ceph orch host rm <host>`"
+        )
+    return "; ".join(lines)

@@ -80,3 +80,22 @@ def test_moving_the_ceph_bootstrap_host_is_refused(prod_graph):
     after = evaluate_changed(_storage_hosts_reordered)
     refusal = host_identity_refusal(prod_graph.snapshot(), after.snapshot())
     assert "dca-ceph-1" in refusal and "dca-ceph-2" in refusal and "bootstrap" in refusal
+
+
+def _first_disk_removed(config: dict) -> None:
+    """dc-a's first storage host gives Ceph one disk less."""
+    host = next(h for h in config["sites"][0]["hosts"] if "storage" in h["roles"])
+    host["disks"] = host["disks"][1:]
+
+
+def test_a_disk_taken_out_of_config_says_how_to_remove_its_osd(prod_graph):
+    """`ceph orch apply` of the new OSD specs removes no OSD: without a word, config would say
+    the disk is free while Ceph still keeps data on it."""
+    from offline.blast_radius import osd_removal_notice
+
+    before = prod_graph.snapshot()
+    assert osd_removal_notice(before, before) == ""
+    after = evaluate_changed(_first_disk_removed)
+    notice = osd_removal_notice(before, after.snapshot())
+    assert "dca-ceph-1:/dev/nvme0n1" in notice and "ceph orch osd rm" in notice, notice
+    assert "dcb-" not in notice
