@@ -5,12 +5,13 @@
 # strace, which records every command line and environment a script's processes get; and a
 # real Ceph (Debian 12: 16.2) that tests/external/ceph_server.py boots on loopback for the data
 # layer's steps (mon, mgr, memstore OSDs, radosgw; ceph-common for the ceph and radosgw-admin
-# CLIs) with curl as the S3 client (--aws-sigv4). Idempotent and quick when everything is present.
+# CLIs) with curl as the S3 client (--aws-sigv4), and rclone, which the cross-site bucket copies'
+# CronJobs run against that radosgw. Idempotent and quick when everything is present.
 set -euo pipefail
 
 packages=(
   shellcheck fio iperf3 pciutils sudo iproute2 procps openssl strace prometheus
-  ceph-mon ceph-mgr ceph-osd radosgw ceph-common curl
+  ceph-mon ceph-mgr ceph-osd radosgw ceph-common curl rclone
 )
 missing=()
 for package in "${packages[@]}"; do
