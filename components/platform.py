@@ -7,12 +7,16 @@ import pulumi
 import pulumi_random as random
 
 from components.config import PlatformConfig, PlatformSecrets
+from components.config.storage import BACKUP_COPY_BUCKET
 from components.kubernetes.etcd_snapshot_spec import snapshot_bucket
 from components.kubernetes.etcd_snapshots import EtcdSnapshotTarget
 from components.plan import PlatformPlan
 from components.site import Site, SiteArgs
+from components.storage import ceph_spec
+from components.storage.bucket_copies import CopyLink, S3Access
+from components.storage.bucket_copy_spec import model_copy_bucket
 from components.storage.ceph_cluster import BucketUser
-from components.storage.protection import etcd_snapshot_targets
+from components.storage.protection import bucket_copy_targets, etcd_snapshot_targets
 from components.storage.velero import BackupTarget, bucket_of
 
 
@@ -55,9 +59,18 @@ class Platform(pulumi.ComponentResource):
         # the 3-2-1 audit counts them: the same future brings the source's control planes
         # the target's endpoint.
         etcd_links = _etcd_links(name, config, self)
+        # And the cross-site copies (protection.bucket_copy_targets): a key pair per link for
+        # the copy of the source's model bucket at the target (`models-<source>`), and one for
+        # the bucket at the source that keeps the copy of its own backups (`backup-copies`).
+        model_copy_links, backup_copy_keys = _copy_keys(name, config, self)
         loop = asyncio.get_event_loop()
         endpoints = {
-            target: loop.create_future() for target, _, _ in (*links.values(), *etcd_links.values())
+            target: loop.create_future()
+            for target, _, _ in (
+                *links.values(),
+                *etcd_links.values(),
+                *model_copy_links.values(),
+            )
         }
 
         # Built in rollout order (each site's changes wait for the previous site's);
@@ -86,12 +99,47 @@ class Platform(pulumi.ComponentResource):
                                 for source, (target, access, secret) in sorted(etcd_links.items())
                                 if target == site_name
                             ),
+                            # On the backup placement (the target's other medium).
+                            *(
+                                BucketUser(
+                                    model_copy_bucket(source),
+                                    model_copy_bucket(source),
+                                    access,
+                                    secret,
+                                )
+                                for source, (target, access, secret) in sorted(
+                                    model_copy_links.items()
+                                )
+                                if target == site_name
+                            ),
+                            # On the default placement: the other medium than the backups'
+                            # at the target.
+                            *(
+                                [
+                                    BucketUser(
+                                        BACKUP_COPY_BUCKET,
+                                        BACKUP_COPY_BUCKET,
+                                        *backup_copy_keys[site_name],
+                                        ceph_spec.DEFAULT_PLACEMENT,
+                                    )
+                                ]
+                                if site_name in backup_copy_keys
+                                else []
+                            ),
                         ),
                         backup_target=_backup_target(
                             args.plan, config, site_name, links, endpoints
                         ),
                         etcd_snapshot_target=_etcd_snapshot_target(
                             site_name, etcd_links, endpoints
+                        ),
+                        bucket_copies=_copy_link(
+                            args.plan,
+                            config,
+                            site_name,
+                            (links, etcd_links, model_copy_links),
+                            backup_copy_keys,
+                            endpoints,
                         ),
                     ),
                     pulumi.ResourceOptions(parent=self),
@@ -200,6 +248,71 @@ def _etcd_links(
             pulumi.Output.secret(secret.result),
         )
     return links
+
+
+def _key_pair(user: str, parent: pulumi.Resource) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """S3 keys of an RGW user, as RGW makes its own (20 upper-case letters and digits, 40
+    letters and digits), from pulumi-random, secret; retained like the links' keys."""
+    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
+    access = random.RandomPassword(
+        f"{user}-access-key", length=20, special=False, upper=True, lower=False, opts=kept
+    )
+    secret = random.RandomPassword(
+        f"{user}-secret-key", length=40, special=False, upper=True, opts=kept
+    )
+    return pulumi.Output.secret(access.result), pulumi.Output.secret(secret.result)
+
+
+def _copy_keys(
+    name: str, config: PlatformConfig, parent: pulumi.Resource
+) -> tuple[dict[str, BackupLink], dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]]]:
+    """For each site whose buckets are copied across (`protection.bucket_copy_targets`):
+    the link of its model bucket's copy (the user `models-<source>` at the target, keys of
+    its own), and the keys of the `backup-copies` user at the site itself."""
+    model_copies: dict[str, BackupLink] = {}
+    backup_copies = {}
+    for source, target in sorted(bucket_copy_targets(config).items()):
+        user = f"{name}-{target}-rgw-user-{model_copy_bucket(source)}"
+        model_copies[source] = (target, *_key_pair(user, parent))
+        backup_copies[source] = _key_pair(f"{name}-{source}-rgw-user-{BACKUP_COPY_BUCKET}", parent)
+    return model_copies, backup_copies
+
+
+def _copy_link(
+    plan: PlatformPlan,
+    config: PlatformConfig,
+    source: str,
+    links: tuple[dict[str, BackupLink], dict[str, BackupLink], dict[str, BackupLink]],
+    backup_copy_keys: dict[str, tuple[pulumi.Output[str], pulumi.Output[str]]],
+    endpoints: dict[str, "asyncio.Future[pulumi.Output[str]]"],
+) -> CopyLink | None:
+    """The target's side of `source`'s bucket copies: `models-<source>` with its link's keys,
+    `velero-<source>` and `etcd-<source>` with the keys Velero and the snapshots use, at the
+    target's RGW (its endpoint once that site is built); and the keys of `backup-copies`."""
+    velero_links, etcd_links, model_copy_links = links
+    if source not in model_copy_links:
+        return None
+    target, models_access, models_secret = model_copy_links[source]
+    spec = plan.sites[target].spec
+    if spec.storage is None or source not in velero_links:
+        # bucket_copy_targets names only usable targets, which have both.
+        raise ValueError(f"bucket copies of {source}: target {target} has no RGW or no link")
+    endpoint = pulumi.Output.from_input(endpoints[target])
+    _, velero_access, velero_secret = velero_links[source]
+    etcd = None
+    if source in etcd_links:
+        _, etcd_access, etcd_secret = etcd_links[source]
+        etcd = S3Access(endpoint, snapshot_bucket(source), etcd_access, etcd_secret)
+    return CopyLink(
+        target=target,
+        address=spec.storage.rgw_virtual_ip,
+        port=config.storage.rgw.port,
+        models=S3Access(endpoint, model_copy_bucket(source), models_access, models_secret),
+        velero=S3Access(endpoint, bucket_of(source), velero_access, velero_secret),
+        etcd_snapshots=etcd,
+        copy_access_key_id=backup_copy_keys[source][0],
+        copy_secret_access_key=backup_copy_keys[source][1],
+    )
 
 
 def _etcd_snapshot_target(

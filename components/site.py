@@ -30,6 +30,13 @@ from components.serving.capacity import gpu_share
 from components.serving.model_load import weights_bytes
 from components.serving.model_service import scheduling
 from components.serving.site_serving import SiteServing, SiteServingArgs
+from components.storage.bucket_copies import (
+    BucketCopies,
+    BucketCopiesArgs,
+    CopyLink,
+    HomeStore,
+    S3Access,
+)
 from components.storage.ceph_cluster import BucketUser, CephCluster, CephClusterArgs, StorageNode
 from components.storage.ceph_csi import CephCsi, CephCsiArgs
 from components.storage.data_lake_sync import DataLakeSync, DataLakeSyncArgs
@@ -62,6 +69,9 @@ class SiteArgs:
     """Where this site's backups go (`backup.targets`), when it has a target."""
     etcd_snapshot_target: EtcdSnapshotTarget | None = None
     """Where its control planes' etcd snapshots go (the same target), when they are taken."""
+    bucket_copies: CopyLink | None = None
+    """The target's side of the site's cross-site bucket copies, where they are made (a site
+    with Ceph and a backup target)."""
 
     @property
     def spec(self) -> SiteSpec:
@@ -246,6 +256,32 @@ class Site(pulumi.ComponentResource):
             Velero(
                 f"{name}-velero",
                 VeleroArgs(ctx, config.backup, config.kubernetes.version, args.backup_target),
+                under_site,
+            )
+        # The cross-site copies: its model bucket to the target, its backups back from there.
+        spec = args.spec
+        if args.bucket_copies is not None:
+            ceph = self.storage
+            if config.backup is None or ceph is None or spec.storage is None:
+                # protection.bucket_copy_targets names only sites with Ceph and a target.
+                raise ValueError(f"site {spec.name} has bucket copies but no Ceph or backup")
+            BucketCopies(
+                f"{name}-bucket-copies",
+                BucketCopiesArgs(
+                    ctx,
+                    config.backup,
+                    HomeStore(
+                        spec.storage.rgw_virtual_ip,
+                        S3Access(
+                            ceph.rgw_endpoint,
+                            ceph.model_bucket,
+                            ceph.model_store_access_key_id,
+                            ceph.model_store_secret_access_key,
+                        ),
+                        ceph.ready,
+                    ),
+                    args.bucket_copies,
+                ),
                 under_site,
             )
         self.serving = None

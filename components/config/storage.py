@@ -81,6 +81,35 @@ def cron_problem(schedule: str) -> str | None:
     return None
 
 
+def cron_times_per_day(schedule: str) -> int:
+    """How often a sound schedule fires on a day it fires at all (its minutes × its hours)."""
+    counts = []
+    for text, (name, low, high) in zip(schedule.split(" ")[:2], CRON_FIELDS[:2], strict=True):
+        values: set[int] = set()
+        for part in text.split(","):
+            found = _cron_values(part, name, low, high)
+            if isinstance(found, str):
+                raise ValueError(f"{schedule!r}: {found}")
+            values |= found
+        counts.append(len(values))
+    return counts[0] * counts[1]
+
+
+def _every_day(schedule: str) -> str:
+    """The bucket copies' schedule runs every day: each sync's deletion guard admits about a
+    day of the source's own expiry (components/storage/bucket_copy_spec.py), and a copy made
+    less often leaves more of the newest backups at one site."""
+    if any(field not in ("*", "*/1") for field in schedule.split(" ")[2:]):
+        raise FieldError(
+            "restricts the days it runs (day of month, month or day of week): the copies must "
+            "run every day, since each run may delete only about two days of what the source "
+            "itself expires",
+            "keep the last three fields '*' and choose the time, e.g. '0 5 * * *' (or several "
+            "times a day, '0 */6 * * *')",
+        )
+    return schedule
+
+
 def _cron_schedule(schedule: str) -> str:
     problem = cron_problem(schedule)
     if problem is not None:
@@ -189,6 +218,13 @@ BACKUP_BUCKET_PREFIX = "velero-"
 SNAPSHOT_BUCKET_PREFIX = "etcd-"
 """The buckets of the sites' etcd snapshots at their targets are `etcd-<site>`
 (components/kubernetes/etcd_snapshot_spec.py)."""
+MODEL_COPY_BUCKET_PREFIX = "models-"
+"""The copies of the sites' model buckets at their targets are `models-<site>`
+(components/storage/bucket_copies.py); no longer than `velero-`, so the names the backup
+targets' rule admits fit."""
+BACKUP_COPY_BUCKET = "backup-copies"
+"""The bucket at each site that holds the copy of its own backups and etcd snapshots, read
+from its target: one per site (a site has one target), so it needs no site in its name."""
 
 
 def _bucket_name(bucket: str) -> str:
@@ -211,6 +247,14 @@ def _bucket_name(bucket: str) -> str:
                 "one of them",
                 fix,
             )
+    if bucket.startswith(MODEL_COPY_BUCKET_PREFIX) or bucket == BACKUP_COPY_BUCKET:
+        raise FieldError(
+            f"is reserved: the cross-site copies at each site are {MODEL_COPY_BUCKET_PREFIX}"
+            f"<site> (another site's model bucket) and {BACKUP_COPY_BUCKET} (the site's own "
+            "backups, copied back from its target), and the model store's user would be "
+            "refused one of them",
+            fix,
+        )
     return bucket
 
 
@@ -232,7 +276,8 @@ class Storage(Model):
         default="deepseek-models", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
     )
     """The bucket of each site's model store: a name RGW accepts, not `velero-...` (the
-    backups' buckets)."""
+    backups' buckets) nor another bucket the data layer makes (`etcd-...`, `models-...`,
+    `backup-copies`)."""
     rgw: Rgw = Rgw()
     model_cache: ModelCache = ModelCache()
     ceph_csi_chart_version: str = Field(default="3.13.0", pattern=CHART_VERSION)
@@ -356,4 +401,14 @@ class Backup(Model):
     """Hours between two etcd snapshots of each control plane."""
     velero_chart_version: str = Field(default="8.1.0", pattern=CHART_VERSION)
     velero_aws_plugin_version: str = Field(default="v1.11.1", pattern=CHART_VERSION)
+    copy_schedule: Annotated[CronSchedule, AfterValidator(_every_day)] = "0 5 * * *"
+    """When each site with a target copies its model bucket to the target and its own backups
+    and etcd snapshots back from it (cron, UTC, every day; components/storage/
+    bucket_copies.py): after the nightly backup."""
+    copy_image: str = Field(
+        default="rclone/rclone:1.68.2",
+        pattern=r"^[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9._-]{1,128}$",
+    )
+    """The rclone image of the copies (upstream name and tag, served by the internal
+    registry)."""
     data_lake: DataLake | None = None

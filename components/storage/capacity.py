@@ -16,15 +16,18 @@ since a host holds at most one copy of each object: the space of a host larger t
 per-copy share stays unused (`per_copy_gb`); with fewer hosts than copies it is nothing.
 
 Planned = the model weights served at the site × the revisions kept and the declared volume
-claims, plus what other sites back up here."""
+claims, plus what other sites back up here, plus the cross-site copies (bucket_copies.py): on
+the backup class the model buckets of the sites that copy theirs here, on the fastest the copy
+of this site's own backups and etcd snapshots read back from its target."""
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.catalog import MODELS, PRECISION_BYTES
-from components.config import PlatformConfig, Site
+from components.config import Backup, PlatformConfig, Site
 from components.storage import ceph_spec
+from components.storage.protection import bucket_copy_targets
 
 GB = 10**9
 ETCD_SNAPSHOT_MAX_GB = 2 * 2**30 / GB
@@ -206,6 +209,10 @@ def site_capacity(config: PlatformConfig, site: Site) -> SiteCapacity | None:
     lands: dict[str, list[Term]] = {c: [] for c in ceph_spec.device_classes(storage_hosts)}
     lands[fast] += [_model_weights(config, site), _volume_claims()]
     lands[backup_class] += _backups_landing(config, site)
+    # The cross-site copies (bucket_copies.py): other sites' model buckets on the backup
+    # placement here, this site's own backups copied back onto the default placement.
+    lands[backup_class] += _model_copies_landing(config, site)
+    lands[fast] += _backup_copies_landing(config, site)
     classes = []
     for device_class, planned in lands.items():
         host_raw = tuple(
@@ -269,25 +276,49 @@ def _backups_landing(config: PlatformConfig, site: Site) -> list[Term]:
     if backup is None:
         return []
     terms = []
-    days = backup.retention_days
     for source, target in sorted(backup.targets.items()):
         if target != site.name or source == site.name:
             continue
-        terms.append(
-            Term(
-                f"backups of {source}",
-                DECLARED_VOLUME_CLAIMS_GB * days,
-                f"declared volume claims {DECLARED_VOLUME_CLAIMS_GB:g} GB (none declared in "
-                f"config) × {days} daily restore points (backup.retentionDays)",
-            )
-        )
-        snapshots = math.ceil(days * 24 / backup.etcd_snapshot_hours)
-        terms.append(
-            Term(
-                f"etcd snapshots of {source}",
-                snapshots * ETCD_SNAPSHOT_MAX_GB,
-                f"{snapshots} snapshots ({days} days every {backup.etcd_snapshot_hours} h) × "
-                f"{ETCD_SNAPSHOT_MAX_GB:.2f} GB, etcd's default quota, at most",
-            )
-        )
+        terms += _backup_terms(backup, source, "")
     return terms
+
+
+def _backup_terms(backup: Backup, source: str, kind: str) -> list[Term]:
+    """What `source`'s Velero backups and etcd snapshots keep (`kind`: "" where they land,
+    "copy of " where they are copied to)."""
+    days = backup.retention_days
+    snapshots = math.ceil(days * 24 / backup.etcd_snapshot_hours)
+    return [
+        Term(
+            f"{kind}backups of {source}",
+            DECLARED_VOLUME_CLAIMS_GB * days,
+            f"declared volume claims {DECLARED_VOLUME_CLAIMS_GB:g} GB (none declared in "
+            f"config) × {days} daily restore points (backup.retentionDays)",
+        ),
+        Term(
+            f"{kind}etcd snapshots of {source}",
+            snapshots * ETCD_SNAPSHOT_MAX_GB,
+            f"{snapshots} snapshots ({days} days every {backup.etcd_snapshot_hours} h) × "
+            f"{ETCD_SNAPSHOT_MAX_GB:.2f} GB, etcd's default quota, at most",
+        ),
+    ]
+
+
+def _model_copies_landing(config: PlatformConfig, site: Site) -> list[Term]:
+    """The model buckets of the sites that copy theirs here (`models-<source>`): each
+    source's weights × its revisions kept (and a canary's), as in its own bucket."""
+    sources = {s.name: s for s in config.sites}
+    terms = []
+    for source, target in sorted(bucket_copy_targets(config).items()):
+        if target == site.name:
+            weights = _model_weights(config, sources[source])
+            terms.append(Term(f"copy of model weights of {source}", weights.gb, weights.arithmetic))
+    return terms
+
+
+def _backup_copies_landing(config: PlatformConfig, site: Site) -> list[Term]:
+    """The copy of this site's own backups and etcd snapshots, read back from its target
+    (`backup-copies`): what they keep there."""
+    if config.backup is None or site.name not in bucket_copy_targets(config):
+        return []
+    return _backup_terms(config.backup, site.name, "copy of ")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from components import contracts
 from components.config import PlatformConfig, Site
+from components.config.storage import BACKUP_COPY_BUCKET, MODEL_COPY_BUCKET_PREFIX
 from components.storage import ceph_spec
 
 RULE_COPIES, RULE_MEDIA, RULE_OFF_SITE, RULE_JURISDICTION = (
@@ -51,12 +52,12 @@ NOT_BUILT_DEVICE_CLASS = (
     "storage hosts: its backup placement then keeps the backups on them): not built"
 )
 NOT_BUILT_BUCKET_REPLICATION = (
-    "replication of the model bucket to another site or medium (RGW multisite, e.g. "
-    "storage.replicateModelBucketTo): not built"
+    "a copy of the model bucket at another site on another medium (the bucket copies, "
+    "components/storage/bucket_copies.py, made where the site has a backup target): not built"
 )
 NOT_BUILT_BACKUP_COPY = (
-    "a second copy of the backup bucket at a third site on another medium (the DR stack's "
-    "copy): not built"
+    "a copy of the backups at their source site (the bucket copies, made where the source "
+    "runs Ceph) or at a third site (the DR stack's copy): not built"
 )
 
 
@@ -334,6 +335,20 @@ def etcd_snapshot_targets(config: PlatformConfig) -> dict[str, str]:
     }
 
 
+def bucket_copy_targets(config: PlatformConfig) -> dict[str, str]:
+    """Site → its backup target, for every site whose buckets are copied across
+    (components/storage/bucket_copies.py): a site with Ceph (its model bucket; the bucket that
+    keeps the copy of its backups) and a usable target. The program builds the copies exactly
+    there (components/platform.py reads this), so the audit counts them only where they
+    exist."""
+    stack = _Stack(config)
+    return {
+        site.name: target.name
+        for site in config.sites
+        if stack.has_ceph(site.name) and (target := stack.target(site.name)) is not None
+    }
+
+
 def _etcd_snapshots(stack: _Stack, site: Site) -> list[Copy]:
     target_name = etcd_snapshot_targets(stack.config).get(site.name)
     if target_name is None:
@@ -455,9 +470,29 @@ def _model_weights(stack: _Stack, site: Site) -> Dataset:
                     f"uploaded there for serving at {other.name}, not replicated from here",
                 )
             )
-    waits = ("storage", "", NOT_BUILT_BUCKET_REPLICATION)
-    remedy = {RULE_COPIES: waits, RULE_MEDIA: waits, RULE_OFF_SITE: waits}
-    remedy[RULE_JURISDICTION] = ("storage", "", None)
+    copied_to = bucket_copy_targets(config).get(site.name)
+    if copied_to is not None and config.backup is not None:
+        target = stack.sites[copied_to]
+        copies.append(
+            _ceph_copy(
+                stack,
+                target,
+                f"copy of the bucket in {target.name}'s RGW "
+                f"({MODEL_COPY_BUCKET_PREFIX}{site.name})",
+                f"{_backup_placement(target)}; every revision kept, by rclone copy on "
+                f"schedule {config.backup.copy_schedule}: nothing is deleted or overwritten "
+                "there from here (a revision deleted here stays there until someone removes "
+                "it)",
+                backups=True,
+            )
+        )
+        remedy = stack.backup_remedy(site, media_waits_for=NOT_BUILT_DEVICE_CLASS)
+    elif stack.candidates(site):
+        remedy = stack.backup_remedy(site, media_waits_for=NOT_BUILT_DEVICE_CLASS)
+    else:
+        waits = ("storage", "", NOT_BUILT_BUCKET_REPLICATION)
+        remedy = {RULE_COPIES: waits, RULE_MEDIA: waits, RULE_OFF_SITE: waits}
+        remedy[RULE_JURISDICTION] = ("storage", "", None)
     shortfalls = list(judge(tuple(copies), site.name, (site.jurisdiction,), remedy))
     kept = config.storage.revisions_kept
     uncached = [c for c in copies if c.medium != HOST_DISK]
@@ -467,15 +502,16 @@ def _model_weights(stack: _Stack, site: Site) -> Dataset:
         and not any(s.rule == RULE_MEDIA for s in shortfalls)
     ):
         shown = ", ".join(sorted({str(c.medium) for c in uncached}))
+        path, fix, waits_for = remedy[RULE_MEDIA]
         shortfalls.append(
             Shortfall(
                 RULE_MEDIA,
                 f"2 media for the {kept - 1} earlier revision(s) per model kept for rollback "
                 f"(only {shown}: the GPU hosts cache the served revisions alone; "
                 "storage.revisionsKept: 1 would drop them, and the rollback they allow)",
-                "",
-                "storage.revisionsKept",
-                NOT_BUILT_BUCKET_REPLICATION,
+                fix,
+                "storage.revisionsKept" if waits_for else path,
+                waits_for,
             )
         )
     return Dataset(
@@ -537,29 +573,59 @@ def _backups(stack: _Stack) -> list[Dataset]:
         )
         if not sources:
             continue
+        copied = bucket_copy_targets(stack.config)
         copies = (
             _ceph_copy(
                 stack,
                 site,
                 f"backup bucket in {site.name}'s RGW (of {', '.join(sources)})",
                 f"{_backup_placement(site)}; restore points older than the live data exist "
-                "only here",
+                "only here and in their copies",
                 backups=True,
             ),
+            # Each source copies its own backups back from here (bucket_copies.py).
+            *(
+                _ceph_copy(
+                    stack,
+                    stack.sites[source],
+                    f"copy of {source}'s backups in {source}'s RGW ({BACKUP_COPY_BUCKET})",
+                    f"on RGW's default placement; rclone sync on schedule "
+                    f"{stack.config.backup.copy_schedule}: mirrors the expiry here, deleting "
+                    "a bounded number of objects per run (--max-delete)",
+                )
+                for source in sources
+                if copied.get(source) == site.name and stack.config.backup is not None
+            ),
         )
+        # The remedy of media waits for other disks where a copy exists (both on one class).
+        media = NOT_BUILT_DEVICE_CLASS if len(copies) > 1 else NOT_BUILT_BACKUP_COPY
         remedy = {
             RULE_COPIES: ("storage.replicaSize", "set storage.replicaSize: 3", None),
-            RULE_MEDIA: ("backup", "", NOT_BUILT_BACKUP_COPY),
+            RULE_MEDIA: ("backup", "", media),
             RULE_OFF_SITE: ("backup", "", NOT_BUILT_BACKUP_COPY),
             RULE_JURISDICTION: ("backup.targets", "", None),
         }
+        shortfalls = judge(copies, site.name, (site.jurisdiction,), remedy)
+        uncopied = [source for source in sources if copied.get(source) != site.name]
+        if len(copies) > 1 and uncopied:
+            # The copies of some sources make the dataset look off-site; the rest have none.
+            shortfalls += (
+                Shortfall(
+                    RULE_OFF_SITE,
+                    f"an off-site copy of the backups of {', '.join(uncopied)} (no Ceph there "
+                    "to keep one)",
+                    "",
+                    "backup",
+                    NOT_BUILT_BACKUP_COPY,
+                ),
+            )
         datasets.append(
             Dataset(
                 f"backups/{site.name}",
                 site.name,
                 site.jurisdiction,
                 copies,
-                judge(copies, site.name, (site.jurisdiction,), remedy),
+                shortfalls,
             )
         )
     return datasets

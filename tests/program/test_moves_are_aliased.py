@@ -19,11 +19,12 @@ ADDED_SINCE = (
     "deepseek:storage:CephCsi",
     "deepseek:storage:Velero",
     "deepseek:kubernetes:EtcdSnapshots",
+    "deepseek:storage:BucketCopies",
     "deepseek:platform:Platform$random:",
 )
 """Components added by later changes (day-2 rollout, issue 14; the model cache, Ceph,
-ceph-csi, Velero, the etcd snapshots and the backup links' keys under the platform, issue
-17): they and their children are not moves, left out here."""
+ceph-csi, Velero, the etcd snapshots, the bucket copies and the backup links' keys under the
+platform, issue 17): they and their children are not moves, left out here."""
 REMOVED_SINCE = (("kubernetes:core/v1:Secret", "-serving-model-store"),)
 """Resources later changes deleted on purpose, by type and name suffix: each site's serving
 pods' rclone credentials (issue 17: the model cache's fill Jobs read the store, Triton holds

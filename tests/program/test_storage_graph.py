@@ -226,8 +226,9 @@ def test_the_osd_specs_name_each_hosts_declared_disks(prod_graph):
 @pytest.mark.parametrize("site", SITES)
 def test_volumes_on_the_fastest_class_and_backups_on_the_hdd_placement(prod_graph, site):
     """The graph puts the backups where the 3-2-1 audit counts them: every bucket user other
-    than the model store's (another site's Velero backups or etcd snapshots) on placement
-    `backups`, whose data pool ceph-pools puts on the HDD rule."""
+    than the model store's (another site's Velero backups, etcd snapshots or model bucket
+    copy) on placement `backups`, whose data pool ceph-pools puts on the HDD rule; the copy of
+    the site's own backups (`backup-copies`) on the default placement, the other medium."""
     s = steps(prod_graph, site)
     pools = parse_shell_command(s["ceph-pools"].inputs["create"])
     assert (pools["DEVICE_CLASSES"], pools["BACKUP_CLASS"], pools["BACKUP_PLACEMENT"]) == (
@@ -244,8 +245,10 @@ def test_volumes_on_the_fastest_class_and_backups_on_the_hdd_placement(prod_grap
     other = next(o for o in SITES if o != site)
     velero = users[f"velero-{other}"]
     assert (velero["BUCKET"], velero["PLACEMENT"]) == (f"velero-{other}", "backups")
+    assert users["backup-copies"]["PLACEMENT"] == "default-placement"
+    assert users[f"models-{other}"]["PLACEMENT"] == "backups"
     for name, environment in users.items():
-        if name != "model-store":
+        if name not in ("model-store", "backup-copies"):
             assert environment["PLACEMENT"] == "backups", name
 
 

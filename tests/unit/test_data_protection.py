@@ -2,11 +2,12 @@
 sites and jurisdictions; refusals where the stack's settings can close a shortfall, gaps (with
 the part they wait for) where they cannot."""
 
+from copy import deepcopy
+
 from components.config import PlatformConfig
 from components.storage.protection import (
     HOST_DISK,
     NOT_BUILT_BACKUP_COPY,
-    NOT_BUILT_BUCKET_REPLICATION,
     NOT_BUILT_DEVICE_CLASS,
     NOT_BUILT_OTHER_STACK,
     Copy,
@@ -134,24 +135,100 @@ def test_hdd_at_the_target_alone_gives_the_backups_there_another_medium():
     assert datasets["volumes/dc-b/monitoring"].output()["media"] == ["ceph/nvme"]
 
 
-def test_the_backups_themselves_have_one_site_and_one_medium():
+def test_the_backups_hold_with_their_copy_back_at_the_source():
+    """dc-a's backups at dc-b (its HDD placement) are copied back to dc-a's default placement
+    (NVMe) by dc-a's bucket copies: another site and another medium."""
     backups = _audit()["backups/dc-b"]
+    assert backups.holds321, backups.shortfalls
+    held, copied = backups.copies
+    assert "dc-a" in held.store  # dc-a's backups land at dc-b
+    assert (held.site, str(held.medium), held.count) == ("dc-b", "ceph/hdd", 3)
+    assert (copied.site, str(copied.medium), copied.count) == ("dc-a", "ceph/nvme", 3)
+    assert copied.store == "copy of dc-a's backups in dc-a's RGW (backup-copies)"
+    assert "rclone sync on schedule 0 5 * * *" in copied.note and "--max-delete" in copied.note
+    assert "not a deletion" in copied.note  # Ceph's replicas: said on every Ceph copy
+    assert backups.output()["media"] == ["ceph/hdd", "ceph/nvme"]
+
+
+def _without_ceph_at(site: int):
+    def change(raw):
+        spec = raw["sites"][site]
+        spec["hosts"] = [h for h in spec["hosts"] if "storage" not in h["roles"]]
+        del spec["storage"]
+
+    return change
+
+
+def test_a_source_without_ceph_keeps_no_copy_of_its_backups():
+    """The copies run where the source has Ceph (its RGW keeps them): dc-a without storage
+    hosts leaves its backups at dc-b with one site and one medium, waiting for a copy."""
+    datasets = _audit(_without_ceph_at(0))
+    backups = datasets["backups/dc-b"]
+    assert len(backups.copies) == 1
     assert [s.rule for s in backups.shortfalls] == ["media", "off-site"]
     assert {s.waits_for for s in backups.shortfalls} == {NOT_BUILT_BACKUP_COPY}
-    assert "dc-a" in backups.copies[0].store  # dc-a's backups land at dc-b
+    assert "model-weights/dc-a" not in datasets  # no bucket of its own to copy
 
 
-def test_model_weights_count_the_caches_and_the_other_site_s_upload():
+def test_a_target_with_one_source_copied_and_one_not_waits_for_the_other():
+    """dc-c (no Ceph) backs up to dc-b too: dc-a's copy does not make dc-c's backups there
+    off-site."""
+
+    def change(raw):
+        dc_c = deepcopy(raw["sites"][0])
+        dc_c["name"] = "dc-c"
+        dc_c["hosts"] = [
+            {**h, "name": h["name"].replace("dca", "dcc")}
+            for h in dc_c["hosts"]
+            if "storage" not in h["roles"]
+        ]
+        del dc_c["storage"]
+        raw["sites"].append(dc_c)
+        raw["backup"]["targets"]["dc-c"] = "dc-b"
+
+    backups = _audit(change)["backups/dc-b"]
+    assert [c.site for c in backups.copies] == ["dc-b", "dc-a"]
+    [shortfall] = backups.shortfalls
+    assert shortfall.rule == "off-site" and "backups of dc-c" in shortfall.text
+    assert shortfall.waits_for == NOT_BUILT_BACKUP_COPY
+
+
+def test_model_weights_count_the_caches_the_other_site_s_upload_and_the_copy():
     weights = _audit()["model-weights/dc-a"]
-    bucket, caches, elsewhere = weights.copies
+    assert weights.holds321, weights.shortfalls
+    bucket, caches, elsewhere, copied = weights.copies
     assert (bucket.site, bucket.count, str(bucket.medium)) == ("dc-a", 3, "ceph/nvme")
     # Qwen on dc-a's 2 A100 hosts, Llama on its 3 V100 hosts: the fewer counts.
     assert (caches.medium, caches.count) == (HOST_DISK, 2)
     assert elsewhere.site == "dc-b" and "not replicated" in elsewhere.note
-    # The served revisions hold; the earlier ones kept for rollback have one medium.
+    # Every revision kept, the earlier ones for rollback too, on dc-b's backup placement.
+    assert (copied.site, copied.count, str(copied.medium)) == ("dc-b", 3, "ceph/hdd")
+    assert copied.store == "copy of the bucket in dc-b's RGW (models-dc-a)"
+    assert copied.note.startswith("on RGW placement backups, its pool on hdd; every revision")
+    assert "stays there until someone removes it" in copied.note
+
+
+def test_earlier_revisions_on_one_medium_wait_for_hdd_at_the_target():
+    """Without HDDs the copy of the bucket lands on the target's NVMe: the revisions kept for
+    rollback stay on one medium until the target has disks of another class."""
+    weights = _audit(_nvme_only)["model-weights/dc-a"]
     [shortfall] = weights.shortfalls
     assert shortfall.rule == "media" and "earlier revision" in shortfall.text
-    assert shortfall.waits_for == NOT_BUILT_BUCKET_REPLICATION
+    assert shortfall.waits_for == NOT_BUILT_DEVICE_CLASS
+
+
+def test_without_a_target_the_fix_for_the_weights_is_one():
+    """No target, another site of the jurisdiction: the fix is a target (the copies follow),
+    a refusal like the other datasets'."""
+
+    def change(raw):
+        raw["backup"]["targets"] = {"dc-b": "dc-a"}
+
+    weights = _audit(change)["model-weights/dc-a"]
+    media = [s for s in weights.shortfalls if s.rule == "media"]
+    assert media and media[0].waits_for is None
+    assert media[0].fix == "set backup.targets.dc-a: dc-b"
+    assert not any(c.store.startswith("copy of the bucket") for c in weights.copies)
 
 
 def test_keeping_one_revision_leaves_the_weights_whole():
@@ -161,32 +238,26 @@ def test_keeping_one_revision_leaves_the_weights_whole():
     assert _audit(change)["model-weights/dc-a"].holds321
 
 
-def test_weights_only_one_site_serves_have_no_off_site_copy():
+def test_weights_only_one_site_serves_are_off_site_by_their_copy():
     def change(raw):
         raw["models"][1]["placements"] = [{"site": "dc-b", "precision": "int8"}]
 
     datasets = _audit(change)
-    for site in ("dc-a", "dc-b"):
+    for site, target in (("dc-a", "dc-b"), ("dc-b", "dc-a")):
         weights = datasets[f"model-weights/{site}"]
-        assert len(weights.copies) == 2  # the bucket and the caches; no other site has these
-        off_site = [s for s in weights.shortfalls if s.rule == "off-site"]
-        assert off_site and off_site[0].waits_for == NOT_BUILT_BUCKET_REPLICATION
+        # The bucket, the caches and the copy: no other site serves these.
+        assert [c.site for c in weights.copies] == [site, site, target]
+        assert weights.holds321, weights.shortfalls
 
 
-def test_prod_is_refused_for_nothing_and_warned_about_every_gap():
+def test_prod_is_refused_for_nothing_and_every_dataset_holds():
     datasets = tuple(_audit().values())
     assert refusals(datasets) == []
-    warnings = gaps(datasets)
-    # The volumes hold (their backups on the other site's HDDs); the model bucket's earlier
-    # revisions and the backups themselves wait for parts not built.
-    assert len(warnings) == 2
-    assert not any("volumes/" in w for w in warnings)
-    assert any(
-        w.startswith("3-2-1 does not hold for 2 dataset(s) until a second copy") for w in warnings
-    )
-    assert any("backups/dc-a lacks 2 media (only ceph/hdd)" in w for w in warnings)
-    held = {d.name for d in datasets if d.holds321}
-    assert {f"volumes/{s}/inference" for s in ("dc-a", "dc-b")} <= held
+    # The volumes hold (their backups on the other site's HDDs), the model buckets and the
+    # backups themselves by their cross-site copies.
+    assert gaps(datasets) == []
+    assert all(d.holds321 for d in datasets), [d.name for d in datasets if not d.holds321]
+    assert len(datasets) == 15
 
 
 def test_without_backup_the_fix_is_a_target_per_site():
@@ -206,17 +277,25 @@ def test_without_backup_the_fix_is_a_target_per_site():
     assert "volumes/dc-a/gateway (missing an off-site copy (all at dc-a))" in dc_a
 
 
-def test_two_replicas_make_the_backups_two_copies():
-    def change(raw):
+def test_two_replicas_per_site_and_a_copy_at_each_make_four():
+    """With the cross-site copies every dataset of prod has Ceph copies at two sites: two
+    replicas each are four copies. Where a copy is missing (a source without Ceph), two
+    replicas are two copies, and the fix is the replicas."""
+
+    def two(raw):
         raw["storage"] = {**raw["storage"], "replicaSize": 2}
 
-    found = refusals(tuple(_audit(change).values()))
-    [(path, fix, missing)] = found
-    assert (path, fix) == ("storage.replicaSize", "set storage.replicaSize: 3")
-    assert missing == [
-        "backups/dc-a (missing 3 copies (has 2))",
-        "backups/dc-b (missing 3 copies (has 2))",
-    ]
+    datasets = _audit(two)
+    assert refusals(tuple(datasets.values())) == []
+    assert datasets["backups/dc-a"].output()["copyCount"] == 4
+
+    def two_without_ceph_at_dc_a(raw):
+        two(raw)
+        _without_ceph_at(0)(raw)
+
+    found = refusals(tuple(_audit(two_without_ceph_at_dc_a).values()))
+    copies = [(fix, missing) for path, fix, missing in found if path == "storage.replicaSize"]
+    assert copies == [("set storage.replicaSize: 3", ["backups/dc-b (missing 3 copies (has 2))"])]
 
 
 def test_a_copy_in_another_jurisdiction_is_refused():

@@ -75,28 +75,37 @@ def test_prod_sites_numbers_per_device_class():
     assert nvme.raw_gb == 3 * 4 * 7680 and hdd.raw_gb == 3 * 2 * 16_000
     assert nvme.usable_gb == pytest.approx(3 * 4 * 7680 / 3 * 0.8)
     assert hdd.usable_gb == pytest.approx(3 * 2 * 16_000 / 3 * 0.8)
-    # Weights and volumes on the fastest class; dc-b's backups and snapshots on HDD.
+    # Weights and volumes on the fastest class, and the copy of dc-a's own backups and
+    # snapshots read back from dc-b (bucket copies, default placement); dc-b's backups and
+    # snapshots on HDD, and the copy of dc-b's model bucket (the backup placement).
     fast = {term.what: term.gb for term in nvme.planned}
     assert fast == {
         # Qwen-32B: 2 revisions kept + the canary's; Llama-8B: 2 revisions kept.
         "model weights": pytest.approx(65.6 * 3 + 16.06 * 2),
         "volume claims": 0,  # no volume claims are declared in config
+        "copy of backups of dc-a": 0,
+        "copy of etcd snapshots of dc-a": pytest.approx(120 * ETCD_SNAPSHOT_MAX_GB),
     }
     slow = {term.what: term.gb for term in hdd.planned}
     assert slow == {
         "backups of dc-b": 0,
         "etcd snapshots of dc-b": pytest.approx(120 * ETCD_SNAPSHOT_MAX_GB),
+        # dc-b serves the same models in the same precisions: the same revisions.
+        "copy of model weights of dc-b": pytest.approx(65.6 * 3 + 16.06 * 2),
     }
     assert capacity.fits and nvme.fits and hdd.fits
     output = capacity.output()
     assert output["usableGb"] == 24_576 + 25_600
     assert output["deviceClasses"]["nvme"]["usableGb"] == 24_576
-    assert output["deviceClasses"]["hdd"]["plannedGb"] == 258
+    assert output["deviceClasses"]["hdd"]["plannedGb"] == 487
     assert (output["fastClass"], output["backupClass"]) == ("nvme", "hdd")
     assert "92,160 GB raw of nvme on 3 storage hosts" in nvme.usable_arithmetic()
     assert "÷ 3 copies = 30,720 GB, minus 20 % headroom = 24,576 GB" in nvme.usable_arithmetic()
     assert "96,000 GB raw of hdd on 3 storage hosts" in hdd.usable_arithmetic()
-    assert hdd.planned_arithmetic().startswith("258 GB planned on hdd: backups of dc-b 0 GB")
+    assert hdd.planned_arithmetic().startswith("487 GB planned on hdd: backups of dc-b 0 GB")
+    assert "copy of model weights of dc-b 229 GB (r1-qwen-32b bf16 65.6 GB × 3" in (
+        hdd.planned_arithmetic()
+    )
 
 
 def test_without_hdd_the_backups_land_on_the_fastest_class():
@@ -113,6 +122,9 @@ def test_without_hdd_the_backups_land_on_the_fastest_class():
         "volume claims",
         "backups of dc-b",
         "etcd snapshots of dc-b",
+        "copy of model weights of dc-b",
+        "copy of backups of dc-a",
+        "copy of etcd snapshots of dc-a",
     ]
 
 
@@ -158,14 +170,26 @@ def test_only_the_sites_that_target_this_one_land_here():
 
     config = _config(change)
     dc_a, dc_b = (site_capacity(config, site) for site in config.sites)
-    assert [t.what for t in dc_a.planned] == ["model weights", "volume claims"]
+    # dc-a copies its backups back from dc-b, and its model bucket there; dc-b (no usable
+    # target) copies nothing, so nothing of dc-b's lands at dc-a.
+    assert [t.what for t in dc_a.planned] == [
+        "model weights",
+        "volume claims",
+        "copy of backups of dc-a",
+        "copy of etcd snapshots of dc-a",
+    ]
     assert [t.what for t in dc_b.planned] == [
         "model weights",
         "volume claims",
         "backups of dc-a",
         "etcd snapshots of dc-a",
+        "copy of model weights of dc-a",
     ]
-    assert [t.what for t in dc_b.of("hdd").planned] == ["backups of dc-a", "etcd snapshots of dc-a"]
+    assert [t.what for t in dc_b.of("hdd").planned] == [
+        "backups of dc-a",
+        "etcd snapshots of dc-a",
+        "copy of model weights of dc-a",
+    ]
 
 
 def test_snapshots_kept_follow_retention_and_interval():
