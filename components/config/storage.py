@@ -110,6 +110,24 @@ def _every_day(schedule: str) -> str:
     return schedule
 
 
+_IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def _copy_image(image: str) -> str:
+    """An upstream repository and a tag that does not move."""
+    fix = "write the upstream name and a release tag the internal registry serves, e.g. "
+    fix += "rclone/rclone:1.68.2"
+    if not _IMAGE_REFERENCE.fullmatch(image):
+        raise FieldError(
+            "is not an image's upstream repository and tag (a lower-case path, ':' and a tag "
+            "of letters, digits, '.', '_' or '-')",
+            fix,
+        )
+    if image.rpartition(":")[2] == "latest":
+        raise FieldError("has the tag latest, which moves: each run could pull another rclone", fix)
+    return image
+
+
 def _cron_schedule(schedule: str) -> str:
     problem = cron_problem(schedule)
     if problem is not None:
@@ -405,10 +423,7 @@ class Backup(Model):
     """When each site with a target copies its model bucket to the target and its own backups
     and etcd snapshots back from it (cron, UTC, every day; components/storage/
     bucket_copies.py): after the nightly backup."""
-    copy_image: str = Field(
-        default="rclone/rclone:1.68.2",
-        pattern=r"^[a-z0-9][a-z0-9._/-]{0,200}:[A-Za-z0-9._-]{1,128}$",
-    )
-    """The rclone image of the copies (upstream name and tag, served by the internal
+    copy_image: Annotated[str, AfterValidator(_copy_image)] = "rclone/rclone:1.68.2"
+    """The rclone image of the copies (upstream name and a pinned tag, served by the internal
     registry)."""
     data_lake: DataLake | None = None
