@@ -2,7 +2,9 @@
 would give them. Every command that could change this machine is a stand-in here: the scripts
 run under bash with a PATH whose first directory records the calls that would write."""
 
+import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,108 @@ def test_the_stand_in_sees_what_the_step_would_do(tmp_path):
     )
     assert status == 0, stderr
     assert installs == [f"-d -o 10001 -g 10001 -m 0755 {cache}"]
+
+
+# --- the etcd snapshot's retention, fed a hostile listing ---------------------------------------
+SNAPSHOT = PROJECT_DIR / "components" / "kubernetes" / "scripts" / "etcd-snapshot" / "snapshot.sh"
+ETCDCTL_STANDIN = """#!/bin/sh
+# snapshot save PATH / snapshot status PATH --write-out=json
+for last; do :; done
+case "$*" in
+  *"snapshot save"*) printf 'stand-in etcd snapshot' > "$last" ;;
+  *"snapshot status"*) echo '{"hash":1,"revision":7,"totalKey":3,"totalSize":24}' ;;
+esac
+"""
+CURL_STANDIN = """#!/usr/bin/env python3
+# The target's RGW: PUT stores, GET lists STORE's objects (a JSON list of [key, LastModified],
+# keys as raw XML text), DELETE records the key. Answers like curl's --write-out.
+import json, sys, time, urllib.parse
+args = sys.argv[1:]
+method = args[args.index("--request") + 1]
+url = urllib.parse.urlsplit(args[-1])
+store = sys.argv[0] + ".store"
+objects = json.load(open(store))
+if method == "PUT":
+    key = url.path.split("/", 2)[2]
+    objects.append([key, time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())])
+    json.dump(objects, open(store, "w"))
+    print("\\n200", end="")
+elif method == "GET":
+    contents = "".join(
+        f"<Contents><Key>{k}</Key><LastModified>{m}</LastModified></Contents>" for k, m in objects
+    )
+    print('<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+          f"{contents}<IsTruncated>false</IsTruncated></ListBucketResult>\\n200", end="")
+else:
+    with open(sys.argv[0] + ".deleted", "a") as deleted:
+        deleted.write(urllib.parse.unquote(url.path.split("/", 2)[2]) + "\\n")
+    print("\\n204", end="")
+"""
+
+
+def _snapshot_run(tmp_path: Path, listed: list[list[str]]):
+    """The installed snapshot script under ETCD_SNAPSHOT_ROOT, etcdctl and the RGW (curl)
+    stand-ins on PATH, the RGW already holding `listed`: (the run, the keys it deleted)."""
+    root = tmp_path / "root"
+    config = root / "etc" / "deepseek" / "etcd-snapshot"
+    config.mkdir(parents=True)
+    (root / "var" / "lib" / "deepseek" / "etcd-snapshot").mkdir(parents=True)
+    (root / "run").mkdir()
+    (config / "settings").write_text(
+        "ENDPOINT=http://10.20.0.50:7480\nBUCKET=etcd-dc-a\nNODE=dca-cp-1\n"
+        "RETENTION_SECONDS=2592000\n"
+    )
+    (config / "key").write_text("k" * 64 + "\n")
+    (config / "s3.curl").write_text('user = "ACCESSKEY0123456789:secret01234567890123456"\n')
+    standins = tmp_path / "bin"
+    standins.mkdir()
+    for name, text in (("etcdctl", ETCDCTL_STANDIN), ("curl", CURL_STANDIN)):
+        (standins / name).write_text(text)
+        (standins / name).chmod(0o755)
+    (standins / "curl.store").write_text(json.dumps(listed))
+    run = subprocess.run(
+        [
+            "env",
+            "-i",
+            f"PATH={standins}:/usr/bin:/bin",
+            f"ETCD_SNAPSHOT_ROOT={root}",
+            "bash",
+            str(SNAPSHOT),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    deleted = standins / "curl.deleted"
+    return run, deleted.read_text().splitlines() if deleted.exists() else []
+
+
+def _days_ago(days: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - days * 86400))
+
+
+def test_a_key_in_the_listing_cannot_forge_another_snapshots_age(tmp_path):
+    """An object named `dca-cp-1/x` + a line break + `0 dca-cp-1/<yesterday>.db.enc` (S3 keys
+    may hold any character; the listing's XML carries it as &#10;) printed two lines into the
+    script's own `seconds key` listing: the second made yesterday's snapshot, well inside the
+    30 days kept, look 56 years old, and the run deleted it; one ending in a line break and
+    `next x` set a continuation token the store never gave, and the run listed for ever."""
+    yesterday = "dca-cp-1/20200101T000000Z.db.enc"
+    listed = [
+        [yesterday, _days_ago(1)],
+        [f"dca-cp-1/x&#10;0 {yesterday}", _days_ago(1)],
+        ["dca-cp-1/y&#10;next x", _days_ago(1)],
+    ]
+    run, deleted = _snapshot_run(tmp_path, listed)
+    assert "uploaded http://10.20.0.50:7480/etcd-dc-a/dca-cp-1/" in run.stdout, run.stderr
+    assert deleted == [], deleted
+
+
+def test_the_snapshot_retention_still_deletes_an_expired_snapshot(tmp_path):
+    """The control: the same run deletes this host's snapshot older than the 30 days, and not
+    dca-cp-10's (a host whose name starts with this one's)."""
+    expired = "dca-cp-1/20200101T000000Z.db.enc"
+    listed = [[expired, _days_ago(31)], ["dca-cp-10/20200101T000000Z.db.enc", _days_ago(31)]]
+    run, deleted = _snapshot_run(tmp_path, listed)
+    assert run.returncode == 0, run.stderr
+    assert deleted == [expired]

@@ -150,6 +150,10 @@ import calendar, sys, time, urllib.parse, xml.etree.ElementTree as ET
 ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 root = ET.fromstring(sys.stdin.read())
 for item in root.findall(ns + "Contents"):
+    # A key is any text: one with a space or a line break could forge lines of this output
+    # (the age of another key, a continuation); no snapshot has one, so it is skipped.
+    if not all("!" <= c <= "~" for c in item.findtext(ns + "Key")):
+        continue
     stamp = item.findtext(ns + "LastModified").split(".")[0].rstrip("Z")
     seconds = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
     print(seconds, item.findtext(ns + "Key"))
