@@ -474,12 +474,13 @@ def host_identity_refusal(before: Mapping[str, Any], after: Mapping[str, Any]) -
     return "; ".join(problems)
 
 
-def _osd_devices(snapshot: Mapping[str, Any]) -> dict[str, set[tuple[str, str]]]:
+def _osd_devices(snapshot: Mapping[str, Any]) -> dict[str, dict[tuple[str, str], str]]:
     """Ceph cluster resource name → the (host, device) pairs its `ceph-osds` step gives Ceph,
-    read from the OSD service specs on the step's recorded command line."""
+    each with the CRUSH device class its OSD service names, read from the OSD service specs on
+    the step's recorded command line."""
     import yaml
 
-    found: dict[str, set[tuple[str, str]]] = {}
+    found: dict[str, dict[tuple[str, str], str]] = {}
     for resource in snapshot["resources"]:
         name = resource["name"]
         create = resource.get("inputs", {}).get("create")
@@ -487,35 +488,54 @@ def _osd_devices(snapshot: Mapping[str, Any]) -> dict[str, set[tuple[str, str]]]
             continue
         if not isinstance(create, str):
             continue
-        devices = found.setdefault(name.removesuffix("-ceph-osds"), set())
+        devices = found.setdefault(name.removesuffix("-ceph-osds"), {})
         specs = parse_shell_command(create).get("SERVICE_SPECS", "")
         for spec in yaml.safe_load_all(specs):
             if not isinstance(spec, dict) or spec.get("service_type") != "osd":
                 continue
             hosts = (spec.get("placement") or {}).get("hosts") or []
             paths = ((spec.get("spec") or {}).get("data_devices") or {}).get("paths") or []
-            devices.update((str(host), str(path)) for host in hosts for path in paths)
+            device_class = str((spec.get("spec") or {}).get("crush_device_class") or "")
+            devices.update(
+                ((str(host), str(path)), device_class) for host in hosts for path in paths
+            )
     return found
 
 
 def osd_removal_notice(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """What an operator must do by hand when config stops giving Ceph a disk or a storage
-    host ('' when nothing was taken away). `ceph orch apply` of the new specs removes no OSD:
-    the disk keeps its OSD and its data, and config no longer says so. Nothing is lost, so the
-    change is not refused; the preview says how to really take the disk out."""
+    host, or gives a disk another media ('' when neither). `ceph orch apply` of the new specs
+    removes no OSD: the disk keeps its OSD and its data, and config no longer says so; and an
+    OSD keeps the device class it was created with (`crush_device_class` applies to new OSDs),
+    so config would count the disk on a class whose pools Ceph keeps elsewhere. Nothing is
+    lost, so the change is not refused; the preview says how to do it for real."""
     old, new = _osd_devices(before), _osd_devices(after)
     lines = []
     for cluster in sorted(old):
-        gone = sorted(old[cluster] - new.get(cluster, set()))
-        if not gone:
-            continue
-        listed = ", ".join(f"{host}:{device}" for host, device in gone)
-        lines.append(
-            f"{cluster}: config no longer gives Ceph {listed}, but applying it removes no OSD "
-            "(its data stays where it is). To take a disk out: on the first storage host, "
-            "`ceph orch osd rm <id> --zap` (find the id with `ceph device ls-by-host <host>`), "
-            "wait until `ceph orch osd rm status` is empty (Ceph copies its data to the other "
-            "OSDs first), then `pulumi up` this change. A whole host: `ceph orch host drain "
-            "<host>` first, then `ceph orch host rm <host>`"
-        )
+        now = new.get(cluster, {})
+        gone = sorted(set(old[cluster]) - set(now))
+        if gone:
+            listed = ", ".join(f"{host}:{device}" for host, device in gone)
+            lines.append(
+                f"{cluster}: config no longer gives Ceph {listed}, but applying it removes no "
+                "OSD (its data stays where it is). To take a disk out: on the first storage "
+                "host, `ceph orch osd rm <id> --zap` (find the id with `ceph device "
+                "ls-by-host <host>`), wait until `ceph orch osd rm status` is empty (Ceph "
+                "copies its data to the other OSDs first), then `pulumi up` this change. A "
+                "whole host: `ceph orch host drain <host>` first, then `ceph orch host rm "
+                "<host>`"
+            )
+        for (host, device), was in sorted(old[cluster].items()):
+            class_now = now.get((host, device))
+            if class_now is None or class_now == was:
+                continue
+            lines.append(
+                f"{cluster}: config moves {host}:{device} from {was} to {class_now}, but its "
+                f"OSD keeps class {was} (a service's crush_device_class applies to new OSDs "
+                f"only), and Ceph keeps the {was} pools on it. Before `pulumi up`, on the "
+                f"first storage host: `ceph osd crush rm-device-class osd.<id>` and `ceph osd "
+                f"crush set-device-class {class_now} osd.<id>` (find the id with `ceph device "
+                "ls-by-host <host>`; Ceph then moves that OSD's data to the rules of its new "
+                "class)"
+            )
     return "; ".join(lines)

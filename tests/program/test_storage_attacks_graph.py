@@ -99,3 +99,24 @@ def test_a_disk_taken_out_of_config_says_how_to_remove_its_osd(prod_graph):
     notice = osd_removal_notice(before, after.snapshot())
     assert "dca-ceph-1:/dev/nvme0n1" in notice and "ceph orch osd rm" in notice, notice
     assert "dcb-" not in notice
+
+
+def _first_disk_relabelled(config: dict) -> None:
+    """dc-a's first storage host's first disk (an NVMe OSD already) now says media: hdd."""
+    host = next(h for h in config["sites"][0]["hosts"] if "storage" in h["roles"])
+    assert host["disks"][0]["media"] == "nvme"
+    host["disks"][0]["media"] = "hdd"
+
+
+def test_a_disks_media_changed_in_config_says_how_to_change_its_osds_class(prod_graph):
+    """The OSD keeps the class it was created with: the new spec only moves the path from
+    osd.<host>-nvme to osd.<host>-hdd, whose `crush_device_class` applies to new OSDs. Without a
+    word, config (capacity per class, the backups' medium in the 3-2-1 audit) counts an HDD
+    that Ceph keeps on the NVMe rule beside the RBD pool and the model store."""
+    from offline.blast_radius import osd_removal_notice
+
+    before = prod_graph.snapshot()
+    after = evaluate_changed(_first_disk_relabelled)
+    notice = osd_removal_notice(before, after.snapshot())
+    assert "dca-ceph-1:/dev/nvme0n1" in notice and "from nvme to hdd" in notice, notice
+    assert "set-device-class hdd" in notice and "dcb-" not in notice, notice
