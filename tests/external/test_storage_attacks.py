@@ -91,7 +91,9 @@ store = sys.argv[0] + ".store"
 objects = json.load(open(store))
 if method == "PUT":
     key = url.path.split("/", 2)[2]
-    objects.append([key, time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())])
+    ahead = float(open(sys.argv[0] + ".ahead").read())
+    moment = time.gmtime(time.time() + ahead)
+    objects.append([key, time.strftime("%Y-%m-%dT%H:%M:%S.000Z", moment)])
     json.dump(objects, open(store, "w"))
     print("\\n200", end="")
 elif method == "GET":
@@ -107,9 +109,10 @@ else:
 """
 
 
-def _snapshot_run(tmp_path: Path, listed: list[list[str]]):
+def _snapshot_run(tmp_path: Path, listed: list[list[str]], upload_days_ago: float = 0):
     """The installed snapshot script under ETCD_SNAPSHOT_ROOT, etcdctl and the RGW (curl)
-    stand-ins on PATH, the RGW already holding `listed`: (the run, the keys it deleted)."""
+    stand-ins on PATH, the RGW already holding `listed` and stamping the upload with its clock
+    `upload_days_ago`: (the run, the keys it deleted)."""
     root = tmp_path / "root"
     config = root / "etc" / "deepseek" / "etcd-snapshot"
     config.mkdir(parents=True)
@@ -127,6 +130,7 @@ def _snapshot_run(tmp_path: Path, listed: list[list[str]]):
         (standins / name).write_text(text)
         (standins / name).chmod(0o755)
     (standins / "curl.store").write_text(json.dumps(listed))
+    (standins / "curl.ahead").write_text(str(-upload_days_ago * 86400))
     run = subprocess.run(
         [
             "env",
@@ -173,3 +177,18 @@ def test_the_snapshot_retention_still_deletes_an_expired_snapshot(tmp_path):
     run, deleted = _snapshot_run(tmp_path, listed)
     assert run.returncode == 0, run.stderr
     assert deleted == [expired]
+
+
+def test_a_clock_jump_at_the_target_cannot_expire_every_snapshot_at_once(tmp_path):
+    """Retention measures age against the LastModified RGW gives the new upload. An RGW clock
+    a year ahead (a bad NTP answer; the host's own clock follows the same servers, so SigV4
+    still signs) made every earlier snapshot of this host 'expired', and one run deleted all
+    of them, leaving only the snapshot just taken. One run deletes at most MAX_DELETE, the
+    oldest first, and fails naming the rest, as rclone's --max-delete does for the copies."""
+    earlier = [[f"dca-cp-1/202001{day:02d}T000000Z.db.enc", _days_ago(11 - day)]
+               for day in range(1, 11)]  # fmt: skip
+    # The new upload is stamped by this RGW a year ahead, as the earlier ones were not.
+    run, deleted = _snapshot_run(tmp_path, earlier, upload_days_ago=-366)
+    assert "uploaded http://10.20.0.50:7480/etcd-dc-a/dca-cp-1/" in run.stdout, run.stderr
+    assert deleted == [key for key, _ in earlier[:4]], deleted
+    assert run.returncode != 0 and "10 of this host's snapshots expired at once" in run.stderr

@@ -12,8 +12,8 @@
 #      keys in a root-only curl configuration read on its stdin, the body's SHA-256 signed so
 #      RGW refuses a changed upload);
 #   4. this host's uploads (NODE/<UTC time>.db.enc, nothing else) older than the retention
-#      deleted, measured against the time RGW gave the new upload (no trust in this host's
-#      clock), and only after that upload is listed.
+#      deleted (at most 4 a run, the oldest first), measured against the time RGW gave the
+#      new upload (no trust in this host's clock), and only after that upload is listed.
 # Restoring one is a runbook (README, "Restoring etcd from an off-site snapshot"), not a script.
 # ETCD_SNAPSHOT_ROOT (tests only; the installed units never set it) stands for `/`.
 set -euo pipefail
@@ -170,10 +170,19 @@ done
 uploaded=$(awk -v key="${key}" '$2 == key { print $1 }' "${listing}")
 [[ -n "${uploaded}" ]] || die "${key} is not listed in ${ENDPOINT}/${BUCKET} after its upload; nothing was deleted"
 cutoff=$((uploaded - RETENTION_SECONDS))
-deleted=0
+# The expired, oldest first. A run normally expires one (two after a boot's extra run); many
+# at once mean a clock jump at the target (every earlier upload would look expired) or a
+# backlog (the host was down, the schedule changed): at most MAX_DELETE go per run, and the
+# run fails naming the rest, as rclone's --max-delete does for the bucket copies.
+MAX_DELETE=4
+expired=()
 while read -r modified name; do
   [[ "${name}" =~ ^${NODE}/[0-9]{8}T[0-9]{6}Z\.db\.enc$ && "${name}" != "${key}" ]] || continue
   ((modified < cutoff)) || continue
+  expired+=("${name}")
+done < <(sort -n -k1,1 "${listing}")
+deleted=0
+for name in "${expired[@]:0:MAX_DELETE}"; do
   answer=$(s3 DELETE "/${name}" --header "x-amz-content-sha256: UNSIGNED-PAYLOAD")
   if [[ "${answer##*$'\n'}" != 204 ]]; then
     printf '%s\n' "${answer%$'\n'*}" >&2
@@ -181,6 +190,10 @@ while read -r modified name; do
   fi
   log "deleted ${name} (older than the retention: ${RETENTION_SECONDS} s before ${key})"
   deleted=$((deleted + 1))
-done <"${listing}"
+done
+if ((${#expired[@]} > MAX_DELETE)); then
+  rm -f "${listing}"
+  die "${#expired[@]} of this host's snapshots expired at once (older than ${RETENTION_SECONDS} s before ${key}, by the time ${ENDPOINT} gave it); only the oldest ${MAX_DELETE} were deleted. Check the target's clock (\`date -u\` there, its NTP): ahead, it makes every snapshot look expired. After downtime or a longer backup.etcdSnapshotHours, the next runs delete the rest"
+fi
 rm -f "${listing}"
 log "done: ${key} kept in ${ENDPOINT}/${BUCKET}, ${deleted} expired snapshot(s) of ${NODE} deleted"
