@@ -15,7 +15,9 @@ Two kinds of copy, each on the other site's other medium (the 3-2-1 audit, prote
   that kept every blob for ever would grow without bound). `--max-delete` bounds what one
   run may delete: about two days of the source's own expiry. A source wiped or emptied by
   mistake or malice costs the copy at most that many objects per run, and every such run
-  fails, naming the guard."""
+  fails, naming the guard. The guard bounds deletions, not overwrites: the etcd snapshots'
+  sync is `--immutable` too (a snapshot is written once); Velero's cannot be (kopia and
+  Velero rewrite some of their objects), so a rewritten object there replaces its copy."""
 
 import math
 from dataclasses import dataclass
@@ -100,6 +102,11 @@ class BucketCopy:
     """`--max-delete` of a sync; None for a copy, which deletes nothing."""
     deadline_seconds: int
     """A run still going after this is stopped; the next one resumes where it ended."""
+    immutable: bool = False
+    """A sync whose source writes each object once (etcd snapshots): `--immutable` as well,
+    so an object rewritten at the source fails the run instead of replacing the copy
+    (`--max-delete` bounds deletions only). Not Velero's: kopia rewrites kopia.maintenance
+    and Velero a backup's metadata when it finalizes."""
 
 
 def etcd_max_delete(backup: Backup, control_planes: int) -> int:
@@ -180,6 +187,7 @@ def site_copies(
                 f"{BACKUP_COPY_BUCKET}/{bucket}",
                 guards[remote],
                 BACKUPS_DEADLINE_SECONDS,
+                immutable=remote == "etcd",
             )
         )
     return copies
@@ -190,7 +198,7 @@ def rclone_args(copy: BucketCopy) -> list[str]:
     if copy.verb == "copy":
         guard = ["--immutable"]
     elif copy.verb == "sync" and copy.max_delete is not None and copy.max_delete > 0:
-        guard = ["--max-delete", str(copy.max_delete)]
+        guard = ["--max-delete", str(copy.max_delete), *(["--immutable"] if copy.immutable else [])]
     else:
         raise ValueError(f"{copy.job}: a copy, or a sync with a positive --max-delete")
     return [

@@ -325,3 +325,26 @@ def test_the_backup_syncs_mirror_expiry_and_stop_at_their_guard(
         "backups/dc-b-daily-20250601/velero-backup.json",
         "kopia/inference/kopia.repository",
     ]
+
+
+def test_the_etcd_sync_refuses_to_overwrite_a_copied_snapshot(
+    prod_graph, real_ceph, rgw_users, tmp_path
+):
+    """Issue 17 attack: --max-delete bounds what a sync deletes, not what it overwrites. A
+    snapshot rewritten at the target (by anyone holding the link's keys: every control plane of
+    the source site) replaced the copy at home on the next run, for every snapshot at once; and
+    openssl enc carries no MAC, so the garbage showed only at a restore. A snapshot is written
+    once: the sync fails (--immutable) and the copy keeps the original."""
+    etcd, copies = rgw_users["etcd"], rgw_users["copy"]
+    key = "dcb-cp-1/20260101T000000Z.db.enc"
+    put(real_ceph, etcd, f"etcd-{SITE}", key, os.urandom(4096), tmp_path)
+    first = run_job(prod_graph, real_ceph, rgw_users, "copy-etcd-snapshots", tmp_path)
+    original = listing(real_ceph, copies, "backup-copies", f"etcd-{SITE}/")[key]
+
+    time.sleep(1.5)
+    put(real_ceph, etcd, f"etcd-{SITE}", key, os.urandom(4096), tmp_path)
+    rewritten = run_job(prod_graph, real_ceph, rgw_users, "copy-etcd-snapshots", tmp_path)
+    assert listing(real_ceph, copies, "backup-copies", f"etcd-{SITE}/")[key] == original, (
+        first.stderr
+    )
+    assert rewritten.returncode != 0 and "immutable" in rewritten.stderr.lower(), rewritten.stderr
