@@ -310,7 +310,9 @@ def cronjob_spec(copy: BucketCopy, schedule: str, image: str, region: str) -> di
             "metadata": {"labels": labels},
             "spec": {
                 "activeDeadlineSeconds": copy.deadline_seconds,
-                "backoffLimit": 2,
+                # A sync is not retried: a pod that stopped on --max-delete would be followed
+                # by another deleting as many again; the next day's run is its retry.
+                "backoffLimit": 0 if copy.verb == "sync" else 2,
                 "template": {"metadata": {"labels": labels}, "spec": pod},
             },
         },

@@ -175,7 +175,8 @@ def test_the_cronjob_is_bounded_and_restricted():
     )
     assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == 3
     job = spec["jobTemplate"]["spec"]
-    assert job["activeDeadlineSeconds"] == 6 * 3600 and job["backoffLimit"] == 2
+    # A sync is not retried past its --max-delete (tests/unit/test_storage_attacks.py).
+    assert job["activeDeadlineSeconds"] == 6 * 3600 and job["backoffLimit"] == 0
     pod = job["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["nodeSelector"] == {"topology.kubernetes.io/region": "de-fra"}

@@ -437,3 +437,32 @@ def test_the_node_networks_own_addresses_are_refused_as_the_rgw_vip(vip, named):
     allow[allow.index("10.10.2.10/32")] = f"{vip}/32"
     issue = _issues(raw)["sites[0].storage.rgwVirtualIp"]
     assert named in issue and "fix: pick a free address in 10.10.0.0/22" in issue
+
+
+# --- the bucket copies' deletion guard, per Job ---------------------------------------------------
+def test_a_sync_job_is_not_retried_past_its_deletion_guard():
+    """`--max-delete` bounds one rclone run (its threshold is a fatal error: rclone itself does
+    not retry). But the CronJob's Job had backoffLimit 2: a sync that stopped on its guard
+    (a wiped source) failed its pod, and Kubernetes started two more, each deleting another
+    --max-delete objects: three times the stated bound in one scheduled run. A sync's Job is
+    not retried (the next day's run is the retry); the model copy, which deletes nothing,
+    still is."""
+    from components.config import Backup
+    from components.storage.bucket_copy_spec import cronjob_spec, site_copies
+
+    copies = site_copies(
+        "dc-a",
+        "deepseek-models",
+        "http://10.10.2.10:8080",
+        "http://10.20.2.10:8080",
+        {"velero": "velero-dc-a", "etcd": "etcd-dc-a"},
+        Backup(),
+        3,
+    )
+    for copy in copies:
+        job = cronjob_spec(copy, "0 5 * * *", "mirror/rclone:1.68.2", "dc-a")["jobTemplate"]
+        attempts = 1 + job["spec"]["backoffLimit"]
+        if copy.verb == "sync":
+            assert attempts == 1, (copy.job, attempts)
+        else:
+            assert attempts > 1, copy.job
