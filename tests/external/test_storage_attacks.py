@@ -3,6 +3,8 @@ would give them. Every command that could change this machine is a stand-in here
 run under bash with a PATH whose first directory records the calls that would write."""
 
 import json
+import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -10,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.paths import PROJECT_DIR
+
+in_the_sandbox = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="the host-script harness runs each script as root in namespaces it makes",
+)
 
 LIB = PROJECT_DIR / "components" / "remote" / "lib.sh"
 MODEL_CACHE_DIR = PROJECT_DIR / "components" / "storage" / "scripts" / "model-cache-dir.sh"
@@ -192,3 +199,43 @@ def test_a_clock_jump_at_the_target_cannot_expire_every_snapshot_at_once(tmp_pat
     assert "uploaded http://10.20.0.50:7480/etcd-dc-a/dca-cp-1/" in run.stdout, run.stderr
     assert deleted == [key for key, _ in earlier[:4]], deleted
     assert run.returncode != 0 and "10 of this host's snapshots expired at once" in run.stderr
+
+
+# --- RGW's backup placement, re-pointed by hand ---------------------------------------------------
+@pytest.fixture(scope="module")
+def harness_of_ceph(prod_graph):
+    from tests.external.test_host_scripts import Harness
+
+    harness = Harness(prod_graph)
+    yield harness
+    harness.close()
+    for sandbox in harness._prepared.values():
+        sandbox.stop()
+
+
+@in_the_sandbox
+def test_a_backup_placement_repointed_by_hand_is_refused_not_moved_back(harness_of_ceph):
+    """Someone pointed the zone's `backups` placement at another data pool by hand (`radosgw-admin
+    zone placement modify`), and RGW wrote backups there since. RGW finds an object's data
+    through its bucket's placement at read time, so ceph-pools' `zone placement modify` back
+    to default.rgw.backups.data hid every object written in between (the other sites' Velero
+    backups, their etcd snapshots) without a word. Either move loses what the other pool
+    holds: refused, naming both pools, nothing changed."""
+    from tests.external.test_storage_scripts import fresh, store
+
+    harness = harness_of_ceph
+    case, sandbox = fresh(harness, "ceph-pools")
+    assert harness.run(sandbox, case).ok
+    hand = sandbox.exec(
+        "sudo", "radosgw-admin", "zone", "placement", "modify", "--rgw-zone", "default",
+        "--placement-id", "backups", "--data-pool", "default.rgw.buckets.data",
+    )  # fmt: skip
+    assert hand.returncode == 0, hand.stderr
+    zone = store(sandbox) / "rgw" / "zone.json"
+    before = zone.read_text()
+    refused = sandbox.run(case.step, case.environment(harness.graph))
+    assert not refused.ok, refused.explain()
+    assert "default.rgw.buckets.data" in refused.stderr, refused.stderr
+    assert "default.rgw.backups.data" in refused.stderr, refused.stderr
+    assert zone.read_text() == before
+    harness.stop(sandbox)

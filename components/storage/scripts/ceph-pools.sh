@@ -247,10 +247,14 @@ held=$(json_query '
 next((" ".join((p["val"]["storage_classes"].get("STANDARD", {}).get("data_pool", ""),
                 p["val"]["index_pool"], p["val"]["data_extra_pool"]))
       for p in d["placement_pools"] if p["key"] == a[0]), "")' "${BACKUP_PLACEMENT}" <<<"${zone}")
-if [[ "${held}" != "${backup_pool} ${index_pool} ${extra_pool}" ]]; then
-  verb=add
-  [[ -z "${held}" ]] || verb=modify
-  radosgw-admin zone placement "${verb}" --rgw-zone "${zone_name}" \
+if [[ -n "${held}" && "${held}" != "${backup_pool} ${index_pool} ${extra_pool}" ]]; then
+  # Changed since this step added it (by hand): RGW finds a bucket's objects through its
+  # placement's pools when it reads them, so moving it back would hide what was written since.
+  say "ceph-pools: RGW placement ${BACKUP_PLACEMENT} of zone ${zone_name} keeps its objects in pools '${held}' (data, index, multipart), not '${backup_pool} ${index_pool} ${extra_pool}': changed by hand? Pointing it back would hide every object its buckets wrote since (RGW reads them through the placement's pools); nothing more was changed. Copy those buckets' objects out, set the placement back with \`radosgw-admin zone placement modify --rgw-zone ${zone_name} --placement-id ${BACKUP_PLACEMENT} --data-pool ${backup_pool} --index-pool ${index_pool} --data-extra-pool ${extra_pool}\`, copy them back, and run again" >&2
+  exit 1
+fi
+if [[ -z "${held}" ]]; then
+  radosgw-admin zone placement add --rgw-zone "${zone_name}" \
     --placement-id "${BACKUP_PLACEMENT}" --data-pool "${backup_pool}" \
     --index-pool "${index_pool}" --data-extra-pool "${extra_pool}" >/dev/null
   say "ceph-pools: RGW placement ${BACKUP_PLACEMENT} of zone ${zone_name} keeps its objects in ${backup_pool}"
