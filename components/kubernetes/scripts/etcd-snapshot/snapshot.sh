@@ -172,7 +172,7 @@ uploaded=$(awk -v key="${key}" '$2 == key { print $1 }' "${listing}")
 cutoff=$((uploaded - RETENTION_SECONDS))
 # The expired, oldest first. A run normally expires one (two after a boot's extra run); many
 # at once mean a clock jump at the target (every earlier upload would look expired) or a
-# backlog (the host was down, the schedule changed): at most MAX_DELETE go per run, and the
+# backlog (the host was down, a shorter retention): at most MAX_DELETE go per run, and the
 # run fails naming the rest, as rclone's --max-delete does for the bucket copies.
 MAX_DELETE=4
 expired=()
@@ -193,7 +193,7 @@ for name in "${expired[@]:0:MAX_DELETE}"; do
 done
 if ((${#expired[@]} > MAX_DELETE)); then
   rm -f "${listing}"
-  die "${#expired[@]} of this host's snapshots expired at once (older than ${RETENTION_SECONDS} s before ${key}, by the time ${ENDPOINT} gave it); only the oldest ${MAX_DELETE} were deleted. Check the target's clock (\`date -u\` there, its NTP): ahead, it makes every snapshot look expired. After downtime or a longer backup.etcdSnapshotHours, the next runs delete the rest"
+  die "${#expired[@]} of this host's snapshots expired at once (older than ${RETENTION_SECONDS} s before ${key}, by the time ${ENDPOINT} gave it); only the oldest ${MAX_DELETE} were deleted. Check the target's clock (\`date -u\` there, its NTP): ahead, it makes every snapshot look expired. After downtime, a shorter backup.retentionDays or a longer backup.etcdSnapshotHours, the next runs delete the rest (4 each)"
 fi
 rm -f "${listing}"
 log "done: ${key} kept in ${ENDPOINT}/${BUCKET}, ${deleted} expired snapshot(s) of ${NODE} deleted"
