@@ -15,6 +15,8 @@ from tests.cli import run_offline
 from tests.paths import PROJECT_DIR
 
 P = "deepseek-onprem:"
+OFFLINE_PLACEHOLDER = "v1:b2ZmbGluZS1wbGFjZWhvbGRlcg==:cGxhY2Vob2xkZXI="
+"""A `secure:` value as the committed stack files hold them offline ("offline-placeholder")."""
 
 
 def _dr_without_ceph(directory: Path) -> None:
@@ -24,6 +26,13 @@ def _dr_without_ceph(directory: Path) -> None:
     (site,) = stack_file["config"][f"{P}sites"]
     site["hosts"] = [h for h in site["hosts"] if "storage" not in h["roles"]]
     del site["storage"]
+    # Without Ceph the site serves from an external store, whose keys are then secret config.
+    site["modelStore"] = {
+        "endpoint": "https://s3.dr-ber.bank.internal",
+        "networks": ["10.30.2.0/24"],
+    }
+    for key in ("modelStoreAccessKeyId", "modelStoreSecretAccessKey"):
+        stack_file["config"][f"{P}{key}"] = {"secure": OFFLINE_PLACEHOLDER}
     project_with_stack_file(directory, "dr", yaml.safe_dump(stack_file))
     # dr reads prod through a StackReference.
     (directory / "Pulumi.prod.yaml").symlink_to(PROJECT_DIR / "Pulumi.prod.yaml")
