@@ -196,28 +196,12 @@ def _backup_links(
     links: dict[str, BackupLink] = {}
     sites = {site.name for site in config.sites}
     targets = config.backup.targets if config.backup else {}
-    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
     for source, target in sorted(targets.items()):
         if source not in sites or target not in sites or target == source:
             continue  # validation refuses these
         # Named for the RGW user they belong to: at the target, for the source's backups.
         user = f"{name}-{target}-rgw-user-{bucket_of(source)}"
-        access = random.RandomPassword(
-            f"{user}-access-key",
-            length=20,
-            special=False,
-            upper=True,
-            lower=False,
-            opts=kept,
-        )
-        secret = random.RandomPassword(
-            f"{user}-secret-key", length=40, special=False, upper=True, opts=kept
-        )
-        links[source] = (
-            target,
-            pulumi.Output.secret(access.result),
-            pulumi.Output.secret(secret.result),
-        )
+        links[source] = (target, *_key_pair(user, parent))
     return links
 
 
@@ -227,27 +211,10 @@ def _etcd_links(
     """Source site → the link of its etcd snapshots (`protection.etcd_snapshot_targets`: where
     the audit counts them), with a pair of S3 keys of their own (the bucket user
     `etcd-<source>` at the target), made and kept as Velero's are."""
-    links: dict[str, BackupLink] = {}
-    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
-    for source, target in sorted(etcd_snapshot_targets(config).items()):
-        user = f"{name}-{target}-rgw-user-{snapshot_bucket(source)}"
-        access = random.RandomPassword(
-            f"{user}-access-key",
-            length=20,
-            special=False,
-            upper=True,
-            lower=False,
-            opts=kept,
-        )
-        secret = random.RandomPassword(
-            f"{user}-secret-key", length=40, special=False, upper=True, opts=kept
-        )
-        links[source] = (
-            target,
-            pulumi.Output.secret(access.result),
-            pulumi.Output.secret(secret.result),
-        )
-    return links
+    return {
+        source: (target, *_key_pair(f"{name}-{target}-rgw-user-{snapshot_bucket(source)}", parent))
+        for source, target in sorted(etcd_snapshot_targets(config).items())
+    }
 
 
 def _key_pair(user: str, parent: pulumi.Resource) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
